@@ -1,0 +1,194 @@
+//! The plugin's configuration: its JSON Schema (shown to the person editing `config.yaml` and
+//! used by the host to validate it), its defaults, and parsing it into [`Config`].
+//!
+//! The schema and the serde defaults live side by side here so they cannot drift apart: every
+//! default named in the schema is the value of the matching `default_*` function.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The connector's settings, with every default filled in.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folders to share, as written (a leading `~` means the home folder).
+    #[serde(default = "default_roots")]
+    pub roots: Vec<String>,
+    /// Globs a file must match to be visible; empty means every file.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Globs of files and folders that are never visible.
+    #[serde(default = "default_exclude")]
+    pub exclude: Vec<String>,
+    /// Bytes of a file that are indexed or returned at most.
+    #[serde(default = "default_max_file_size")]
+    pub max_file_size: u64,
+    /// How old the index may get, in seconds, before a search re-walks the roots.
+    #[serde(default = "default_rescan_seconds")]
+    pub rescan_seconds: u64,
+}
+
+fn default_roots() -> Vec<String> {
+    vec!["~".to_string()]
+}
+
+fn default_exclude() -> Vec<String> {
+    [
+        "**/.*",
+        "**/.*/**",
+        "**/node_modules/**",
+        "**/target/**",
+        "**/__pycache__/**",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect()
+}
+
+fn default_max_file_size() -> u64 {
+    1024 * 1024
+}
+
+fn default_rescan_seconds() -> u64 {
+    30
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            roots: default_roots(),
+            include: Vec::new(),
+            exclude: default_exclude(),
+            max_file_size: default_max_file_size(),
+            rescan_seconds: default_rescan_seconds(),
+        }
+    }
+}
+
+impl Config {
+    /// Parse the plugin's configuration section. `null` (no section) means all defaults.
+    pub fn from_value(value: Value) -> Result<Self, String> {
+        let config: Config = if value.is_null() {
+            Config::default()
+        } else {
+            serde_json::from_value(value).map_err(|e| e.to_string())?
+        };
+        if config.max_file_size == 0 {
+            return Err("max_file_size must be at least 1 byte".to_string());
+        }
+        Ok(config)
+    }
+
+    /// The JSON Schema of the configuration, for the manifest.
+    pub fn schema() -> Value {
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "roots": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": default_roots(),
+                    "description": "Folders to share and search. A leading ~ stands for the home \
+                        folder. Folders that do not exist are skipped with a warning."
+                },
+                "include": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": [],
+                    "description": "Globs (relative to the root, / as separator) a file must match \
+                        to be searched or read, e.g. \"**/*.md\". Empty means every file."
+                },
+                "exclude": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": default_exclude(),
+                    "description": "Globs (relative to the root) of files and folders that are never \
+                        searched, listed or read. A folder that matches, or whose contents a \
+                        pattern ending in /** matches, is skipped whole."
+                },
+                "max_file_size": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": default_max_file_size(),
+                    "description": "Bytes of a file that are indexed or returned at most. Larger \
+                        text files are cut there, with a note saying so."
+                },
+                "rescan_seconds": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "default": default_rescan_seconds(),
+                    "description": "How stale the search index may get, in seconds, before a search \
+                        walks the folders again to pick up changes."
+                }
+            }
+        })
+    }
+}
+
+/// Expand a leading `~` (alone or followed by a separator) to `home`. Anything else, including
+/// `~user`, is returned unchanged.
+pub fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
+    let rest = if path == "~" {
+        Some("")
+    } else if cfg!(windows) {
+        path.strip_prefix("~/").or_else(|| path.strip_prefix("~\\"))
+    } else {
+        path.strip_prefix("~/")
+    };
+    match (rest, home) {
+        (Some(""), Some(home)) => home.to_path_buf(),
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The current user's home folder, if the platform knows it.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::home_dir().filter(|p| !p.as_os_str().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_and_empty_mean_defaults() {
+        assert_eq!(Config::from_value(Value::Null), Ok(Config::default()));
+        assert_eq!(Config::from_value(json!({})), Ok(Config::default()));
+    }
+
+    #[test]
+    fn unknown_fields_and_zero_size_are_refused() {
+        assert!(Config::from_value(json!({"root": ["/"]})).is_err());
+        assert!(Config::from_value(json!({"max_file_size": 0})).is_err());
+    }
+
+    #[test]
+    fn schema_defaults_match_serde_defaults() {
+        let schema = Config::schema();
+        let defaults: serde_json::Map<String, Value> = schema["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v["default"].clone()))
+            .collect();
+        let parsed = Config::from_value(Value::Object(defaults));
+        assert_eq!(parsed, Ok(Config::default()));
+    }
+
+    #[test]
+    fn tilde_expansion() {
+        let home = Path::new("/home/ada");
+        assert_eq!(expand_home("~", Some(home)), PathBuf::from("/home/ada"));
+        assert_eq!(
+            expand_home("~/notes", Some(home)),
+            PathBuf::from("/home/ada/notes")
+        );
+        assert_eq!(expand_home("~bob/x", Some(home)), PathBuf::from("~bob/x"));
+        assert_eq!(expand_home("/srv/~", Some(home)), PathBuf::from("/srv/~"));
+        assert_eq!(expand_home("~/x", None), PathBuf::from("~/x"));
+    }
+}

@@ -1,0 +1,401 @@
+//! `switchboard-files`: a data-source connector over local folders.
+//!
+//! It shares the configured root folders read-only: full-text search over file names and
+//! contents (an FTS5 index in the plugin's own SQLite file), fetching a file as a document,
+//! browsing folders, and each root as a `file://` resource. It is built to stay usable on a
+//! whole home folder: hidden and build folders are skipped, binary files are indexed by name
+//! only, large files are cut at a configurable size, and the index is kept current by
+//! modification time rather than rebuilt.
+//!
+//! This file is the glue between the switchboard [`Connector`] interface and the modules that
+//! do the work: [`config`] (settings), [`paths`] and [`filter`] (what may be reached),
+//! [`scan`] and [`index`] (the search index), [`query`] (safe FTS queries), [`content`]
+//! (text vs binary, size cap), [`listing`] (folders), and the MCP surfaces [`tools`] and
+//! [`resources`]. It owns the connector's state: the resolved roots and the index behind a
+//! mutex, so concurrent searches wait for one indexing run instead of racing it.
+
+pub mod config;
+pub mod content;
+pub mod filter;
+pub mod index;
+pub mod listing;
+pub mod paths;
+pub mod query;
+pub mod resources;
+pub mod scan;
+pub mod time;
+pub mod tools;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchboard_plugin_api::model::{
+    Catalog, Completion, CompletionRequest, Document, JsonObject, ResourceRead, SearchHit,
+    SearchRequest,
+};
+use switchboard_plugin_api::{
+    Call, Connector, ErrorKind, Host, LogLevel, Manifest, PluginError, ToolResult,
+};
+
+use crate::config::Config;
+use crate::content::Contents;
+use crate::index::{Hit, Index, Progress, Query};
+use crate::paths::{PathError, Resolved, Roots, file_uri};
+
+/// Most hits one search returns, whatever the request asks.
+pub const MAX_HITS: usize = 100;
+
+/// The connector.
+pub struct Files {
+    host: Host,
+    config: Config,
+    roots: Roots,
+    home: Option<PathBuf>,
+    data_dir: PathBuf,
+    index: Mutex<IndexState>,
+}
+
+/// The index and when its last complete scan started.
+#[derive(Default)]
+struct IndexState {
+    index: Option<Index>,
+    last_scan: Option<Instant>,
+}
+
+impl From<PathError> for PluginError {
+    fn from(error: PathError) -> Self {
+        let kind = match error {
+            PathError::Missing(_) => ErrorKind::NOT_FOUND,
+            PathError::Io(..) => ErrorKind::FAILED,
+            _ => ErrorKind::INVALID_INPUT,
+        };
+        PluginError::new(kind, error.to_string())
+    }
+}
+
+fn index_error(error: rusqlite::Error) -> PluginError {
+    PluginError::new(
+        ErrorKind::FAILED,
+        format!("the search index failed: {error}"),
+    )
+}
+
+/// The note appended to text cut at the size cap.
+pub fn cut_note(shown: usize, size: u64) -> String {
+    format!(
+        "\n\n[Text cut: the first {shown} of {size} bytes are shown (max_file_size). \
+         Use the read tool with an offset to see the rest.]"
+    )
+}
+
+impl Files {
+    /// The shared roots and their rules.
+    pub fn roots(&self) -> &Roots {
+        &self.roots
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Resolve a path a client gave (absolute or starting with `~`) under the confinement
+    /// rules.
+    pub fn resolve(&self, requested: &str) -> Result<Resolved, PathError> {
+        self.roots.resolve_str(requested, self.home.as_deref())
+    }
+
+    /// Expand a leading `~` in a path a client gave.
+    pub fn expand(&self, requested: &str) -> PathBuf {
+        config::expand_home(requested, self.home.as_deref())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, IndexState> {
+        // A panic during indexing leaves at worst an uncommitted transaction, which SQLite
+        // rolled back: the state is still usable.
+        self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Open the index if needed and re-walk the roots if the last scan is too old.
+    fn refresh(&self, state: &mut IndexState, call: &Call) -> Result<(), PluginError> {
+        if state.index.is_none() {
+            let path = self.data_dir.join("index.sqlite");
+            state.index = Some(Index::open(&path, self.config.max_file_size).map_err(|e| {
+                PluginError::new(
+                    ErrorKind::FAILED,
+                    format!("cannot open the search index {}: {e}", path.display()),
+                )
+            })?);
+        }
+        let max_age = Duration::from_secs(self.config.rescan_seconds);
+        if state.last_scan.is_some_and(|at| at.elapsed() < max_age) {
+            return Ok(());
+        }
+        let Some(index) = state.index.as_mut() else {
+            return Err(PluginError::new(
+                ErrorKind::FAILED,
+                "the search index is not open",
+            ));
+        };
+
+        let started = Instant::now();
+        let cancelled = || call.is_cancelled();
+        let walk = scan::walk(
+            self.roots.roots(),
+            self.roots.filter(),
+            Some(&self.data_dir),
+            &cancelled,
+        );
+        if walk.cancelled {
+            return Err(PluginError::new(
+                ErrorKind::CANCELLED,
+                "the search was cancelled while scanning the folders",
+            ));
+        }
+        let names: Vec<String> = self
+            .roots
+            .roots()
+            .iter()
+            .map(|r| r.path.display().to_string())
+            .collect();
+        let report = |done: usize, total: usize| {
+            call.progress(
+                done as f64,
+                Some(total as f64),
+                &format!("indexing {total} files"),
+            );
+        };
+        let stats = index
+            .sync(
+                &walk.files,
+                &names,
+                self.config.max_file_size,
+                &Progress {
+                    report: &report,
+                    cancelled: &cancelled,
+                },
+            )
+            .map_err(index_error)?;
+        if stats.indexed > 0 || stats.removed > 0 {
+            self.host.log(
+                LogLevel::INFO,
+                &format!(
+                    "index: {} files seen, {} (re)indexed, {} removed, {} unreadable, \
+                     {} skipped by the walk, in {:.1?}",
+                    stats.files,
+                    stats.indexed,
+                    stats.removed,
+                    stats.unreadable,
+                    walk.skipped,
+                    started.elapsed()
+                ),
+            );
+        }
+        if stats.cancelled {
+            return Err(PluginError::new(
+                ErrorKind::CANCELLED,
+                format!(
+                    "the search was cancelled while indexing ({} files indexed so far; the \
+                     next search goes on from there)",
+                    stats.indexed
+                ),
+            ));
+        }
+        state.last_scan = Some(started);
+        Ok(())
+    }
+
+    /// Search the index, bringing it up to date first.
+    pub fn search_files(
+        &self,
+        text: &str,
+        limit: usize,
+        path_prefix: Option<&str>,
+        call: &Call,
+    ) -> Result<Vec<Hit>, PluginError> {
+        let limit = limit.min(MAX_HITS);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut state = self.lock();
+        self.refresh(&mut state, call)?;
+        let Some(index) = state.index.as_ref() else {
+            return Err(PluginError::new(
+                ErrorKind::FAILED,
+                "the search index is not open",
+            ));
+        };
+        index
+            .search(&Query {
+                text,
+                limit,
+                path_prefix,
+            })
+            .map_err(index_error)
+    }
+
+    /// A file as a document: its text (cut at the size cap, with a note) and metadata.
+    pub fn document(&self, id: &str) -> Result<Document, PluginError> {
+        let resolved = self.resolve(id)?;
+        if resolved.is_dir {
+            return Err(PluginError::new(
+                ErrorKind::INVALID_INPUT,
+                format!("{id} is a folder, not a document"),
+            ));
+        }
+        let path = &resolved.path;
+        let shown = path.display().to_string();
+        let metadata = std::fs::metadata(path).map_err(|e| {
+            PluginError::new(ErrorKind::FAILED, format!("cannot read {shown}: {e}"))
+        })?;
+        let (mut text, truncated) = match content::read_capped(path, self.config.max_file_size) {
+            Ok(Contents::Text { text, truncated }) => (text, truncated),
+            Ok(Contents::Binary) => {
+                return Err(PluginError::new(
+                    ErrorKind::INVALID_INPUT,
+                    format!("{shown} is a binary file; only text files can be fetched"),
+                ));
+            }
+            Err(e) => {
+                return Err(PluginError::new(
+                    ErrorKind::FAILED,
+                    format!("cannot read {shown}: {e}"),
+                ));
+            }
+        };
+        if truncated {
+            text.push_str(&cut_note(text.len(), metadata.len()));
+        }
+        let mut meta = JsonObject::new();
+        meta.insert("size".into(), json!(metadata.len()));
+        if let Ok(modified) = metadata.modified() {
+            meta.insert(
+                "modified".into(),
+                json!(time::rfc3339(time::unix_seconds(modified))),
+            );
+        }
+        let root = self
+            .roots
+            .roots()
+            .get(resolved.root)
+            .map(|r| r.path.display().to_string());
+        meta.insert("root".into(), json!(root));
+        meta.insert("truncated".into(), json!(truncated));
+        meta.insert("mimeType".into(), json!(content::mime_type(path)));
+        Ok(Document {
+            id: shown,
+            title: paths::display_name(path),
+            text,
+            url: Some(file_uri(path)),
+            metadata: meta,
+        })
+    }
+}
+
+impl Connector for Files {
+    fn manifest() -> Manifest {
+        Manifest::new("files", env!("CARGO_PKG_VERSION"))
+            .description(
+                "Search, browse and read text files in local folders (full-text index of names \
+                 and contents; read-only)",
+            )
+            .config_schema(Config::schema())
+            .data_source("Local files")
+    }
+
+    fn new(host: Host, config: Value) -> Result<Self, PluginError> {
+        let config = Config::from_value(config).map_err(|e| {
+            PluginError::new(
+                ErrorKind::INVALID_INPUT,
+                format!("invalid files configuration: {e}"),
+            )
+        })?;
+        let home = config::home_dir();
+        let (roots, warnings) = Roots::new(&config, home.as_deref())
+            .map_err(|e| PluginError::new(ErrorKind::INVALID_INPUT, e))?;
+        for warning in &warnings {
+            host.log(LogLevel::WARNING, warning);
+        }
+        if roots.roots().is_empty() {
+            host.log(
+                LogLevel::WARNING,
+                "none of the configured roots exists; there is nothing to search",
+            );
+        }
+        let data_dir = host.data_dir();
+        let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
+        Ok(Self {
+            host,
+            config,
+            roots,
+            home,
+            data_dir,
+            index: Mutex::new(IndexState::default()),
+        })
+    }
+
+    fn catalog(&self) -> Catalog {
+        Catalog {
+            tools: tools::definitions(),
+            resources: resources::resources(self),
+            resource_templates: resources::templates(),
+            prompts: Vec::new(),
+        }
+    }
+
+    fn call_tool(
+        &self,
+        name: &str,
+        args: JsonObject,
+        call: &Call,
+    ) -> Result<ToolResult, PluginError> {
+        tools::call(self, name, &args, call)
+    }
+
+    fn read_resource(&self, uri: &str, _call: &Call) -> Result<ResourceRead, PluginError> {
+        resources::read(self, uri)
+    }
+
+    fn complete(
+        &self,
+        request: CompletionRequest,
+        _call: &Call,
+    ) -> Result<Completion, PluginError> {
+        Ok(resources::complete(self, &request))
+    }
+
+    fn search(&self, request: SearchRequest, call: &Call) -> Result<Vec<SearchHit>, PluginError> {
+        let limit = usize::try_from(request.limit).unwrap_or(MAX_HITS);
+        let hits = self.search_files(&request.query, limit, None, call)?;
+        Ok(hits
+            .into_iter()
+            .map(|hit| SearchHit {
+                url: Some(file_uri(std::path::Path::new(&hit.path))),
+                id: hit.path,
+                title: hit.name,
+                snippet: hit.snippet,
+                score: Some(hit.score),
+            })
+            .collect())
+    }
+
+    fn fetch(&self, id: &str, _call: &Call) -> Result<Document, PluginError> {
+        self.document(id)
+    }
+
+    fn shutdown(&self) {
+        // Closing the connection checkpoints the WAL into the database file.
+        let mut state = self.lock();
+        state.index = None;
+        state.last_scan = None;
+    }
+}
+
+switchboard_plugin_api::export_connector!(Files);
+
+#[cfg(test)]
+mod tests;

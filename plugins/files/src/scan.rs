@@ -1,0 +1,196 @@
+//! Walking the roots to list the files the index should hold.
+//!
+//! The walk only stats: it yields each visible regular file with its size and modification
+//! time, and the index decides which ones need reading. Symlinks are never followed (a link
+//! could lead out of a root or into a loop), hidden folders are pruned whole rather than
+//! filtered file by file, and a folder that is itself another root is left to that root's own
+//! walk so no file is listed twice. Unreadable folders are counted and skipped.
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use walkdir::WalkDir;
+
+use crate::filter::Filter;
+use crate::paths::Root;
+
+/// A regular file found by the walk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Absolute path (under a canonical root, no symlinks in it).
+    pub path: String,
+    /// Index of its root in the slice given to [`walk`].
+    pub root: usize,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+}
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// The visible regular files.
+    pub files: Vec<FileEntry>,
+    /// Entries that could not be read (permissions, races) or whose path is not UTF-8.
+    pub skipped: usize,
+    /// Whether the walk stopped early because the request was cancelled.
+    pub cancelled: bool,
+}
+
+/// Modification time of `metadata` in nanoseconds since the Unix epoch (negative before it,
+/// 0 when the platform does not know it).
+pub fn mtime_ns(metadata: &std::fs::Metadata) -> i64 {
+    let Ok(modified) = metadata.modified() else {
+        return 0;
+    };
+    match modified.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// Walk every root, keeping what `filter` lets through and nothing under `skip` (the plugin's
+/// own data folder). `cancelled` is polled now and then; when it says so the walk stops.
+pub fn walk(
+    roots: &[Root],
+    filter: &Filter,
+    skip: Option<&Path>,
+    cancelled: &dyn Fn() -> bool,
+) -> Walk {
+    let mut out = Walk::default();
+    let mut seen = 0usize;
+    for (index, root) in roots.iter().enumerate() {
+        let other_roots: Vec<&PathBuf> = roots
+            .iter()
+            .filter(|r| r.path != root.path && r.path.starts_with(&root.path))
+            .map(|r| &r.path)
+            .collect();
+        let walker = WalkDir::new(&root.path)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|entry| {
+                if entry.depth() == 0 || !entry.file_type().is_dir() {
+                    return true;
+                }
+                let path = entry.path();
+                if skip.is_some_and(|s| s == path) || other_roots.iter().any(|r| *r == path) {
+                    return false;
+                }
+                let rel = path.strip_prefix(&root.path).unwrap_or(path);
+                !filter.excludes_dir(rel)
+            });
+        for entry in walker {
+            seen += 1;
+            if seen.is_multiple_of(256) && cancelled() {
+                out.cancelled = true;
+                return out;
+            }
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(_) => {
+                    out.skipped += 1;
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&root.path)
+                .unwrap_or(entry.path());
+            if !filter.admits_file(rel) {
+                continue;
+            }
+            let (Ok(metadata), Some(path)) = (entry.metadata(), entry.path().to_str()) else {
+                out.skipped += 1;
+                continue;
+            };
+            out.files.push(FileEntry {
+                path: path.to_string(),
+                root: index,
+                size: metadata.len(),
+                mtime_ns: mtime_ns(&metadata),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::paths::Roots;
+    use std::fs;
+
+    #[test]
+    fn walk_skips_hidden_excluded_links_and_nested_roots() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let base = fs::canonicalize(dir.path()).expect("canonical");
+        for folder in ["a/b", "a/.git", "a/node_modules/x", "a/nested", "data"] {
+            fs::create_dir_all(base.join(folder)).expect("mkdir");
+        }
+        for file in [
+            "a/one.txt",
+            "a/b/two.md",
+            "a/.hidden",
+            "a/.git/config",
+            "a/node_modules/x/index.js",
+            "a/nested/three.txt",
+            "data/index.sqlite",
+        ] {
+            fs::write(base.join(file), "x").expect("write");
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(base.join("a/one.txt"), base.join("a/link.txt"))
+            .expect("symlink");
+        let config = Config {
+            roots: vec![
+                base.join("a").display().to_string(),
+                base.join("a/nested").display().to_string(),
+                base.display().to_string(),
+            ],
+            ..Config::default()
+        };
+        let (roots, _) = Roots::new(&config, None).expect("roots");
+        let data = base.join("data");
+        let walk = walk(roots.roots(), roots.filter(), Some(&data), &|| false);
+        let mut found: Vec<(String, usize)> = walk
+            .files
+            .iter()
+            .map(|f| {
+                let rel = Path::new(&f.path).strip_prefix(&base).expect("under base");
+                (rel.display().to_string(), f.root)
+            })
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            vec![
+                ("a/b/two.md".to_string(), 0),
+                ("a/nested/three.txt".to_string(), 1),
+                ("a/one.txt".to_string(), 0),
+            ]
+        );
+        assert!(!walk.cancelled);
+        assert!(walk.files.iter().all(|f| f.size == 1 && f.mtime_ns > 0));
+    }
+
+    #[test]
+    fn walk_stops_when_cancelled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..600 {
+            fs::write(dir.path().join(format!("f{i}.txt")), "x").expect("write");
+        }
+        let config = Config {
+            roots: vec![dir.path().display().to_string()],
+            ..Config::default()
+        };
+        let (roots, _) = Roots::new(&config, None).expect("roots");
+        let walk = walk(roots.roots(), roots.filter(), None, &|| true);
+        assert!(walk.cancelled);
+        assert!(walk.files.len() < 600);
+    }
+}

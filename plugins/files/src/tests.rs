@@ -1,0 +1,513 @@
+//! End-to-end tests of the connector through the [`Connector`] interface, with a fake host and
+//! fake per-request services standing in for switchboard.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RArc, ROk, ROption, RResult, RStr, RString, RVec};
+use serde_json::{Value, json};
+use switchboard_plugin_api::abi::{RawCall, RawCall_TO, RawHost, RawHost_TO};
+use switchboard_plugin_api::model::{
+    CompletionArgument, CompletionRequest, Content, ResourceContents, SearchRequest,
+};
+use switchboard_plugin_api::{Call, Connector, ErrorKind, Host, LogLevel, PluginError};
+
+use crate::Files;
+
+#[derive(Default)]
+struct FakeHost {
+    data_dir: String,
+    logs: Mutex<Vec<(u32, String)>>,
+}
+
+impl RawHost for FakeHost {
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        if let Ok(mut logs) = self.logs.lock() {
+            logs.push((level.0, message.to_string()));
+        }
+    }
+    fn kv_get(&self, _key: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        ROk(ROption::RNone)
+    }
+    fn kv_set(&self, _key: RStr<'_>, _value: RStr<'_>) -> RResult<(), PluginError> {
+        ROk(())
+    }
+    fn kv_delete(&self, _key: RStr<'_>) -> RResult<(), PluginError> {
+        ROk(())
+    }
+    fn kv_keys(&self, _prefix: RStr<'_>) -> RResult<RVec<RString>, PluginError> {
+        ROk(RVec::new())
+    }
+    fn secret(&self, _name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        ROk(ROption::RNone)
+    }
+    fn data_dir(&self) -> RString {
+        RString::from(self.data_dir.as_str())
+    }
+    fn notify_list_changed(&self) {}
+}
+
+#[derive(Default)]
+struct FakeCall {
+    cancelled: AtomicBool,
+    progress: Mutex<Vec<(f64, Option<f64>, String)>>,
+}
+
+impl RawCall for FakeCall {
+    fn progress(&self, progress: f64, total: ROption<f64>, message: RStr<'_>) {
+        if let Ok(mut log) = self.progress.lock() {
+            log.push((progress, total.into_option(), message.to_string()));
+        }
+    }
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+    fn log(&self, _level: LogLevel, _logger: RStr<'_>, _data_json: RStr<'_>) {}
+    fn elicit(&self, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
+        switchboard_plugin_api::abi::unsupported("elicitation")
+    }
+    fn sample(&self, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
+        switchboard_plugin_api::abi::unsupported("sampling")
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    base: PathBuf,
+    root: PathBuf,
+    host: RArc<FakeHost>,
+    files: Files,
+}
+
+fn call() -> Call {
+    Call::from_raw(RawCall_TO::from_ptr(
+        RArc::new(FakeCall::default()),
+        TD_Opaque,
+    ))
+}
+
+fn world(extra_config: Value) -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = fs::canonicalize(dir.path()).expect("canonical");
+    let root = base.join("home");
+    let data = base.join("data");
+    fs::create_dir_all(root.join("notes")).expect("mkdir");
+    fs::create_dir_all(root.join(".ssh")).expect("mkdir");
+    fs::create_dir_all(base.join("elsewhere")).expect("mkdir");
+    fs::create_dir_all(&data).expect("mkdir");
+    fs::write(
+        root.join("notes/recipes.md"),
+        "# Recipes\n\nKnead the sourdough for ten minutes.",
+    )
+    .expect("write");
+    fs::write(root.join("notes/big.txt"), "word ".repeat(100)).expect("write");
+    fs::write(
+        root.join("image.png"),
+        b"\x89PNG\r\n\x1a\n\x00\x00sourdough",
+    )
+    .expect("write");
+    fs::write(root.join(".ssh/id_ed25519"), "PRIVATE sourdough").expect("write");
+    fs::write(base.join("elsewhere/secret.txt"), "sourdough elsewhere").expect("write");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(base.join("elsewhere/secret.txt"), root.join("sneaky.txt"))
+        .expect("symlink");
+
+    let mut config = json!({
+        "roots": [root.display().to_string(), base.join("absent").display().to_string()],
+        "max_file_size": 64,
+        "rescan_seconds": 0,
+    });
+    if let (Some(config), Some(extra)) = (config.as_object_mut(), extra_config.as_object()) {
+        for (k, v) in extra {
+            config.insert(k.clone(), v.clone());
+        }
+    }
+    let host = RArc::new(FakeHost {
+        data_dir: data.display().to_string(),
+        ..FakeHost::default()
+    });
+    let host_box = RawHost_TO::from_ptr(host.clone(), TD_Opaque);
+    let files = Files::new(Host::from_raw(host_box), config).expect("create");
+    World {
+        _dir: dir,
+        base,
+        root,
+        host,
+        files,
+    }
+}
+
+fn text_of(result: &switchboard_plugin_api::ToolResult) -> String {
+    result
+        .content
+        .iter()
+        .map(|c| match c {
+            Content::Text { text } => text.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn args(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+#[test]
+fn manifest_declares_a_data_source_with_a_schema() {
+    let manifest = Files::manifest();
+    assert_eq!(manifest.name, "files");
+    assert_eq!(
+        manifest.data_source.map(|d| d.label).as_deref(),
+        Some("Local files")
+    );
+    assert_eq!(manifest.config_schema["additionalProperties"], json!(false));
+    assert!(!manifest.description.is_empty());
+}
+
+#[test]
+fn missing_roots_warn_but_do_not_fail() {
+    let w = world(json!({}));
+    let logs = w.host.logs.lock().expect("logs");
+    assert!(
+        logs.iter()
+            .any(|(level, m)| *level == LogLevel::WARNING.0 && m.contains("absent")),
+        "{logs:?}"
+    );
+    let roots = w
+        .files
+        .call_tool("roots", args(json!({})), &call())
+        .expect("roots");
+    let listed = &roots.structured_content.expect("structured")["roots"];
+    assert_eq!(listed[0]["exists"], json!(true));
+    assert_eq!(listed[1]["exists"], json!(false));
+}
+
+#[test]
+fn unified_search_and_fetch() {
+    let w = world(json!({}));
+    let c = call();
+    let hits = w
+        .files
+        .search(
+            SearchRequest {
+                query: "sourdough".into(),
+                limit: 10,
+            },
+            &c,
+        )
+        .expect("search");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let recipes = w.root.join("notes/recipes.md");
+    assert_eq!(hits[0].id, recipes.display().to_string());
+    assert_eq!(hits[0].title, "recipes.md");
+    assert_eq!(
+        hits[0].url.as_deref(),
+        Some(crate::paths::file_uri(&recipes).as_str())
+    );
+    assert!(
+        hits[0]
+            .snippet
+            .as_deref()
+            .is_some_and(|s| s.contains("«sourdough»"))
+    );
+
+    let doc = w.files.fetch(&hits[0].id, &c).expect("fetch");
+    assert_eq!(doc.title, "recipes.md");
+    assert!(doc.text.starts_with("# Recipes"));
+    assert_eq!(doc.metadata["truncated"], json!(false));
+    assert!(
+        doc.metadata["modified"]
+            .as_str()
+            .is_some_and(|m| m.ends_with('Z'))
+    );
+
+    let big = w
+        .files
+        .fetch(&w.root.join("notes/big.txt").display().to_string(), &c)
+        .expect("fetch big");
+    assert_eq!(big.metadata["truncated"], json!(true));
+    assert!(big.text.contains("Text cut"), "{}", big.text);
+
+    let binary = w
+        .files
+        .fetch(&w.root.join("image.png").display().to_string(), &c)
+        .expect_err("binary");
+    assert!(binary.message.contains("binary"));
+
+    for refused in [
+        w.base.join("elsewhere/secret.txt"),
+        w.root.join(".ssh/id_ed25519"),
+        w.root.join("notes/../../elsewhere/secret.txt"),
+        #[cfg(unix)]
+        w.root.join("sneaky.txt"),
+    ] {
+        let error = w
+            .files
+            .fetch(&refused.display().to_string(), &c)
+            .expect_err("refused");
+        assert_eq!(error.kind, ErrorKind::INVALID_INPUT, "{}", error.message);
+    }
+
+    let zero = w
+        .files
+        .search(
+            SearchRequest {
+                query: "sourdough".into(),
+                limit: 0,
+            },
+            &c,
+        )
+        .expect("search");
+    assert!(zero.is_empty());
+}
+
+#[test]
+fn search_reports_progress_and_honours_cancellation() {
+    let w = world(json!({}));
+    for i in 0..600 {
+        fs::write(w.root.join(format!("notes/n{i}.txt")), format!("note {i}")).expect("write");
+    }
+    let cancelled = RArc::new(FakeCall::default());
+    cancelled.cancelled.store(true, Ordering::SeqCst);
+    let c = Call::from_raw(RawCall_TO::from_ptr(cancelled.clone(), TD_Opaque));
+    let error = w
+        .files
+        .search(
+            SearchRequest {
+                query: "note".into(),
+                limit: 10,
+            },
+            &c,
+        )
+        .expect_err("cancelled");
+    assert_eq!(error.kind, ErrorKind::CANCELLED);
+
+    let live = RArc::new(FakeCall::default());
+    let c = Call::from_raw(RawCall_TO::from_ptr(live.clone(), TD_Opaque));
+    let hits = w
+        .files
+        .search(
+            SearchRequest {
+                query: "note".into(),
+                limit: 5,
+            },
+            &c,
+        )
+        .expect("search");
+    assert_eq!(hits.len(), 5);
+    let progress = live.progress.lock().expect("progress");
+    assert!(progress.len() >= 2, "{progress:?}");
+    let last = progress.last().expect("some progress");
+    assert_eq!(Some(last.0), last.1);
+    assert!(last.2.starts_with("indexing"));
+    assert!(progress.windows(2).all(|p| p[0].0 < p[1].0));
+}
+
+#[test]
+fn search_tool_renders_text_and_structure() {
+    let w = world(json!({}));
+    let result = w
+        .files
+        .call_tool(
+            "search",
+            args(json!({"query": "recipes.md", "path_prefix": w.root.join("notes").display().to_string()})),
+            &call(),
+        )
+        .expect("search");
+    assert!(!result.is_error);
+    let results = &result.structured_content.as_ref().expect("structured")["results"];
+    assert_eq!(results.as_array().map(Vec::len), Some(1));
+    assert_eq!(results[0]["name"], json!("recipes.md"));
+    assert!(text_of(&result).contains("recipes.md"));
+
+    let relative = w
+        .files
+        .call_tool(
+            "search",
+            args(json!({"query": "x", "path_prefix": "notes"})),
+            &call(),
+        )
+        .expect("tool ran");
+    assert!(relative.is_error);
+}
+
+#[test]
+fn read_tool_pages_and_refuses() {
+    let w = world(json!({"max_file_size": 1000}));
+    let big = w.root.join("notes/big.txt").display().to_string();
+    let page = w
+        .files
+        .call_tool(
+            "read",
+            args(json!({"path": big, "offset": 10, "length": 20})),
+            &call(),
+        )
+        .expect("read");
+    assert!(!page.is_error);
+    assert_eq!(
+        page.content.first(),
+        Some(&Content::text("word word word word "))
+    );
+    assert!(text_of(&page).contains("offset=30"), "{}", text_of(&page));
+
+    let folder = w
+        .files
+        .call_tool(
+            "read",
+            args(json!({"path": w.root.display().to_string()})),
+            &call(),
+        )
+        .expect("read");
+    assert!(folder.is_error);
+    let outside = w
+        .files
+        .call_tool("read", args(json!({"path": "/etc/passwd"})), &call())
+        .expect("read");
+    assert!(outside.is_error);
+    assert!(text_of(&outside).contains("outside"));
+    let binary = w
+        .files
+        .call_tool(
+            "read",
+            args(json!({"path": w.root.join("image.png").display().to_string()})),
+            &call(),
+        )
+        .expect("read");
+    assert!(binary.is_error);
+    let unknown = w.files.call_tool("write", args(json!({})), &call());
+    assert!(matches!(unknown, Err(e) if e.kind == ErrorKind::NOT_FOUND));
+}
+
+#[test]
+fn list_tool_hides_excluded_entries() {
+    let w = world(json!({}));
+    let result = w
+        .files
+        .call_tool(
+            "list",
+            args(json!({"path": w.root.display().to_string()})),
+            &call(),
+        )
+        .expect("list");
+    let entries = &result.structured_content.as_ref().expect("structured")["entries"];
+    let names: Vec<&str> = entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["notes", "image.png"]);
+}
+
+#[test]
+fn resources_and_templates() {
+    let w = world(json!({}));
+    let catalog = w.files.catalog();
+    assert_eq!(catalog.tools.len(), 4);
+    assert!(catalog.tools.iter().all(|t| {
+        t.annotations
+            .as_ref()
+            .is_some_and(|a| a.read_only_hint == Some(true))
+    }));
+    assert_eq!(catalog.resources.len(), 1);
+    let root_uri = crate::paths::file_uri(&w.root);
+    assert_eq!(catalog.resources[0].uri, root_uri);
+    assert_eq!(catalog.resources[0].name, "home");
+    assert_eq!(
+        catalog.resources[0].mime_type.as_deref(),
+        Some("inode/directory")
+    );
+    assert_eq!(catalog.resource_templates[0].uri_template, "file://{+path}");
+
+    let folder = w.files.read_resource(&root_uri, &call()).expect("folder");
+    let ResourceContents::Text { text, .. } = &folder.contents[0] else {
+        panic!("folder listing is text");
+    };
+    assert!(text.contains("notes/"), "{text}");
+
+    let file_uri = crate::paths::file_uri(&w.root.join("notes/recipes.md"));
+    let file = w.files.read_resource(&file_uri, &call()).expect("file");
+    let ResourceContents::Text {
+        text, mime_type, ..
+    } = &file.contents[0]
+    else {
+        panic!("file contents are text");
+    };
+    assert!(text.starts_with("# Recipes"));
+    assert_eq!(mime_type.as_deref(), Some("text/markdown"));
+
+    let outside = crate::paths::file_uri(&w.base.join("elsewhere/secret.txt"));
+    assert!(w.files.read_resource(&outside, &call()).is_err());
+    assert!(
+        w.files
+            .read_resource("https://example.com/", &call())
+            .is_err()
+    );
+}
+
+#[test]
+fn template_paths_complete() {
+    let w = world(json!({}));
+    let complete = |value: &str| {
+        w.files
+            .complete(
+                CompletionRequest {
+                    reference: json!({"type": "ref/resource", "uri": "file://{+path}"}),
+                    argument: CompletionArgument {
+                        name: "path".into(),
+                        value: value.into(),
+                    },
+                    context: None,
+                },
+                &call(),
+            )
+            .expect("complete")
+            .values
+    };
+    assert_eq!(complete(""), vec![w.root.display().to_string()]);
+    let notes = w.root.join("notes");
+    assert_eq!(
+        complete(&format!("{}/rec", notes.display())),
+        vec![notes.join("recipes.md").display().to_string()]
+    );
+    assert_eq!(
+        complete(&format!("{}/no", w.root.display())),
+        vec![format!("{}/", notes.display())]
+    );
+    assert!(complete(&format!("{}/.s", w.root.display())).is_empty());
+}
+
+#[test]
+fn concurrent_searches_share_one_index() {
+    let w = world(json!({"rescan_seconds": 3600}));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    w.files
+                        .search(
+                            SearchRequest {
+                                query: "knead".into(),
+                                limit: 3,
+                            },
+                            &call(),
+                        )
+                        .map(|hits| hits.len())
+                        .map_err(|e| e.message.to_string())
+                })
+            })
+            .collect();
+        for handle in handles {
+            assert_eq!(handle.join().ok(), Some(Ok(1)));
+        }
+    });
+    let logs = w.host.logs.lock().expect("logs");
+    let index_runs = logs.iter().filter(|(_, m)| m.starts_with("index:")).count();
+    assert_eq!(index_runs, 1, "{logs:?}");
+    // The index lives in the plugin's data folder.
+    assert!(Path::new(&w.host.data_dir).join("index.sqlite").exists());
+}

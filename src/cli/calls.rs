@@ -1,0 +1,124 @@
+//! `call`, `tools`, `search`, `fetch`: the catalog and the pipeline from the terminal, through
+//! exactly the road a client's request takes (audited the same way).
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rmcp::model::{CallToolResult, JsonObject};
+use serde_json::{Value, json};
+
+use crate::config::Loaded;
+use crate::hub::{Hub, StartOptions};
+use crate::pipeline::ToolCall;
+use crate::requester::Requester;
+use crate::session::SessionInfo;
+use crate::state::State;
+
+async fn start(loaded: Loaded) -> Result<std::sync::Arc<Hub>> {
+    let state = State::open(&loaded.home.database()).with_context(|| {
+        format!(
+            "opening the state database {}",
+            loaded.home.database().display()
+        )
+    })?;
+    Hub::start(loaded, state, StartOptions { watch: false }).await
+}
+
+/// Call `tool` with `arguments`, through the pipeline.
+async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallToolResult> {
+    let Some(route) = hub.catalog.snapshot().tools.get(tool).cloned() else {
+        bail!("unknown tool {tool:?}; `switchboard tools` lists them");
+    };
+    let session = SessionInfo::new(Some(format!(
+        "switchboard-cli/{}",
+        env!("CARGO_PKG_VERSION")
+    )));
+    let call = ToolCall {
+        name: tool.to_string(),
+        route,
+        arguments,
+        requester: Requester::local(session.request_id(1)),
+        session,
+    };
+    Ok(hub.pipeline.call(call).await?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn exit_for(result: &CallToolResult) -> ExitCode {
+    if result.is_error == Some(true) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `switchboard call <tool> --args JSON`
+pub async fn call(loaded: Loaded, tool: &str, args: &str) -> Result<ExitCode> {
+    let arguments: JsonObject = serde_json::from_str(args)
+        .with_context(|| format!("--args must be a JSON object, got {args:?}"))?;
+    let hub = start(loaded).await?;
+    let outcome = call_tool(&hub, tool, arguments).await;
+    hub.shutdown().await;
+    let result = outcome?;
+    print_json(&result)?;
+    Ok(exit_for(&result))
+}
+
+/// `switchboard tools [--json]`
+pub async fn tools(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
+    let hub = start(loaded).await?;
+    let snapshot = hub.catalog.snapshot();
+    if as_json {
+        let tools: Vec<_> = snapshot.tools.values().map(|r| &r.tool).collect();
+        print_json(&tools)?;
+    } else {
+        let width = snapshot
+            .tools
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        println!("{:width$}  {:12}  DESCRIPTION", "TOOL", "PROVIDER");
+        for (name, route) in &snapshot.tools {
+            let description = route.tool.description.as_deref().unwrap_or("");
+            let first_line = description.lines().next().unwrap_or("");
+            println!("{name:width$}  {:12}  {first_line}", route.provider.name());
+        }
+    }
+    hub.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `switchboard search <query>`
+pub async fn search(loaded: Loaded, query: &str, limit: Option<u32>) -> Result<ExitCode> {
+    let mut arguments = json!({"query": query});
+    if let Some(limit) = limit {
+        arguments["limit"] = json!(limit);
+    }
+    run_builtin(loaded, "search", arguments).await
+}
+
+/// `switchboard fetch <id>`
+pub async fn fetch(loaded: Loaded, id: &str) -> Result<ExitCode> {
+    run_builtin(loaded, "fetch", json!({"id": id})).await
+}
+
+async fn run_builtin(loaded: Loaded, tool: &str, arguments: Value) -> Result<ExitCode> {
+    let Value::Object(arguments) = arguments else {
+        bail!("internal: arguments must be an object");
+    };
+    let hub = start(loaded).await?;
+    let outcome = call_tool(&hub, tool, arguments).await;
+    hub.shutdown().await;
+    let result = outcome?;
+    match &result.structured_content {
+        Some(structured) => print_json(structured)?,
+        None => print_json(&result)?,
+    }
+    Ok(exit_for(&result))
+}

@@ -1,0 +1,72 @@
+//! `switchboard doctor`: everything a person needs to see when something does not work.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::config::Loaded;
+use crate::hub::{Hub, StartOptions};
+use crate::state::State;
+
+/// Print the home, the configuration, the database and every plugin's status.
+pub async fn run(loaded: Loaded) -> Result<ExitCode> {
+    let mut healthy = true;
+    println!("switchboard {}", env!("CARGO_PKG_VERSION"));
+    println!("plugin api:    {}", switchboard_plugin_api::API_VERSION);
+    println!("config dir:    {}", loaded.home.config_dir.display());
+    println!("state dir:     {}", loaded.home.state_dir.display());
+    println!("configuration: {}", loaded.source);
+    println!("servers file:  {}", loaded.servers_file().display());
+    let state = match State::open(&loaded.home.database()) {
+        Ok(state) => state,
+        Err(e) => {
+            println!("state db:      FAILED: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!("state db:      {}", state.path().display());
+    for (key, value) in state.health()? {
+        println!("  {key}: {value}");
+    }
+    let hub = Hub::start(loaded, state, StartOptions { watch: false }).await?;
+    println!("plugins:");
+    for found in hub.found() {
+        let name = found
+            .manifest
+            .as_ref()
+            .map(|m| m.name.as_str())
+            .unwrap_or("?");
+        let status = super::plugins::status_word(&found.status);
+        if status.starts_with("refused") || status.starts_with("failed") {
+            healthy = false;
+        }
+        println!("  {name:12} {status}  ({})", found.path.display());
+    }
+    let snapshot = hub.catalog.snapshot();
+    println!(
+        "catalog:       {} tools, {} resources, {} templates, {} prompts",
+        snapshot.tools.len(),
+        snapshot.resources.len(),
+        snapshot.templates.len(),
+        snapshot.prompts.len()
+    );
+    let sources: Vec<String> = hub
+        .data_sources()
+        .into_iter()
+        .map(|(n, l)| format!("{n} ({l})"))
+        .collect();
+    println!(
+        "data sources:  {}",
+        if sources.is_empty() {
+            "none".to_string()
+        } else {
+            sources.join(", ")
+        }
+    );
+    hub.shutdown().await;
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,153 @@
+//! The command line: what each subcommand means and which part of the host it drives.
+//!
+//! `switchboard` with no subcommand serves MCP over stdio, which is how clients launch it.
+//! Every other subcommand is for the person at the terminal; this module and its children are
+//! the only code that prints to stdout, and never while serving.
+
+mod calls;
+mod config_cmd;
+mod doctor;
+mod plugins;
+mod records;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::config::Loaded;
+use crate::home::Home;
+
+/// switchboard: one MCP server in front of your plugins, data sources and MCP servers.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: <home>/config.yaml, else the embedded defaults).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// What to do (default: serve MCP over stdio).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over stdio (what MCP clients launch).
+    Serve,
+    /// Call one tool through the same pipeline as a client would, and print the result.
+    Call {
+        /// The tool's name as clients see it, e.g. files__read.
+        tool: String,
+        /// The arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+    },
+    /// List the tools clients see.
+    Tools {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search every data source, as the `search` tool does.
+    Search {
+        /// What to look for.
+        query: String,
+        /// Most results.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Fetch one search result by id, as the `fetch` tool does.
+    Fetch {
+        /// A search result id, e.g. files:/home/me/notes.md.
+        id: String,
+    },
+    /// Inspect plugins.
+    Plugins {
+        /// What to do with plugins.
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+    /// Show the audit log.
+    Audit {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many recent rows.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Manage the configuration file.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Check the installation: home, configuration, state database, plugins.
+    Doctor,
+}
+
+/// `switchboard plugins ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every library found and what became of it.
+    List {
+        /// Print JSON (includes each plugin's configuration schema).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check one library without loading it into a running server.
+    Check {
+        /// The library file.
+        file: PathBuf,
+    },
+}
+
+/// `switchboard config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write the default configuration to <home>/config.yaml (never overwrites).
+    Init,
+    /// Validate the configuration and say which file is in force.
+    Check,
+    /// Print the path of the configuration file in force.
+    Path,
+}
+
+/// Run the command line; the exit code says whether it worked.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let home = Home::discover()?;
+    let loaded = Loaded::load(home, cli.config.as_deref());
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Config { command } => config_cmd::run(command, loaded, cli.config.as_deref()),
+        command => {
+            let loaded = loaded?;
+            let _log_guard = crate::logging::init(&loaded, matches!(command, Command::Serve))?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("switchboard")
+                .build()?;
+            let code = runtime.block_on(dispatch(command, loaded));
+            // Plugin calls abandoned by a deadline may still hold blocking threads.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            code
+        }
+    }
+}
+
+async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
+    match command {
+        Command::Serve => serve::run(loaded).await,
+        Command::Call { tool, args } => calls::call(loaded, &tool, &args).await,
+        Command::Tools { json } => calls::tools(loaded, json).await,
+        Command::Search { query, limit } => calls::search(loaded, &query, limit).await,
+        Command::Fetch { id } => calls::fetch(loaded, &id).await,
+        Command::Plugins { command } => plugins::run(loaded, command).await,
+        Command::Audit { json, limit } => records::audit(loaded, json, limit),
+        Command::Doctor => doctor::run(loaded).await,
+        Command::Config { .. } => unreachable!("handled before the runtime starts"),
+    }
+}

@@ -1,0 +1,64 @@
+//! `switchboard serve`: the MCP server on stdin/stdout, until stdin closes or a signal.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use rmcp::ServiceExt;
+
+use crate::config::Loaded;
+use crate::hub::{Hub, StartOptions};
+use crate::mcp::Face;
+use crate::state::State;
+
+/// Serve until the client goes away; flush the audit log before returning.
+pub async fn run(loaded: Loaded) -> Result<ExitCode> {
+    let state = State::open(&loaded.home.database()).with_context(|| {
+        format!(
+            "opening the state database {}",
+            loaded.home.database().display()
+        )
+    })?;
+    tracing::info!(config = %loaded.source, state = %state.path().display(), "switchboard starting");
+    let hub = Hub::start(loaded, state, StartOptions { watch: true }).await?;
+    let face = Face::new(hub.clone());
+    let outcome = match face.serve(rmcp::transport::stdio_pipes()).await {
+        Ok(running) => {
+            let cancel = running.cancellation_token();
+            tokio::select! {
+                quit = running.waiting() => {
+                    tracing::info!(reason = ?quit, "client connection ended");
+                }
+                () = shutdown_signal() => {
+                    tracing::info!("signal received; shutting down");
+                    cancel.cancel();
+                }
+            }
+            Ok(())
+        }
+        // The client left before initializing: nothing to serve, not an error.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("the MCP session could not start: {e}")),
+    };
+    hub.shutdown().await;
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

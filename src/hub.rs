@@ -1,0 +1,331 @@
+//! The hub: the running host assembled from its parts (configuration, state, providers,
+//! catalog, pipeline) and kept current as plugins come and go.
+//!
+//! The MCP face and the CLI both drive a hub; neither knows how providers are loaded. Changes
+//! reach the face as [`Notice`]s on a broadcast channel.
+
+#![allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use futures::future::join_all;
+use rmcp::model::LoggingLevel;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::builtin::{Builtin, Members, search::SearchLimits};
+use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
+use crate::config::Loaded;
+use crate::pipeline::Pipeline;
+use crate::pipeline::audit::Auditor;
+use crate::plugin::provider::PluginProvider;
+use crate::plugin::services::HostEvent;
+use crate::plugin::{self, Found, LoadContext, Status};
+use crate::provider::{Offer, SharedProvider};
+use crate::state::State;
+
+/// Something clients should hear about.
+#[derive(Clone, Debug)]
+pub enum Notice {
+    /// The catalog changed.
+    Changed(Changes),
+    /// A log message for every connected client.
+    Log {
+        /// Its level.
+        level: LoggingLevel,
+        /// Who logged it.
+        logger: String,
+        /// The message.
+        data: Value,
+    },
+}
+
+/// How to start the hub.
+#[derive(Clone, Copy, Debug)]
+pub struct StartOptions {
+    /// Watch the plugins folder (serving does; one-shot CLI commands do not).
+    pub watch: bool,
+}
+
+/// The running host.
+pub struct Hub {
+    /// The configuration.
+    pub config: Arc<Loaded>,
+    /// The state database.
+    pub state: State,
+    /// The merged catalog.
+    pub catalog: Catalog,
+    /// The tool-call pipeline.
+    pub pipeline: Pipeline,
+    /// Audit rows for requests other than tool calls.
+    pub auditor: Auditor,
+    members: Members,
+    refresh_lock: tokio::sync::Mutex<()>,
+    found: Mutex<Vec<Found>>,
+    plugins: Mutex<Vec<Arc<PluginProvider>>>,
+    notices: broadcast::Sender<Notice>,
+    load_context: LoadContext,
+    watch: Mutex<Option<plugin::watch::FolderWatch>>,
+}
+
+impl Hub {
+    /// Load the plugins, merge the catalog, and start following changes. A name collision
+    /// among the providers present at start is an error naming both owners.
+    pub async fn start(config: Loaded, state: State, options: StartOptions) -> Result<Arc<Self>> {
+        let config = Arc::new(config);
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let load_context = LoadContext {
+            config: config.clone(),
+            state: state.clone(),
+            events: events_tx,
+        };
+        let ctx = load_context.clone();
+        let (found, plugins) = tokio::task::spawn_blocking(move || plugin::load_all(&ctx)).await?;
+
+        let members: Members = Default::default();
+        let search = &config.config.search;
+        let builtin = Builtin::new(
+            members.clone(),
+            SearchLimits {
+                source_timeout: search.source_timeout.get(),
+                default_limit: search.default_limit,
+                max_limit: search.max_limit,
+            },
+        );
+        {
+            let mut list = members.write().unwrap_or_else(|e| e.into_inner());
+            list.push(member(Arc::new(builtin)));
+            for plugin in &plugins {
+                list.push(member(plugin.clone()));
+            }
+        }
+        let (notices, _) = broadcast::channel(256);
+        let hub = Arc::new(Self {
+            pipeline: Pipeline::standard(state.clone(), config.config.audit.store_arguments),
+            auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
+            config,
+            state,
+            catalog: Catalog::default(),
+            members,
+            refresh_lock: Default::default(),
+            found: Mutex::new(found),
+            plugins: Mutex::new(plugins),
+            notices,
+            load_context,
+            watch: Mutex::new(None),
+        });
+
+        let offers = gather(&hub.member_list()).await;
+        let snapshot = merge(&offers).map_err(|e| anyhow::anyhow!("{e}"))?;
+        hub.catalog.install(snapshot);
+
+        let (paths_tx, paths_rx) = mpsc::unbounded_channel();
+        if options.watch && hub.config.config.plugins.watch {
+            let folder = hub.config.plugins_folder();
+            match plugin::watch::watch(&folder, paths_tx) {
+                Ok(watch) => *hub.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch),
+                Err(e) => {
+                    tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the plugins folder; new plugins load at the next start")
+                }
+            }
+        }
+        tokio::spawn(follow(Arc::downgrade(&hub), events_rx, paths_rx));
+        Ok(hub)
+    }
+
+    /// Hear about changes and broadcast log messages.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.notices.subscribe()
+    }
+
+    /// What became of every library found.
+    pub fn found(&self) -> Vec<Found> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The providers that are data sources: (name, label).
+    pub fn data_sources(&self) -> Vec<(String, String)> {
+        self.member_list()
+            .iter()
+            .filter_map(|m| {
+                m.provider
+                    .data_source()
+                    .map(|l| (m.provider.name().to_string(), l))
+            })
+            .collect()
+    }
+
+    fn member_list(&self) -> Vec<Member> {
+        self.members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Re-read every provider's offer and install the merged catalog, dropping any provider
+    /// whose names collide with an earlier one's (with an error in the log).
+    pub async fn refresh(&self) -> Changes {
+        let _serial = self.refresh_lock.lock().await;
+        loop {
+            let offers = gather(&self.member_list()).await;
+            match merge(&offers) {
+                Ok(snapshot) => {
+                    let changes = self.catalog.install(snapshot);
+                    if changes.any() {
+                        let _ = self.notices.send(Notice::Changed(changes));
+                    }
+                    return changes;
+                }
+                Err(e) => self.drop_culprit(&e),
+            }
+        }
+    }
+
+    fn drop_culprit(&self, error: &MergeError) {
+        let culprit = error.culprit().to_string();
+        tracing::error!("{error}; {culprit} is not served until this is fixed");
+        self.members
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|m| m.provider.name() != culprit);
+        let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in found.iter_mut() {
+            if entry.status == Status::Loaded
+                && entry.manifest.as_ref().is_some_and(|m| m.name == culprit)
+            {
+                entry.status = Status::Failed(error.to_string());
+            }
+        }
+    }
+
+    /// Load a library that appeared in the plugins folder.
+    async fn load_new(&self, path: PathBuf) {
+        let already = self.found().into_iter().find(|f| f.path == path);
+        let taken: BTreeMap<String, PathBuf> = self
+            .found()
+            .into_iter()
+            .filter(|f| matches!(f.status, Status::Loaded | Status::Disabled))
+            .filter_map(|f| f.manifest.map(|m| (m.name, f.path)))
+            .collect();
+        let ctx = self.load_context.clone();
+        let target = path.clone();
+        let loaded =
+            tokio::task::spawn_blocking(move || plugin::load_path(&ctx, &target, &taken)).await;
+        let Ok((entry, provider)) = loaded else {
+            return;
+        };
+        if let (Some(before), Some(sha)) = (&already, &entry.sha256)
+            && before.sha256.as_ref() == Some(sha)
+        {
+            return; // the same file again (a touch, a second event)
+        }
+        if let Status::Shadowed(_) = entry.status
+            && already.is_some()
+        {
+            tracing::warn!(file = %path.display(), "a loaded plugin's library changed; restart switchboard to use the new version");
+        }
+        {
+            let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+            found.retain(|f| f.path != path);
+            found.push(entry);
+        }
+        if let Some(provider) = provider {
+            self.plugins
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(provider.clone());
+            self.members
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(member(provider));
+            self.refresh().await;
+        }
+    }
+
+    /// Let every plugin flush, then write what the state writer holds.
+    pub async fn shutdown(&self) {
+        self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let plugins: Vec<_> = self
+            .plugins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let done = tokio::task::spawn_blocking(move || {
+            for plugin in plugins {
+                plugin.shutdown();
+            }
+        });
+        if tokio::time::timeout(std::time::Duration::from_secs(5), done)
+            .await
+            .is_err()
+        {
+            tracing::warn!("plugins did not finish shutting down within 5 s");
+        }
+        let state = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.close()).await;
+    }
+}
+
+fn member(provider: SharedProvider) -> Member {
+    Member {
+        prefix: provider.default_prefix(),
+        provider,
+    }
+}
+
+/// Every member's offer, asked concurrently; a provider that fails offers nothing this time.
+async fn gather(members: &[Member]) -> Vec<(Member, Offer)> {
+    let asks = members.iter().map(|m| async move {
+        let timeout = m.provider.call_timeout();
+        let offer = match tokio::time::timeout(timeout, m.provider.offer()).await {
+            Ok(Ok(offer)) => offer,
+            Ok(Err(e)) => {
+                tracing::error!(provider = m.provider.name(), error = %e, "cannot list what the provider offers");
+                Offer::default()
+            }
+            Err(_) => {
+                tracing::error!(provider = m.provider.name(), "listing what the provider offers timed out");
+                Offer::default()
+            }
+        };
+        (m.clone(), offer)
+    });
+    join_all(asks).await
+}
+
+/// Follow plugin events and new libraries until the hub is gone.
+async fn follow(
+    hub: std::sync::Weak<Hub>,
+    mut events: mpsc::UnboundedReceiver<HostEvent>,
+    mut paths: mpsc::UnboundedReceiver<PathBuf>,
+) {
+    let mut watching = true;
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { return };
+                let Some(hub) = hub.upgrade() else { return };
+                match event {
+                    HostEvent::ListChanged { plugin } => {
+                        tracing::debug!(plugin, "plugin catalog changed");
+                        hub.refresh().await;
+                    }
+                    HostEvent::Log { plugin, level, message } => {
+                        let _ = hub.notices.send(Notice::Log { level, logger: plugin, data: Value::String(message) });
+                    }
+                }
+            }
+            path = paths.recv(), if watching => {
+                let Some(path) = path else {
+                    watching = false;
+                    continue;
+                };
+                let Some(hub) = hub.upgrade() else { return };
+                hub.load_new(path).await;
+            }
+        }
+    }
+}

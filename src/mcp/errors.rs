@@ -1,0 +1,52 @@
+//! How failures become MCP answers.
+//!
+//! A tool that ran and failed (a panic, a timeout, a plugin error) answers a result with
+//! `isError: true`, because that is what the model reads. A request that cannot be routed or
+//! whose arguments are wrong answers a JSON-RPC error (`-32602`), because nothing ran.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+
+use crate::pipeline::{CallError, CallResult};
+use crate::provider::ProviderError;
+
+/// No such tool or prompt.
+pub fn unknown(kind: &str, name: &str) -> McpError {
+    McpError::invalid_params(
+        format!("unknown {kind} {name:?}; {kind}s/list shows the available {kind}s"),
+        None,
+    )
+}
+
+/// A failed resource read, prompt or completion.
+pub fn provider_error(target: &str, error: ProviderError) -> McpError {
+    match error {
+        ProviderError::NotFound(message) => McpError::resource_not_found(message, None),
+        ProviderError::InvalidInput(message) => McpError::invalid_params(message, None),
+        other => McpError::internal_error(format!("{target}: {other}"), None),
+    }
+}
+
+/// The answer to a tool call.
+pub fn tool_response(tool: &str, result: CallResult) -> Result<CallToolResponse, McpError> {
+    match result {
+        Ok(result) => Ok(result.into()),
+        Err(e @ CallError::InvalidArguments { .. }) => {
+            Err(McpError::invalid_params(e.to_string(), None))
+        }
+        Err(CallError::Provider(ProviderError::InvalidInput(message))) => {
+            Err(McpError::invalid_params(
+                format!("invalid arguments for tool {tool}: {message}"),
+                None,
+            ))
+        }
+        Err(CallError::Provider(ProviderError::NotFound(message))) => {
+            Ok(tool_error(format!("{tool}: {message}")))
+        }
+        Err(CallError::Provider(error)) => Ok(tool_error(format!("{tool} failed: {error}"))),
+    }
+}
+
+fn tool_error(text: String) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(text)]).into()
+}

@@ -1,0 +1,535 @@
+//! The MCP face: rmcp's `ServerHandler` over the hub. It turns requests into catalog look-ups
+//! and pipeline calls, answers with MCP results or precise JSON-RPC errors, audits every
+//! request, and relays the hub's notices to the connected client.
+//!
+//! Classic `initialize` sessions and 2026-07-28 stateless requests share this code; the only
+//! differences (how list changes are announced, whether the server may ask the client) are
+//! in [`notices`] and [`crate::requester`].
+
+#![allow(deprecated)] // logging and resources/subscribe are deprecated in 2026-07-28 only.
+
+mod errors;
+pub mod notices;
+
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use futures::FutureExt;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, Reference,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+
+use crate::hub::Hub;
+use crate::pipeline::ToolCall;
+use crate::pipeline::audit::{Target, arguments_text};
+use crate::provider::ProviderError;
+use crate::requester::{ClientAbilities, LogGate, Requester};
+use crate::session::SessionInfo;
+use crate::state::Outcome;
+
+const INSTRUCTIONS: &str = "switchboard puts local data sources, plugin connectors and other MCP servers behind one connection. \
+Use `search` to look across every data source at once and `fetch` to read a result in full; \
+other tools are named <connector>__<tool>.";
+
+/// One client connection's server handler. Clone it freely; clones share the session.
+#[derive(Clone)]
+pub struct Face {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    hub: Arc<Hub>,
+    session: OnceLock<SessionInfo>,
+    logs: LogGate,
+    relay: notices::Relay,
+    subscriptions: Mutex<BTreeSet<String>>,
+}
+
+impl Face {
+    /// A handler for one connection to `hub`.
+    pub fn new(hub: Arc<Hub>) -> Self {
+        let logs = LogGate::default();
+        let relay = notices::Relay::start(&hub, logs.clone());
+        Self {
+            inner: Arc::new(Inner {
+                hub,
+                session: OnceLock::new(),
+                logs,
+                relay,
+                subscriptions: Mutex::new(BTreeSet::new()),
+            }),
+        }
+    }
+
+    fn session(&self, ctx: &RequestContext<RoleServer>) -> SessionInfo {
+        self.inner
+            .session
+            .get_or_init(|| {
+                let client = ctx
+                    .client_info()
+                    .map(|i| format!("{}/{}", i.name, i.version));
+                SessionInfo::new(client)
+            })
+            .clone()
+    }
+
+    fn requester(&self, ctx: &RequestContext<RoleServer>, session: &SessionInfo) -> Requester {
+        let capabilities = ctx.client_capabilities();
+        let abilities = ClientAbilities {
+            elicitation: capabilities
+                .as_ref()
+                .is_some_and(|c| c.elicitation.is_some()),
+            sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
+        };
+        let stateless = ctx
+            .protocol_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        Requester::session(
+            session.request_id(&ctx.id),
+            ctx.peer.clone(),
+            ctx.meta.get_progress_token(),
+            abilities,
+            stateless,
+            ctx.ct.child_token(),
+            self.inner.logs.clone(),
+        )
+    }
+
+    fn audit(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        method: &str,
+        target: Target<'_>,
+        result: Result<(), &McpError>,
+        started: Instant,
+    ) {
+        let session = self.session(ctx);
+        let (outcome, error) = match result {
+            Ok(()) => (Outcome::Ok, None),
+            Err(e) => (Outcome::Error, Some(e.message.to_string())),
+        };
+        self.inner.hub.auditor.record(
+            &session,
+            &session.request_id(&ctx.id),
+            method,
+            target,
+            outcome,
+            error,
+            started,
+        );
+    }
+}
+
+impl ServerHandler for Face {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_completions()
+            .enable_prompts()
+            .enable_prompts_list_changed()
+            .enable_resources()
+            .enable_resources_list_changed()
+            .enable_resources_subscribe()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .build();
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new(
+                "switchboard",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
+        self.inner.relay.add_peer(ctx.peer.clone());
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let started = Instant::now();
+        let snapshot = self.inner.hub.catalog.snapshot();
+        let tools: Vec<Tool> = snapshot.tools.values().map(|r| r.tool.clone()).collect();
+        self.audit(&ctx, "tools/list", Target::default(), Ok(()), started);
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.inner
+            .hub
+            .catalog
+            .snapshot()
+            .tools
+            .get(name)
+            .map(|r| r.tool.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let session = self.session(&ctx);
+        let name = request.name.to_string();
+        let arguments = request.arguments.unwrap_or_default();
+        let Some(route) = self.inner.hub.catalog.snapshot().tools.get(&name).cloned() else {
+            let error = errors::unknown("tool", &name);
+            let text = arguments_text(&arguments);
+            self.audit(
+                &ctx,
+                "tools/call",
+                Target {
+                    name: Some(&name),
+                    provider: None,
+                    arguments: Some(&text),
+                },
+                Err(&error),
+                started,
+            );
+            return Err(error);
+        };
+        let call = ToolCall {
+            name: name.clone(),
+            route,
+            arguments,
+            requester: self.requester(&ctx, &session),
+            session,
+        };
+        // A panic anywhere on the road must still answer the request (rmcp would not).
+        let outcome = AssertUnwindSafe(self.inner.hub.pipeline.call(call))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(result) => errors::tool_response(&name, result),
+            Err(_) => {
+                tracing::error!(tool = %name, "a tool call panicked inside switchboard");
+                Err(McpError::internal_error(
+                    format!(
+                        "switchboard failed internally while calling {name}; the server keeps running"
+                    ),
+                    None,
+                ))
+            }
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let started = Instant::now();
+        let snapshot = self.inner.hub.catalog.snapshot();
+        let resources = snapshot
+            .resources
+            .values()
+            .map(|r| r.resource.clone())
+            .collect();
+        self.audit(&ctx, "resources/list", Target::default(), Ok(()), started);
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let started = Instant::now();
+        let snapshot = self.inner.hub.catalog.snapshot();
+        let templates = snapshot
+            .templates
+            .iter()
+            .map(|t| t.template.clone())
+            .collect();
+        self.audit(
+            &ctx,
+            "resources/templates/list",
+            Target::default(),
+            Ok(()),
+            started,
+        );
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let started = Instant::now();
+        let session = self.session(&ctx);
+        let uri = request.uri.clone();
+        let owner = self
+            .inner
+            .hub
+            .catalog
+            .snapshot()
+            .resource_owner(&uri)
+            .cloned();
+        let result = match &owner {
+            None => Err(McpError::resource_not_found(
+                format!(
+                    "no resource at {uri}; resources/list and resources/templates/list show what exists"
+                ),
+                None,
+            )),
+            Some(provider) => {
+                let requester = self.requester(&ctx, &session);
+                bounded(
+                    provider.call_timeout(),
+                    provider.read_resource(uri.clone(), requester),
+                )
+                .await
+                .map_err(|e| errors::provider_error(&uri, e))
+            }
+        };
+        let target = Target {
+            name: Some(&uri),
+            provider: owner.as_ref().map(|p| p.name()),
+            arguments: None,
+        };
+        self.audit(
+            &ctx,
+            "resources/read",
+            target,
+            result.as_ref().map(|_| ()),
+            started,
+        );
+        result.map(Into::into)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let started = Instant::now();
+        let known = self
+            .inner
+            .hub
+            .catalog
+            .snapshot()
+            .resource_owner(&request.uri)
+            .is_some();
+        let result = if known {
+            self.inner
+                .subscriptions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(request.uri.clone());
+            Ok(())
+        } else {
+            Err(McpError::resource_not_found(
+                format!("no resource at {}", request.uri),
+                None,
+            ))
+        };
+        let target = Target {
+            name: Some(&request.uri),
+            ..Target::default()
+        };
+        self.audit(
+            &ctx,
+            "resources/subscribe",
+            target,
+            result.as_ref().copied(),
+            started,
+        );
+        result
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let started = Instant::now();
+        self.inner
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&request.uri);
+        let target = Target {
+            name: Some(&request.uri),
+            ..Target::default()
+        };
+        self.audit(&ctx, "resources/unsubscribe", target, Ok(()), started);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let started = Instant::now();
+        let snapshot = self.inner.hub.catalog.snapshot();
+        let prompts = snapshot
+            .prompts
+            .values()
+            .map(|r| r.prompt.clone())
+            .collect();
+        self.audit(&ctx, "prompts/list", Target::default(), Ok(()), started);
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let started = Instant::now();
+        let session = self.session(&ctx);
+        let name = request.name.clone();
+        let route = self
+            .inner
+            .hub
+            .catalog
+            .snapshot()
+            .prompts
+            .get(&name)
+            .cloned();
+        let arguments = request.arguments.unwrap_or_default();
+        let text = arguments_text(&arguments);
+        let result = match &route {
+            None => Err(errors::unknown("prompt", &name)),
+            Some(route) => {
+                let requester = self.requester(&ctx, &session);
+                let provider = &route.provider;
+                bounded(
+                    provider.call_timeout(),
+                    provider.get_prompt(route.local.clone(), arguments, requester),
+                )
+                .await
+                .map_err(|e| errors::provider_error(&name, e))
+            }
+        };
+        let target = Target {
+            name: Some(&name),
+            provider: route.as_ref().map(|r| r.provider.name()),
+            arguments: Some(&text),
+        };
+        self.audit(
+            &ctx,
+            "prompts/get",
+            target,
+            result.as_ref().map(|_| ()),
+            started,
+        );
+        result.map(Into::into)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let started = Instant::now();
+        let session = self.session(&ctx);
+        let snapshot = self.inner.hub.catalog.snapshot();
+        // Route by what is being completed, and name it as its provider knows it.
+        let (provider, local_ref, label) = match &request.r#ref {
+            Reference::Prompt(prompt) => match snapshot.prompts.get(&prompt.name) {
+                Some(route) => (
+                    Some(route.provider.clone()),
+                    serde_json::json!({"type": "ref/prompt", "name": route.local}),
+                    prompt.name.clone(),
+                ),
+                None => (None, serde_json::Value::Null, prompt.name.clone()),
+            },
+            Reference::Resource(resource) => (
+                snapshot.template(&resource.uri).map(|t| t.provider.clone()),
+                serde_json::json!({"type": "ref/resource", "uri": resource.uri}),
+                resource.uri.clone(),
+            ),
+            _ => (
+                None,
+                serde_json::Value::Null,
+                "an unknown reference type".to_string(),
+            ),
+        };
+        let result = match &provider {
+            None => Err(McpError::invalid_params(
+                format!("nothing to complete: no prompt or resource template {label:?}"),
+                None,
+            )),
+            Some(provider) => {
+                let mut params = serde_json::json!({
+                    "ref": local_ref,
+                    "argument": {"name": request.argument.name, "value": request.argument.value},
+                });
+                if let Some(context) = &request.context {
+                    params["context"] = serde_json::to_value(context).unwrap_or_default();
+                }
+                let requester = self.requester(&ctx, &session);
+                bounded(
+                    provider.call_timeout(),
+                    provider.complete(params, requester),
+                )
+                .await
+                .map(CompleteResult::new)
+                .map_err(|e| errors::provider_error(&label, e))
+            }
+        };
+        let target = Target {
+            name: Some(&label),
+            provider: provider.as_ref().map(|p| p.name()),
+            arguments: None,
+        };
+        self.audit(
+            &ctx,
+            "completion/complete",
+            target,
+            result.as_ref().map(|_| ()),
+            started,
+        );
+        result
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let started = Instant::now();
+        self.inner.logs.set(request.level);
+        self.audit(&ctx, "logging/setLevel", Target::default(), Ok(()), started);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, ctx: SubscriptionContext) -> Result<(), McpError> {
+        self.inner.relay.listen(ctx).await;
+        Ok(())
+    }
+}
+
+/// Run a provider request with the provider's deadline.
+async fn bounded<T>(
+    timeout: std::time::Duration,
+    future: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(result) => result,
+        Err(_) => Err(ProviderError::Timeout(timeout)),
+    }
+}

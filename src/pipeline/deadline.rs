@@ -1,0 +1,32 @@
+//! The deadline layer: a call that outlives its provider's timeout is abandoned with a clear
+//! error, and its cancellation token is cancelled so the provider can stop early.
+
+use futures::future::BoxFuture;
+
+use super::{CallResult, Layer, Next, ToolCall};
+use crate::provider::ProviderError;
+
+/// Bounds every call by its provider's `call_timeout`.
+pub struct Deadline;
+
+impl Layer for Deadline {
+    fn handle<'a>(&'a self, mut call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
+        Box::pin(async move {
+            let timeout = call.route.provider.call_timeout();
+            // A child token: cancelling it on timeout leaves the request's own token alone.
+            call.requester = call.requester.with_child_cancellation();
+            let token = call.requester.cancellation().clone();
+            let cancelled_by_client = call.requester.cancellation().clone();
+            tokio::select! {
+                result = tokio::time::timeout(timeout, next.run(call)) => match result {
+                    Ok(result) => result,
+                    Err(_) => {
+                        token.cancel();
+                        Err(ProviderError::Timeout(timeout).into())
+                    }
+                },
+                () = cancelled_by_client.cancelled() => Err(ProviderError::Cancelled.into()),
+            }
+        })
+    }
+}

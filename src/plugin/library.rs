@@ -1,0 +1,143 @@
+//! Opening one plugin library: dlopen, abi_stable's version and layout checks, the fallback
+//! for plugins built against an older minor version, and a one-line reason when refused.
+//!
+//! abi_stable accepts libraries built against the same or a *newer* minor version of the
+//! interface, but refuses older ones. We accept those too: when the forward check fails on
+//! layout, the reverse check (the plugin's types are a prefix of ours) proves every field and
+//! method the plugin has matches ours, and the ones it lacks are optional by construction.
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{LibraryError, lib_header_from_path};
+use switchboard_plugin_api::abi::PluginModRef;
+use switchboard_plugin_api::model::Manifest;
+
+/// A library that passed every check, with its manifest.
+pub struct Library {
+    /// The file.
+    pub path: PathBuf,
+    /// The root module.
+    pub module: PluginModRef,
+    /// What it says it is.
+    pub manifest: Manifest,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+/// Why a library was refused, in one line for a person.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct Refusal {
+    /// The file.
+    pub path: PathBuf,
+    /// Why, in one line.
+    pub reason: String,
+}
+
+/// Whether `path` looks like a loadable library on this platform.
+pub fn is_library(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
+}
+
+/// Open, check and read the manifest of the library at `path`.
+pub fn open(path: &Path) -> Result<Library, Refusal> {
+    let refuse = |reason: String| Refusal {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| refuse(format!("cannot read the file: {e}")))?;
+    let sha256 = crate::state::audit::digest_bytes(&bytes);
+    drop(bytes);
+    let module = load_module(path).map_err(|e| refuse(summarize(&e)))?;
+    let manifest_json = (module.manifest())();
+    let manifest: Manifest = serde_json::from_str(manifest_json.as_str()).map_err(|e| {
+        refuse(format!(
+            "the plugin's manifest is not valid ({e}): {}",
+            truncate(manifest_json.as_str(), 200)
+        ))
+    })?;
+    if !crate::catalog::naming::is_valid_plugin_name(&manifest.name) {
+        return Err(refuse(format!(
+            "the plugin's name {:?} is not valid: use lowercase letters, digits, '_' and '-'",
+            manifest.name
+        )));
+    }
+    Ok(Library {
+        path: path.to_path_buf(),
+        module,
+        manifest,
+        sha256,
+    })
+}
+
+fn load_module(path: &Path) -> Result<PluginModRef, LibraryError> {
+    use abi_stable::StableAbi;
+    use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+
+    let header = lib_header_from_path(path)?;
+    match header.init_root_module::<PluginModRef>() {
+        Ok(module) => Ok(module),
+        Err(LibraryError::AbiInstability(forward)) => {
+            let Some(plugin_layout) = header.layout() else {
+                return Err(LibraryError::AbiInstability(forward));
+            };
+            match check_layout_compatibility(plugin_layout, <PluginModRef as StableAbi>::LAYOUT) {
+                // SAFETY: the reverse check proved that every field and method the plugin has
+                // is laid out as the host expects; what the host has beyond it is appended
+                // after `last_prefix_field`, which abi_stable accessors treat as absent for
+                // this plugin (root-module fields are `Option`, trait methods fall back to
+                // their default bodies).
+                Ok(()) => unsafe {
+                    header.init_root_module_with_unchecked_layout::<PluginModRef>()
+                },
+                Err(_) => Err(LibraryError::AbiInstability(forward)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One line a person can act on, from abi_stable's (sometimes hundreds of lines long) error.
+fn summarize(error: &LibraryError) -> String {
+    match error {
+        LibraryError::OpenError { err, .. } => {
+            format!("not a loadable library: {}", first_line(&err.to_string()))
+        }
+        LibraryError::GetSymbolError { .. } => {
+            "not a switchboard plugin (it exports no abi_stable root module)".to_string()
+        }
+        LibraryError::InvalidAbiHeader(header) => format!(
+            "built with an incompatible abi_stable ({header:?}); rebuild it against switchboard-plugin-api {}",
+            switchboard_plugin_api::API_VERSION
+        ),
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => format!(
+            "built against switchboard-plugin-api {actual_version}, but this switchboard implements {expected_version}; rebuild the plugin against {}.x",
+            expected_version.major
+        ),
+        LibraryError::AbiInstability(_) => format!(
+            "its interface types do not match this switchboard's (built against a modified or incompatible switchboard-plugin-api); rebuild it against switchboard-plugin-api {}",
+            switchboard_plugin_api::API_VERSION
+        ),
+        other => first_line(&other.to_string()).to_string(),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(text)
+        .trim()
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}

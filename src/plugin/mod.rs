@@ -1,0 +1,287 @@
+//! Plugins on the host side: finding libraries, deciding which to load, checking their
+//! configuration against the schema they declare, and creating them.
+//!
+//! A broken library never stops the others: each one ends in a [`Status`] that `plugins list`
+//! and `doctor` show, and the ones that loaded become providers.
+
+pub mod library;
+pub mod provider;
+pub mod services;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use abi_stable::std_types::RStr;
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::config::{ConnectorConfig, Loaded};
+use crate::secrets::Reference;
+use crate::state::State;
+use library::Library;
+use provider::PluginProvider;
+use services::{HostEvent, PluginHost};
+
+/// What became of one library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// It is loaded and serving.
+    Loaded,
+    /// It is fine but not enabled (opt-in plugins, `enabled: false`).
+    Disabled,
+    /// A library of the same plugin in the plugins folder is used instead.
+    Shadowed(PathBuf),
+    /// The library was refused (not a plugin, incompatible interface...).
+    Refused(String),
+    /// The plugin refused its configuration or failed to start.
+    Failed(String),
+}
+
+/// One library found in a plugins folder.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The file.
+    pub path: PathBuf,
+    /// The plugin's manifest, when the library could be read.
+    pub manifest: Option<switchboard_plugin_api::Manifest>,
+    /// SHA-256 of the file.
+    pub sha256: Option<String>,
+    /// What became of it.
+    pub status: Status,
+}
+
+/// What the loader needs from the host.
+#[derive(Clone)]
+pub struct LoadContext {
+    /// The configuration.
+    pub config: Arc<Loaded>,
+    /// The state database.
+    pub state: State,
+    /// Where plugins report list changes and warnings.
+    pub events: UnboundedSender<HostEvent>,
+}
+
+/// The folders to scan, in precedence order: the plugins folder, then the bundled folder.
+pub fn folders(config: &Loaded) -> Vec<(PathBuf, bool)> {
+    let mut folders = vec![(config.plugins_folder(), false)];
+    if config.config.plugins.bundled
+        && let Some(dir) = bundled_folder()
+    {
+        folders.push((dir, true));
+    }
+    folders
+}
+
+/// The folder of the switchboard executable, where bundled connectors are built and shipped.
+pub fn bundled_folder() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+}
+
+/// The libraries in `folder`, sorted; in the bundled folder only `switchboard_*` libraries.
+pub fn libraries_in(folder: &Path, bundled: bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}switchboard_", std::env::consts::DLL_PREFIX);
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && library::is_library(p))
+        .filter(|p| {
+            !bundled
+                || p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Find and load every plugin. Returns each library's fate and the providers that loaded.
+pub fn load_all(ctx: &LoadContext) -> (Vec<Found>, Vec<Arc<PluginProvider>>) {
+    let mut found = Vec::new();
+    let mut providers = Vec::new();
+    let mut taken: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (folder, bundled) in folders(&ctx.config) {
+        for path in libraries_in(&folder, bundled) {
+            let (entry, provider) = load_path(ctx, &path, &taken);
+            if let (Some(manifest), Status::Loaded | Status::Disabled) =
+                (&entry.manifest, &entry.status)
+            {
+                taken.insert(manifest.name.clone(), path.clone());
+            }
+            providers.extend(provider);
+            found.push(entry);
+        }
+    }
+    (found, providers)
+}
+
+/// Load the library at `path`, unless a plugin of the same name is already `taken`.
+pub fn load_path(
+    ctx: &LoadContext,
+    path: &Path,
+    taken: &BTreeMap<String, PathBuf>,
+) -> (Found, Option<Arc<PluginProvider>>) {
+    let library = match library::open(path) {
+        Ok(library) => library,
+        Err(refusal) => {
+            tracing::error!("plugin refused: {refusal}");
+            return (
+                Found {
+                    path: path.to_path_buf(),
+                    manifest: None,
+                    sha256: None,
+                    status: Status::Refused(refusal.reason),
+                },
+                None,
+            );
+        }
+    };
+    let mut entry = Found {
+        path: path.to_path_buf(),
+        manifest: Some(library.manifest.clone()),
+        sha256: Some(library.sha256.clone()),
+        status: Status::Loaded,
+    };
+    let name = library.manifest.name.clone();
+    if let Some(other) = taken.get(&name) {
+        tracing::info!(plugin = %name, used = %other.display(), ignored = %path.display(), "plugin provided twice; using the first");
+        entry.status = Status::Shadowed(other.clone());
+        return (entry, None);
+    }
+    let section = ctx
+        .config
+        .config
+        .connectors
+        .get(&name)
+        .cloned()
+        .unwrap_or_default();
+    if !section.enabled.unwrap_or(library.manifest.load_by_default) {
+        entry.status = Status::Disabled;
+        return (entry, None);
+    }
+    match instantiate(ctx, &library, &section) {
+        Ok(provider) => {
+            ctx.state.record_plugin(
+                &name,
+                path,
+                &library.sha256,
+                &library.manifest.version,
+                &library.manifest.api_version,
+            );
+            tracing::info!(plugin = %name, version = %library.manifest.version, file = %path.display(), "plugin loaded");
+            (entry, Some(Arc::new(provider)))
+        }
+        Err(reason) => {
+            tracing::error!(plugin = %name, file = %path.display(), "plugin failed to start: {reason}");
+            entry.status = Status::Failed(reason);
+            (entry, None)
+        }
+    }
+}
+
+fn instantiate(
+    ctx: &LoadContext,
+    library: &Library,
+    section: &ConnectorConfig,
+) -> Result<PluginProvider, String> {
+    let manifest = &library.manifest;
+    let config_key = format!("connectors.{}.config", manifest.name);
+    validate_config(&manifest.config_schema, &section.config)
+        .map_err(|e| format!("{}: {config_key}{e}", ctx.config.source))?;
+    let mut secrets = BTreeMap::new();
+    for declared in &manifest.secrets {
+        let reference = section
+            .secrets
+            .get(&declared.name)
+            .and_then(|r| Reference::parse(r));
+        secrets.insert(declared.name.clone(), reference);
+    }
+    for name in section.secrets.keys() {
+        if !secrets.contains_key(name) {
+            tracing::warn!(plugin = %manifest.name, secret = %name, "a secret is configured that the plugin does not declare; it will not be given to it");
+        }
+    }
+    let host = PluginHost::new(
+        manifest.name.clone(),
+        ctx.state.clone(),
+        ctx.config.home.plugin_data_dir(&manifest.name),
+        secrets,
+        ctx.events.clone(),
+    );
+    let config_json = section.config.to_string();
+    let plugin = (library.module.instantiate())(host.into_box(), RStr::from_str(&config_json))
+        .into_result()
+        .map_err(|e| e.message.to_string())?;
+    let prefix = section
+        .prefix
+        .clone()
+        .or_else(|| manifest.default_prefix.clone())
+        .unwrap_or_else(|| manifest.name.clone());
+    let plugins = &ctx.config.config.plugins;
+    let timeout = section.call_timeout.unwrap_or(plugins.call_timeout).get();
+    Ok(PluginProvider::new(
+        manifest.clone(),
+        prefix,
+        plugin,
+        plugins.max_concurrent_calls,
+        timeout,
+    ))
+}
+
+/// Check `config` against the plugin's schema; the error starts with the JSON path within the
+/// plugin's section (e.g. `.roots[0]: 5 is not of type "string"`).
+pub fn validate_config(schema: &Value, config: &Value) -> Result<(), String> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| format!(": the plugin declares an invalid configuration schema: {e}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(config)
+        .take(3)
+        .map(|e| {
+            format!(
+                "{}: {e}",
+                json_pointer_to_dotted(&e.instance_path().to_string())
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// `/roots/0` → `.roots[0]`.
+fn json_pointer_to_dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        if part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            out.push('.');
+            out.push_str(&part.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_errors_name_the_path() {
+        let schema = json!({"type": "object", "properties": {"roots": {"type": "array", "items": {"type": "string"}}}, "additionalProperties": false});
+        assert!(validate_config(&schema, &json!({"roots": ["a"]})).is_ok());
+        let err = validate_config(&schema, &json!({"roots": ["a", 5]})).unwrap_err();
+        assert!(err.starts_with(".roots[1]: "), "{err}");
+        let err = validate_config(&schema, &json!({"rots": []})).unwrap_err();
+        assert!(err.contains("rots"), "{err}");
+    }
+}

@@ -1,0 +1,290 @@
+//! The host side of the callback tables: what a plugin reaches when it logs, stores a value,
+//! asks for a secret, reports progress or asks the person something.
+//!
+//! These run on the plugin's thread (a host blocking thread during calls), so they may block
+//! on host async work. Every method catches panics: a panic must not unwind into plugin code.
+
+#![allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RArc, RErr, ROk, ROption, RResult, RStr, RString, RVec};
+use rmcp::model::LoggingLevel;
+use serde_json::Value;
+use switchboard_plugin_api::abi::{
+    CallBox, ErrorKind, HostBox, LogLevel, PluginError, RawCall, RawCall_TO, RawHost, RawHost_TO,
+};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::requester::Requester;
+use crate::secrets::{Reference, Resolver};
+use crate::state::State;
+
+/// Something a plugin told the host outside any request.
+#[derive(Debug)]
+pub enum HostEvent {
+    /// A plugin's catalog changed.
+    ListChanged {
+        /// The plugin.
+        plugin: String,
+    },
+    /// A plugin logged at warning level or above; clients hear of it.
+    Log {
+        /// The plugin.
+        plugin: String,
+        /// The level.
+        level: LoggingLevel,
+        /// The text.
+        message: String,
+    },
+}
+
+/// The per-plugin host state behind [`HostBox`].
+pub struct PluginHost {
+    plugin: String,
+    state: State,
+    data_dir: PathBuf,
+    /// Declared secret name → configured reference.
+    secrets: BTreeMap<String, Option<Reference>>,
+    events: UnboundedSender<HostEvent>,
+}
+
+impl PluginHost {
+    /// The services of plugin `plugin`. `secrets` maps every secret the plugin declared to the
+    /// reference the configuration gives (or `None`).
+    pub fn new(
+        plugin: String,
+        state: State,
+        data_dir: PathBuf,
+        secrets: BTreeMap<String, Option<Reference>>,
+        events: UnboundedSender<HostEvent>,
+    ) -> Self {
+        Self {
+            plugin,
+            state,
+            data_dir,
+            secrets,
+            events,
+        }
+    }
+
+    /// As the plugin receives it.
+    pub fn into_box(self) -> HostBox {
+        RawHost_TO::from_ptr(RArc::new(self), TD_Opaque)
+    }
+}
+
+fn host_failure(what: &str, e: impl std::fmt::Display) -> PluginError {
+    PluginError::new(ErrorKind::FAILED, format!("{what}: {e}"))
+}
+
+/// Run a host callback, turning a panic into an error.
+fn contain<T>(what: &str, f: impl FnOnce() -> RResult<T, PluginError>) -> RResult<T, PluginError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => RErr(PluginError::new(
+            ErrorKind::FAILED,
+            format!("switchboard failed internally in {what}"),
+        )),
+    }
+}
+
+/// The MCP level of an ABI level.
+pub fn mcp_level(level: LogLevel) -> LoggingLevel {
+    match level.0 {
+        0 => LoggingLevel::Debug,
+        1 => LoggingLevel::Info,
+        2 => LoggingLevel::Notice,
+        3 => LoggingLevel::Warning,
+        4 => LoggingLevel::Error,
+        5 => LoggingLevel::Critical,
+        6 => LoggingLevel::Alert,
+        _ => LoggingLevel::Emergency,
+    }
+}
+
+impl RawHost for PluginHost {
+    fn log(&self, level: LogLevel, message: RStr<'_>) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let plugin = self.plugin.as_str();
+            let text = message.as_str();
+            match level.0 {
+                0 => tracing::debug!(plugin, "{text}"),
+                1 | 2 => tracing::info!(plugin, "{text}"),
+                3 => tracing::warn!(plugin, "{text}"),
+                _ => tracing::error!(plugin, "{text}"),
+            }
+            if level >= LogLevel::WARNING {
+                let _ = self.events.send(HostEvent::Log {
+                    plugin: self.plugin.clone(),
+                    level: mcp_level(level),
+                    message: text.to_string(),
+                });
+            }
+        }));
+    }
+
+    fn kv_get(&self, key: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        contain("kv_get", || {
+            match self.state.kv_get(&self.plugin, key.as_str()) {
+                Ok(value) => ROk(value.map(RString::from).into()),
+                Err(e) => RErr(host_failure("reading the key-value store failed", e)),
+            }
+        })
+    }
+
+    fn kv_set(&self, key: RStr<'_>, value: RStr<'_>) -> RResult<(), PluginError> {
+        contain("kv_set", || {
+            match self
+                .state
+                .kv_put(&self.plugin, key.as_str(), Some(value.as_str()))
+            {
+                Ok(()) => ROk(()),
+                Err(e) => RErr(host_failure("writing the key-value store failed", e)),
+            }
+        })
+    }
+
+    fn kv_delete(&self, key: RStr<'_>) -> RResult<(), PluginError> {
+        contain("kv_delete", || {
+            match self.state.kv_put(&self.plugin, key.as_str(), None) {
+                Ok(()) => ROk(()),
+                Err(e) => RErr(host_failure("writing the key-value store failed", e)),
+            }
+        })
+    }
+
+    fn kv_keys(&self, prefix: RStr<'_>) -> RResult<RVec<RString>, PluginError> {
+        contain("kv_keys", || {
+            match self.state.kv_keys(&self.plugin, prefix.as_str()) {
+                Ok(keys) => ROk(keys.into_iter().map(RString::from).collect()),
+                Err(e) => RErr(host_failure("reading the key-value store failed", e)),
+            }
+        })
+    }
+
+    fn secret(&self, name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        contain("secret", || {
+            let name = name.as_str();
+            let Some(reference) = self.secrets.get(name) else {
+                return RErr(PluginError::new(
+                    ErrorKind::DENIED,
+                    format!("secret {name:?} is not declared in the plugin's manifest"),
+                ));
+            };
+            let Some(reference) = reference else {
+                return ROk(ROption::RNone);
+            };
+            match Resolver.resolve(reference) {
+                Ok(value) => ROk(value.map(RString::from).into()),
+                Err(e) => RErr(host_failure(&format!("secret {name:?}"), e)),
+            }
+        })
+    }
+
+    fn data_dir(&self) -> RString {
+        if let Err(e) = std::fs::create_dir_all(&self.data_dir) {
+            tracing::warn!(plugin = %self.plugin, error = %e, "cannot create the plugin's data folder");
+        }
+        RString::from(self.data_dir.display().to_string())
+    }
+
+    fn notify_list_changed(&self) {
+        let _ = self.events.send(HostEvent::ListChanged {
+            plugin: self.plugin.clone(),
+        });
+    }
+}
+
+/// The per-request services behind [`CallBox`].
+pub struct PluginCall {
+    requester: Requester,
+    runtime: Handle,
+}
+
+impl PluginCall {
+    /// The services of one request, as the plugin receives them.
+    pub fn new_box(requester: Requester, runtime: Handle) -> CallBox {
+        RawCall_TO::from_ptr(RArc::new(Self { requester, runtime }), TD_Opaque)
+    }
+}
+
+fn ask_failure(e: crate::requester::AskError) -> PluginError {
+    let kind = match e {
+        crate::requester::AskError::NotSupported(_) => ErrorKind::UNSUPPORTED,
+        crate::requester::AskError::Failed(_) => ErrorKind::FAILED,
+    };
+    PluginError::new(kind, e.to_string())
+}
+
+impl RawCall for PluginCall {
+    fn progress(&self, progress: f64, total: ROption<f64>, message: RStr<'_>) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let message = Some(message.as_str().to_string()).filter(|m| !m.is_empty());
+            self.runtime.block_on(
+                self.requester
+                    .progress(progress, total.into_option(), message),
+            );
+        }));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.requester.is_cancelled()
+    }
+
+    fn log(&self, level: LogLevel, logger: RStr<'_>, data_json: RStr<'_>) {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let data = serde_json::from_str(data_json.as_str())
+                .unwrap_or_else(|_| Value::String(data_json.as_str().to_string()));
+            let logger = Some(logger.as_str().to_string()).filter(|l| !l.is_empty());
+            self.runtime
+                .block_on(self.requester.log(mcp_level(level), logger, data));
+        }));
+    }
+
+    fn elicit(&self, request_json: RStr<'_>) -> RResult<RString, PluginError> {
+        contain("elicit", || {
+            let params = match serde_json::from_str(request_json.as_str()) {
+                Ok(p) => p,
+                Err(e) => {
+                    return RErr(PluginError::new(
+                        ErrorKind::INVALID_INPUT,
+                        format!("the elicitation request is not valid: {e}"),
+                    ));
+                }
+            };
+            match self.runtime.block_on(self.requester.elicit(params)) {
+                Ok(answer) => match serde_json::to_string(&answer) {
+                    Ok(json) => ROk(RString::from(json)),
+                    Err(e) => RErr(host_failure("encoding the answer", e)),
+                },
+                Err(e) => RErr(ask_failure(e)),
+            }
+        })
+    }
+
+    fn sample(&self, request_json: RStr<'_>) -> RResult<RString, PluginError> {
+        contain("sample", || {
+            let params = match serde_json::from_str(request_json.as_str()) {
+                Ok(p) => p,
+                Err(e) => {
+                    return RErr(PluginError::new(
+                        ErrorKind::INVALID_INPUT,
+                        format!("the sampling request is not valid: {e}"),
+                    ));
+                }
+            };
+            match self.runtime.block_on(self.requester.sample(params)) {
+                Ok(answer) => match serde_json::to_string(&answer) {
+                    Ok(json) => ROk(RString::from(json)),
+                    Err(e) => RErr(host_failure("encoding the answer", e)),
+                },
+                Err(e) => RErr(ask_failure(e)),
+            }
+        })
+    }
+}

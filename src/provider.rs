@@ -1,0 +1,188 @@
+//! Providers: the one abstraction behind every tool, resource and prompt switchboard serves.
+//!
+//! A plugin, a downstream MCP server and the built-in tools are all providers. The catalog
+//! merges what they offer and names it; the call pipeline and the MCP face never know which
+//! kind of provider is behind a name.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rmcp::model::{
+    CallToolResult, CompletionInfo, GetPromptResult, JsonObject, Prompt, ReadResourceResult,
+    Resource, ResourceTemplate, Tool,
+};
+use serde_json::Value;
+
+use crate::requester::Requester;
+
+/// What a provider offers at one moment, under its own (unprefixed) names.
+#[derive(Clone, Debug, Default)]
+pub struct Offer {
+    /// Tools.
+    pub tools: Vec<Tool>,
+    /// Concrete resources.
+    pub resources: Vec<Resource>,
+    /// Resource templates.
+    pub resource_templates: Vec<ResourceTemplate>,
+    /// Prompts.
+    pub prompts: Vec<Prompt>,
+}
+
+/// Which kind of provider this is, for listings and logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Built into switchboard.
+    Builtin,
+    /// A plugin library.
+    Plugin,
+    /// A downstream MCP server.
+    Server,
+}
+
+/// Why a provider could not serve a request.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// No such tool, resource, prompt or document.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request's arguments are not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The provider does not offer this.
+    #[error("{0}")]
+    Unsupported(String),
+    /// It failed.
+    #[error("{0}")]
+    Failed(String),
+    /// It panicked (the panic was contained).
+    #[error("{0}")]
+    Panicked(String),
+    /// It ran out of time.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The client cancelled the request.
+    #[error("cancelled by the client")]
+    Cancelled,
+}
+
+/// A search query as the unified `search` hands it to one source.
+#[derive(Clone, Debug)]
+pub struct SearchQuery {
+    /// The query text.
+    pub query: String,
+    /// Most hits wanted.
+    pub limit: u32,
+}
+
+/// One hit from one source, native id.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct SourceHit {
+    /// The id the source's `fetch` takes.
+    pub id: String,
+    /// A title.
+    pub title: String,
+    /// A link.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// An excerpt.
+    #[serde(default)]
+    pub snippet: Option<String>,
+}
+
+/// A fetched document, native id.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct SourceDocument {
+    /// The native id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its text.
+    pub text: String,
+    /// A link.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Other facts.
+    #[serde(default)]
+    pub metadata: JsonObject,
+}
+
+/// Everything a provider can be asked. Methods a provider does not support answer
+/// [`ProviderError::Unsupported`] or [`ProviderError::NotFound`].
+pub trait Provider: Send + Sync + 'static {
+    /// The provider's name: the plugin's or server's name, `switchboard` for built-ins.
+    fn name(&self) -> &str;
+
+    /// Which kind it is.
+    fn kind(&self) -> Kind;
+
+    /// The default prefix of its tool and prompt names (`""` for none).
+    fn default_prefix(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// How long one call may run.
+    fn call_timeout(&self) -> Duration;
+
+    /// What it offers now.
+    fn offer(&self) -> BoxFuture<'_, Result<Offer, ProviderError>>;
+
+    /// Run one of its tools (by its own name).
+    fn call_tool(
+        &self,
+        tool: String,
+        arguments: JsonObject,
+        requester: Requester,
+    ) -> BoxFuture<'_, Result<CallToolResult, ProviderError>>;
+
+    /// Read one of its resources.
+    fn read_resource(
+        &self,
+        uri: String,
+        requester: Requester,
+    ) -> BoxFuture<'_, Result<ReadResourceResult, ProviderError>>;
+
+    /// Render one of its prompts (by its own name).
+    fn get_prompt(
+        &self,
+        prompt: String,
+        arguments: JsonObject,
+        requester: Requester,
+    ) -> BoxFuture<'_, Result<GetPromptResult, ProviderError>>;
+
+    /// Complete an argument; `request` is MCP's `completion/complete` params with names local
+    /// to this provider.
+    fn complete(
+        &self,
+        request: Value,
+        requester: Requester,
+    ) -> BoxFuture<'_, Result<CompletionInfo, ProviderError>>;
+
+    /// Its label, when it is a data source for the unified search.
+    fn data_source(&self) -> Option<String> {
+        None
+    }
+
+    /// Search it (data sources only).
+    fn search(
+        &self,
+        query: SearchQuery,
+        requester: Requester,
+    ) -> BoxFuture<'_, Result<Vec<SourceHit>, ProviderError>> {
+        let _ = (query, requester);
+        Box::pin(async { Err(ProviderError::Unsupported("not a data source".into())) })
+    }
+
+    /// Fetch one document (data sources only).
+    fn fetch(
+        &self,
+        id: String,
+        requester: Requester,
+    ) -> BoxFuture<'_, Result<SourceDocument, ProviderError>> {
+        let _ = (id, requester);
+        Box::pin(async { Err(ProviderError::Unsupported("not a data source".into())) })
+    }
+}
+
+/// A shared provider.
+pub type SharedProvider = Arc<dyn Provider>;

@@ -1,0 +1,289 @@
+//! Local state: one SQLite database shared by every switchboard process of a user.
+//!
+//! Writes go through a single writer thread fed by a channel ([`writer`]), batched into one
+//! transaction, so a request never waits on the disk for its audit row. Reads use a separate
+//! connection. WAL mode and a busy timeout let several processes (several clients, the CLI)
+//! share the file. Plugins never open this file: they reach it through the key-value service.
+
+pub mod audit;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use audit::{AuditRecord, Outcome};
+use writer::{Op, Writer};
+
+/// How long a statement waits for another process's lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Errors of the state database.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// SQLite failed.
+    #[error("state database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The folder could not be created.
+    #[error("cannot create the state folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer switchboard.
+    #[error(
+        "the state database has schema version {found}, newer than this switchboard knows ({known}); upgrade switchboard"
+    )]
+    TooNew {
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+    /// The writer thread is gone (the process is shutting down).
+    #[error("the state writer has stopped")]
+    WriterGone,
+    /// A write failed.
+    #[error("state write failed: {0}")]
+    Write(String),
+}
+
+/// A loaded plugin file, as recorded.
+#[derive(Clone, Debug)]
+pub struct PluginRecord {
+    /// The plugin's name.
+    pub name: String,
+    /// The library's path.
+    pub file: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// The plugin's version.
+    pub version: String,
+    /// The interface version it was built against.
+    pub api_version: String,
+    /// When this exact file was first loaded.
+    pub first_seen: String,
+    /// When it was last loaded.
+    pub last_loaded: String,
+}
+
+/// The handle to the state database. Cheap to clone.
+#[derive(Clone)]
+pub struct State {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    reader: Mutex<Connection>,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StateError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// The current time as the database stores it (RFC 3339, UTC, milliseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl State {
+    /// Open (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StateError::Folder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = open_connection(path)?;
+        schema::migrate(&mut conn)?;
+        let reader = open_connection(path)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Writer::start(conn),
+                reader: Mutex::new(reader),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Queue an audit row; returns at once.
+    pub fn record_audit(&self, record: AuditRecord) {
+        self.inner.writer.send(Op::Audit(Box::new(record)));
+    }
+
+    /// Record that a plugin file was loaded.
+    pub fn record_plugin(&self, name: &str, file: &Path, sha256: &str, version: &str, api: &str) {
+        self.inner.writer.send(Op::Plugin {
+            name: name.to_string(),
+            file: file.display().to_string(),
+            sha256: sha256.to_string(),
+            version: version.to_string(),
+            api_version: api.to_string(),
+        });
+    }
+
+    /// Write (or with `None` delete) a plugin's key; durable when this returns. Blocks: call it
+    /// from a blocking thread.
+    pub fn kv_put(&self, plugin: &str, key: &str, value: Option<&str>) -> Result<(), StateError> {
+        self.inner.writer.call(|reply| Op::Kv {
+            plugin: plugin.to_string(),
+            key: key.to_string(),
+            value: value.map(str::to_string),
+            reply,
+        })
+    }
+
+    /// Wait until everything queued so far is written.
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.inner.writer.call(Op::Flush)
+    }
+
+    /// Flush and stop the writer; later writes are dropped with an error log.
+    pub fn close(&self) {
+        self.inner.writer.close();
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StateError> {
+        let conn = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&conn)?)
+    }
+
+    /// A plugin's value for `key`.
+    pub fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<String>, StateError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT value FROM kv WHERE plugin = ?1 AND key = ?2",
+                params![plugin, key],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// A plugin's keys starting with `prefix`, sorted.
+    pub fn kv_keys(&self, plugin: &str, prefix: &str) -> Result<Vec<String>, StateError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT key FROM kv WHERE plugin = ?1 AND substr(key, 1, length(?2)) = ?2 ORDER BY key",
+            )?;
+            let rows = stmt.query_map(params![plugin, prefix], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// The most recent audit rows, newest first.
+    pub fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StateError> {
+        self.read(|c| audit::recent(c, limit))
+    }
+
+    /// The audit rows of one request id.
+    pub fn audit_for_request(&self, request_id: &str) -> Result<Vec<AuditRecord>, StateError> {
+        self.read(|c| audit::for_request(c, request_id))
+    }
+
+    /// Every recorded plugin file, most recently loaded first.
+    pub fn plugin_records(&self) -> Result<Vec<PluginRecord>, StateError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name, file, sha256, version, api_version, first_seen, last_loaded
+                 FROM plugins ORDER BY last_loaded DESC",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PluginRecord {
+                    name: r.get(0)?,
+                    file: r.get(1)?,
+                    sha256: r.get(2)?,
+                    version: r.get(3)?,
+                    api_version: r.get(4)?,
+                    first_seen: r.get(5)?,
+                    last_loaded: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Facts for `doctor`: schema version, journal mode, row counts.
+    pub fn health(&self) -> Result<Vec<(String, String)>, StateError> {
+        self.read(|c| {
+            let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let journal: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            let audit: i64 = c.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
+            let kv: i64 = c.query_row("SELECT count(*) FROM kv", [], |r| r.get(0))?;
+            Ok(vec![
+                ("schema version".into(), version.to_string()),
+                ("journal mode".into(), journal),
+                ("audit rows".into(), audit.to_string()),
+                ("key-value entries".into(), kv.to_string()),
+            ])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_round_trip_and_audit_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("s.db")).unwrap();
+        state.kv_put("p", "a", Some("1")).unwrap();
+        state.kv_put("p", "ab", Some("2")).unwrap();
+        state.kv_put("q", "a", Some("3")).unwrap();
+        assert_eq!(state.kv_get("p", "a").unwrap().as_deref(), Some("1"));
+        assert_eq!(state.kv_keys("p", "a").unwrap(), vec!["a", "ab"]);
+        state.kv_put("p", "a", None).unwrap();
+        assert_eq!(state.kv_get("p", "a").unwrap(), None);
+
+        let mut record = AuditRecord::new("r-1", "s", "tools/call");
+        record.outcome = Outcome::Ok;
+        state.record_audit(record);
+        state.flush().unwrap();
+        let rows = state.recent_audit(10).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].request_id, "r-1");
+    }
+
+    #[test]
+    fn two_handles_share_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let a = State::open(&path).unwrap();
+        let b = State::open(&path).unwrap();
+        a.kv_put("p", "k", Some("from a")).unwrap();
+        assert_eq!(b.kv_get("p", "k").unwrap().as_deref(), Some("from a"));
+    }
+
+    #[test]
+    fn refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 999).unwrap();
+        drop(conn);
+        let err = State::open(&path).err().expect("must refuse");
+        assert!(
+            matches!(err, StateError::TooNew { found: 999, .. }),
+            "{err}"
+        );
+    }
+}

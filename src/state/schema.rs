@@ -1,0 +1,71 @@
+//! The database schema and its migrations, keyed on SQLite's `user_version`.
+//!
+//! Migrations only ever append: migration N brings a database from version N to N+1, and a
+//! database newer than this binary knows is refused rather than written to.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up.
+const MIGRATIONS: &[&str] = &[
+    // 1: audit log, plugin key-value store, loaded plugin files.
+    "CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        request_id  TEXT NOT NULL,
+        time        TEXT NOT NULL,
+        session     TEXT NOT NULL,
+        client      TEXT,
+        method      TEXT NOT NULL,
+        tool        TEXT,
+        provider    TEXT,
+        args_sha256 TEXT,
+        arguments   TEXT,
+        outcome     TEXT NOT NULL,
+        error       TEXT,
+        duration_ms REAL NOT NULL
+    );
+    CREATE INDEX audit_time ON audit(time);
+    CREATE INDEX audit_request ON audit(request_id);
+    CREATE TABLE kv (
+        plugin  TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        value   TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        PRIMARY KEY (plugin, key)
+    );
+    CREATE TABLE plugins (
+        name        TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        version     TEXT NOT NULL,
+        api_version TEXT NOT NULL,
+        first_seen  TEXT NOT NULL,
+        last_loaded TEXT NOT NULL,
+        PRIMARY KEY (name, file, sha256)
+    );",
+];
+
+/// The schema version this binary writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Bring `conn` up to [`VERSION`].
+pub fn migrate(conn: &mut Connection) -> Result<(), super::StateError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(super::StateError::TooNew {
+            found: current,
+            known: VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while this one waited for the lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > index as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

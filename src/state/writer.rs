@@ -1,0 +1,220 @@
+//! The single writer thread: everything written to the database goes through it.
+//!
+//! Requests queue operations on a channel and move on; the thread takes whatever is queued
+//! (up to a batch) and writes it in one transaction. When the database is locked by another
+//! process or the disk is full, the batch is kept and retried, so nothing queued is lost while
+//! the process lives; closing flushes what is left.
+
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+
+use super::{AuditRecord, StateError, now};
+
+/// Most operations written in one transaction.
+const BATCH: usize = 512;
+/// Pause between attempts when a write fails.
+const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// Attempts at shutdown before giving up on what is left (about 10 s).
+const CLOSING_ATTEMPTS: u32 = 40;
+
+type Reply = SyncSender<Result<(), String>>;
+
+/// One queued write.
+pub enum Op {
+    Audit(Box<AuditRecord>),
+    Plugin {
+        name: String,
+        file: String,
+        sha256: String,
+        version: String,
+        api_version: String,
+    },
+    Kv {
+        plugin: String,
+        key: String,
+        value: Option<String>,
+        reply: Reply,
+    },
+    Flush(Reply),
+}
+
+pub struct Writer {
+    sender: Mutex<Option<Sender<Op>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub fn start(conn: Connection) -> Self {
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("state-writer".into())
+            .spawn(move || run(conn, receiver))
+            .expect("spawning the state writer thread");
+        Self {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    pub fn send(&self, op: Op) {
+        let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = guard.as_ref().map(|s| s.send(op).is_ok()).unwrap_or(false);
+        if !sent {
+            tracing::error!("state writer stopped; a write was not recorded");
+        }
+    }
+
+    /// Queue an operation that replies, and wait for the reply.
+    pub fn call(&self, make: impl FnOnce(Reply) -> Op) -> Result<(), StateError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        {
+            let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+            let sender = guard.as_ref().ok_or(StateError::WriterGone)?;
+            sender
+                .send(make(reply))
+                .map_err(|_| StateError::WriterGone)?;
+        }
+        answer
+            .recv()
+            .map_err(|_| StateError::WriterGone)?
+            .map_err(StateError::Write)
+    }
+
+    /// Stop accepting writes, write what is queued, and wait for the thread.
+    pub fn close(&self) {
+        drop(self.sender.lock().unwrap_or_else(|e| e.into_inner()).take());
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn run(mut conn: Connection, receiver: Receiver<Op>) {
+    let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
+    // Blocks for the first operation; the loop ends when every sender is gone and the
+    // queue is empty.
+    while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        while batch.len() < BATCH {
+            match receiver.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        write_with_retry(&mut conn, &mut batch, &receiver);
+    }
+}
+
+/// Write `batch`, retrying while the database refuses. While the channel is open, retry for
+/// as long as it takes (the process is alive, nothing is lost); once it is closed (shutdown),
+/// give up after [`CLOSING_ATTEMPTS`] and say how much was lost.
+fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Receiver<Op>) {
+    let mut attempt = 0u32;
+    loop {
+        match write_batch(conn, batch) {
+            Ok(()) => {
+                for op in batch.drain(..) {
+                    reply(op, Ok(()));
+                }
+                return;
+            }
+            Err(e) => {
+                attempt += 1;
+                let message = e.to_string();
+                // Callers waiting on a reply hear of the failure at once; background writes
+                // (audit rows) stay queued.
+                let mut kept = Vec::with_capacity(batch.len());
+                for op in batch.drain(..) {
+                    match op {
+                        Op::Kv { reply, .. } | Op::Flush(reply) => {
+                            let _ = reply.send(Err(message.clone()));
+                        }
+                        other => kept.push(other),
+                    }
+                }
+                *batch = kept;
+                if batch.is_empty() {
+                    return;
+                }
+                if attempt == 1 || attempt % 20 == 0 {
+                    tracing::warn!(
+                        error = %message,
+                        queued = batch.len(),
+                        "writing the state database failed; retrying"
+                    );
+                }
+                let closing = matches!(receiver.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+                if closing && attempt >= CLOSING_ATTEMPTS {
+                    tracing::error!(
+                        lost = batch.len(),
+                        error = %message,
+                        "giving up on state writes at shutdown"
+                    );
+                    batch.clear();
+                    return;
+                }
+                std::thread::sleep(RETRY_PAUSE);
+            }
+        }
+    }
+}
+
+fn reply(op: Op, result: Result<(), String>) {
+    if let Op::Kv { reply, .. } | Op::Flush(reply) = op {
+        let _ = reply.send(result);
+    }
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for op in batch {
+        match op {
+            Op::Audit(record) => super::audit::insert(&tx, record)?,
+            Op::Plugin {
+                name,
+                file,
+                sha256,
+                version,
+                api_version,
+            } => {
+                let time = now();
+                tx.execute(
+                    "INSERT INTO plugins (name, file, sha256, version, api_version, first_seen, last_loaded)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+                     ON CONFLICT (name, file, sha256) DO UPDATE SET last_loaded = excluded.last_loaded,
+                         version = excluded.version, api_version = excluded.api_version",
+                    params![name, file, sha256, version, api_version, time],
+                )?;
+            }
+            Op::Kv {
+                plugin, key, value, ..
+            } => match value {
+                Some(value) => {
+                    tx.execute(
+                        "INSERT INTO kv (plugin, key, value, updated) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                        params![plugin, key, value, now()],
+                    )?;
+                }
+                None => {
+                    tx.execute(
+                        "DELETE FROM kv WHERE plugin = ?1 AND key = ?2",
+                        params![plugin, key],
+                    )?;
+                }
+            },
+            Op::Flush(_) => {}
+        }
+    }
+    tx.commit()
+}
