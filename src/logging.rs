@@ -28,6 +28,7 @@ pub fn init(loaded: &Loaded, serving: bool) -> Result<Guard> {
     };
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .with_filter(filter()?);
     let file = if serving && loaded.config.log.file {

@@ -307,12 +307,14 @@ impl<C: Connector> RawPlugin for Adapter<C> {
         guard(|| to_json(&self.0.fetch(id.as_str(), &Call(call))?))
     }
 
+    // abi:since 1.1
     fn shutdown(&self) -> RResult<(), PluginError> {
         guard(|| {
             self.0.shutdown();
             Ok(())
         })
     }
+    // abi:end
 }
 
 /// The manifest as JSON with the API version filled in. Public only for the export macro.
@@ -338,12 +340,27 @@ pub fn instantiate<C: Connector>(
 ) -> RResult<crate::abi::PluginBox, PluginError> {
     guard(|| {
         let config: Value = parse("the plugin configuration", config_json)?;
-        let connector = C::new(Host::from_raw(host), config)?;
+        let host = Host::from_raw(host);
+        route_panics_to(&host);
+        let connector = C::new(host, config)?;
         Ok(crate::abi::RawPlugin_TO::from_value(
             Adapter(connector),
             abi_stable::sabi_trait::TD_Opaque,
         ))
     })
+}
+
+/// Send this library's panic messages to the host's log instead of the process's stderr.
+/// (A plugin links its own copy of std, so this hook sees only the plugin's panics; the
+/// panic itself is still caught and returned as an error by [`guard`].)
+fn route_panics_to(host: &Host) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let host = host.clone();
+    ONCE.call_once(move || {
+        std::panic::set_hook(Box::new(move |info| {
+            host.log(LogLevel::ERROR, &format!("plugin {info}"));
+        }));
+    });
 }
 
 /// Export a [`Connector`] as the library's root module. Call it once, at the crate root of a

@@ -172,7 +172,7 @@ impl Default for Config {
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
-            level: "info".into(),
+            level: "info,rmcp=warn".into(),
             file: true,
         }
     }

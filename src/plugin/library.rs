@@ -50,7 +50,11 @@ pub fn open(path: &Path) -> Result<Library, Refusal> {
     let bytes = std::fs::read(path).map_err(|e| refuse(format!("cannot read the file: {e}")))?;
     let sha256 = crate::state::audit::digest_bytes(&bytes);
     drop(bytes);
-    let module = load_module(path).map_err(|e| refuse(summarize(&e)))?;
+    let module = load_module(path).map_err(|e| {
+        // The full text can run to hundreds of lines of type layouts: debug level only.
+        tracing::debug!(file = %path.display(), "abi_stable refused the library:\n{e}");
+        refuse(summarize(&e))
+    })?;
     let manifest_json = (module.manifest())();
     let manifest: Manifest = serde_json::from_str(manifest_json.as_str()).map_err(|e| {
         refuse(format!(
@@ -74,7 +78,9 @@ pub fn open(path: &Path) -> Result<Library, Refusal> {
 
 fn load_module(path: &Path) -> Result<PluginModRef, LibraryError> {
     use abi_stable::StableAbi;
-    use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
+    use abi_stable::abi_stability::abi_checking::{
+        CheckingGlobals, check_layout_compatibility_with_globals,
+    };
 
     let header = lib_header_from_path(path)?;
     match header.init_root_module::<PluginModRef>() {
@@ -83,7 +89,14 @@ fn load_module(path: &Path) -> Result<PluginModRef, LibraryError> {
             let Some(plugin_layout) = header.layout() else {
                 return Err(LibraryError::AbiInstability(forward));
             };
-            match check_layout_compatibility(plugin_layout, <PluginModRef as StableAbi>::LAYOUT) {
+            // A private registry: abi_stable's global one remembers the layouts it checks, and
+            // recording this older layout there would make every later, newer plugin fail.
+            let private = CheckingGlobals::new();
+            match check_layout_compatibility_with_globals(
+                plugin_layout,
+                <PluginModRef as StableAbi>::LAYOUT,
+                &private,
+            ) {
                 // SAFETY: the reverse check proved that every field and method the plugin has
                 // is laid out as the host expects; what the host has beyond it is appended
                 // after `last_prefix_field`, which abi_stable accessors treat as absent for

@@ -209,6 +209,9 @@ impl Index {
         conn.busy_timeout(Duration::from_secs(10))?;
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // 32 MiB of page cache (negative = KiB): FTS segment merges during a big first index
+        // touch many pages.
+        conn.pragma_update(None, "cache_size", -32 * 1024)?;
 
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
@@ -749,6 +752,80 @@ mod tests {
         assert_eq!(name_terms("file_123"), "file_123 file 123");
         assert_eq!(name_terms("README"), "README");
         assert_eq!(name_terms("..."), "...");
+    }
+
+    /// Index time for a real folder named by `FILES_BENCH_ROOT`, with the default rules. Run
+    /// with `FILES_BENCH_ROOT=~/src cargo test --release -p switchboard-files -- --ignored
+    /// --nocapture index_real_folder`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn index_real_folder() {
+        let Some(folder) = std::env::var_os("FILES_BENCH_ROOT") else {
+            eprintln!("FILES_BENCH_ROOT is not set; nothing to measure");
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            roots: vec![folder.to_string_lossy().into_owned()],
+            ..Config::default()
+        };
+        let (roots, _) = Roots::new(&config, crate::config::home_dir().as_deref()).expect("roots");
+        let mut index =
+            Index::open(&dir.path().join("index.sqlite"), config.max_file_size).expect("open");
+        let names: Vec<String> = roots
+            .roots()
+            .iter()
+            .map(|r| r.path.display().to_string())
+            .collect();
+        let quiet = Progress {
+            report: &|_, _| {},
+            cancelled: &|| false,
+        };
+        let start = std::time::Instant::now();
+        let walk = scan::walk(roots.roots(), roots.filter(), None, &|| false);
+        let walked = start.elapsed();
+        let r0 = std::time::Instant::now();
+        let mut bytes = 0usize;
+        for f in &walk.files {
+            if let Ok(crate::content::Contents::Text { text, .. }) =
+                crate::content::read_capped(Path::new(&f.path), config.max_file_size)
+            {
+                bytes += text.len();
+            }
+        }
+        eprintln!("read only: {:?}, {} MiB text", r0.elapsed(), bytes >> 20);
+        let stats = index
+            .sync(&walk.files, &names, config.max_file_size, &quiet)
+            .expect("sync");
+        let total = start.elapsed();
+        let again = std::time::Instant::now();
+        let walk = scan::walk(roots.roots(), roots.filter(), None, &|| false);
+        let rescan = index
+            .sync(&walk.files, &names, config.max_file_size, &quiet)
+            .expect("sync");
+        let rescanned = again.elapsed();
+        let size = fs::metadata(dir.path().join("index.sqlite")).map_or(0, |m| m.len());
+        let search = std::time::Instant::now();
+        let hits = index
+            .search(&Query {
+                text: "fn main",
+                limit: 10,
+                path_prefix: None,
+            })
+            .expect("search");
+        eprintln!(
+            "{}: {} files, walk {walked:?}, walk+index {total:?} ({} skipped by the walk, \
+             {} unreadable); unchanged rescan {rescanned:?} ({} re-read); index {} MiB; \
+             search {:?} ({} hits)",
+            folder.to_string_lossy(),
+            stats.files,
+            walk.skipped,
+            stats.unreadable,
+            rescan.indexed,
+            size >> 20,
+            search.elapsed(),
+            hits.len()
+        );
     }
 
     /// Index time for 10k generated files. Run with

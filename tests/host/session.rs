@@ -1,0 +1,295 @@
+//! An MCP session end to end: handshake, the namespaced catalog, tool calls (including a
+//! panicking one), resources, prompts, completion, progress, logging, elicitation, sampling.
+
+#![allow(deprecated)] // MCP logging is deprecated in 2026-07-28 only.
+
+use std::time::Duration;
+
+use rmcp::model::{
+    ArgumentInfo, CallToolRequestParams, CompleteRequestParams, GetPromptRequestParams,
+    ReadResourceRequestParams, Reference, ResourceContents,
+};
+use serde_json::json;
+
+use crate::support::client::{ElicitAnswer, Event, Options, connect_with};
+use crate::support::{Home, Plugin, connect};
+
+const PROBE_AND_FIXTURE: &str =
+    "connectors:\n  probe: {enabled: true}\n  fixture: {enabled: true}\n";
+
+fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
+    let mut params = CallToolRequestParams::new(name.to_string());
+    params.arguments = args.as_object().cloned();
+    params
+}
+
+fn text_of(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn handshake_names_switchboard_and_lists_namespaced_tools() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Probe);
+    home.install(Plugin::Fixture);
+    let (client, _events) = connect(&home).await;
+
+    let info = client.peer_info().expect("server info");
+    let server = info.server_info.as_ref().expect("serverInfo");
+    assert_eq!(server.name, "switchboard");
+    assert_eq!(server.version, env!("CARGO_PKG_VERSION"));
+    assert!(
+        info.instructions
+            .as_deref()
+            .is_some_and(|i| i.contains("search"))
+    );
+    assert!(
+        info.capabilities
+            .tools
+            .as_ref()
+            .and_then(|t| t.list_changed)
+            == Some(true)
+    );
+
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for expected in [
+        "search",
+        "fetch",
+        "probe__echo",
+        "probe__panic",
+        "test_simple_text",
+        "test_image_content",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        !names.contains(&"echo"),
+        "plugin tools must carry their prefix: {names:?}"
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn plugin_tool_call_and_panic_leave_the_server_serving() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Probe);
+    let (client, _events) = connect(&home).await;
+
+    let result = client
+        .call_tool(call("probe__echo", json!({"text": "hello there"})))
+        .await
+        .expect("echo");
+    assert_eq!(text_of(&result), "hello there");
+    assert_eq!(
+        result.structured_content,
+        Some(json!({"text": "hello there"}))
+    );
+    assert_ne!(result.is_error, Some(true));
+
+    let panicked = client
+        .call_tool(call("probe__panic", json!({})))
+        .await
+        .expect("panic answers");
+    assert_eq!(panicked.is_error, Some(true));
+    assert!(
+        text_of(&panicked).contains("probe panic on purpose"),
+        "{}",
+        text_of(&panicked)
+    );
+
+    // The same plugin, and the server, keep working.
+    let again = client
+        .call_tool(call("probe__echo", json!({"text": "still here"})))
+        .await
+        .expect("echo again");
+    assert_eq!(text_of(&again), "still here");
+
+    // Invalid arguments are refused before the plugin sees them, naming the field.
+    let err = client
+        .call_tool(call("probe__echo", json!({"text": 5})))
+        .await
+        .expect_err("invalid args");
+    let message = err.to_string();
+    assert!(
+        message.contains("-32602") || message.contains("invalid"),
+        "{message}"
+    );
+    assert!(message.contains("/text"), "{message}");
+
+    // An unknown tool is a precise error, not a hang.
+    let err = client
+        .call_tool(call("nope__nothing", json!({})))
+        .await
+        .expect_err("unknown tool");
+    assert!(err.to_string().contains("unknown tool"), "{err}");
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn key_value_store_persists_across_sessions() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Probe);
+    let (client, _events) = connect(&home).await;
+    let first = client
+        .call_tool(call("probe__counter", json!({})))
+        .await
+        .expect("counter");
+    assert_eq!(text_of(&first), "1");
+    client.cancel().await.ok();
+
+    let (client, _events) = connect(&home).await;
+    let second = client
+        .call_tool(call("probe__counter", json!({})))
+        .await
+        .expect("counter");
+    assert_eq!(text_of(&second), "2");
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn resources_prompts_and_completion_route_to_their_plugin() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Fixture);
+    let (client, _events) = connect(&home).await;
+
+    let resources = client.list_all_resources().await.expect("resources/list");
+    assert!(resources.iter().any(|r| r.uri == "test://static-text"));
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("test://template/123/data"))
+        .await
+        .expect("template read");
+    let text = match &read.contents[0] {
+        ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("expected text, got {other:?}"),
+    };
+    assert!(text.contains("\"id\":\"123\""), "{text}");
+
+    let missing = client
+        .read_resource(ReadResourceRequestParams::new("test://nothing-here"))
+        .await;
+    assert!(missing.is_err());
+
+    let prompt = client
+        .get_prompt({
+            let mut p = GetPromptRequestParams::new("test_prompt_with_arguments");
+            p.arguments = json!({"arg1": "hello", "arg2": "world"})
+                .as_object()
+                .cloned();
+            p
+        })
+        .await
+        .expect("prompts/get");
+    let rendered = serde_json::to_string(&prompt.messages).unwrap();
+    assert!(
+        rendered.contains("arg1='hello', arg2='world'"),
+        "{rendered}"
+    );
+
+    let completion = client
+        .complete(CompleteRequestParams::new(
+            Reference::for_prompt("test_prompt_with_arguments"),
+            ArgumentInfo::new("arg1", "par"),
+        ))
+        .await
+        .expect("completion/complete");
+    assert!(
+        completion.completion.values.contains(&"paris".to_string()),
+        "{:?}",
+        completion.completion.values
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn progress_and_log_notifications_reach_the_client() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Fixture);
+    let (client, mut events) = connect(&home).await;
+
+    client
+        .call_tool(call("test_tool_with_progress", json!({})))
+        .await
+        .expect("progress tool");
+    let last = events
+        .wait_for(Duration::from_secs(5), |e| match e {
+            Event::Progress(p) if p.progress >= 100.0 => Some(p.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(last.total, Some(100.0));
+
+    client
+        .call_tool(call("test_tool_with_logging", json!({})))
+        .await
+        .expect("logging tool");
+    let log = events
+        .wait_for(Duration::from_secs(5), |e| match e {
+            Event::Log(l) if l.data.to_string().contains("Tool execution completed") => {
+                Some(l.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(format!("{:?}", log.level).contains("Info"));
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn elicitation_and_sampling_pass_through_the_abi() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Fixture);
+    let options = Options {
+        elicit: Some(ElicitAnswer::Accept(
+            json!({"username": "ada", "email": "ada@example.org"}),
+        )),
+        sampling: true,
+    };
+    let (client, _events) = connect_with(&home, options).await;
+
+    let result = client
+        .call_tool(call("test_elicitation", json!({"message": "Who are you?"})))
+        .await
+        .expect("elicitation tool");
+    let text = text_of(&result);
+    assert!(
+        text.contains("accept") && text.contains("ada@example.org"),
+        "{text}"
+    );
+    let asked = client.service().elicitations();
+    assert_eq!(asked.len(), 1);
+    assert!(format!("{:?}", asked[0]).contains("Who are you?"));
+
+    let sampled = client
+        .call_tool(call("test_sampling", json!({"prompt": "two plus two"})))
+        .await
+        .expect("sampling tool");
+    let text = text_of(&sampled);
+    assert!(
+        text.starts_with("LLM response:") && text.contains("two plus two"),
+        "{text}"
+    );
+    client.cancel().await.ok();
+
+    // A client without the capabilities gets a clear error result, not a hang.
+    let (plain, _events) = crate::support::connect(&home).await;
+    let refused = plain
+        .call_tool(call("test_elicitation", json!({"message": "Who are you?"})))
+        .await
+        .expect("answers");
+    assert_eq!(refused.is_error, Some(true), "{}", text_of(&refused));
+    assert!(
+        text_of(&refused).contains("elicitation"),
+        "{}",
+        text_of(&refused)
+    );
+    plain.cancel().await.ok();
+}

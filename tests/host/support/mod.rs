@@ -1,0 +1,89 @@
+//! What every black-box test needs: the built binary and plugin libraries, a throwaway home
+//! folder, and a real MCP client talking to `switchboard serve` over pipes.
+
+pub mod build;
+pub mod client;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use build::{Plugin, plugin_library};
+pub use client::connect;
+
+/// A temporary `SWITCHBOARD_HOME` with a config file and a plugins folder.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A home whose config is `config_yaml` (bundled connectors off unless it says so).
+    pub fn new(config_yaml: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("switchboard-test-")
+            .tempdir()
+            .expect("temp home");
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins folder");
+        let home = Self { dir };
+        home.write_config(config_yaml);
+        home
+    }
+
+    /// Replace the config file.
+    pub fn write_config(&self, config_yaml: &str) {
+        let text = if config_yaml.contains("bundled:") {
+            config_yaml.to_string()
+        } else {
+            format!("plugins:\n  bundled: false\n{config_yaml}")
+        };
+        std::fs::write(self.path().join("config.yaml"), text).expect("write config");
+    }
+
+    /// The home folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The plugins folder.
+    pub fn plugins(&self) -> PathBuf {
+        self.path().join("plugins")
+    }
+
+    /// Copy a built plugin into the plugins folder; returns the copy's path.
+    pub fn install(&self, plugin: Plugin) -> PathBuf {
+        let source = plugin_library(plugin);
+        let target = self.plugins().join(source.file_name().expect("file name"));
+        std::fs::copy(&source, &target).expect("copy plugin");
+        target
+    }
+
+    /// A `switchboard` command with this home.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .env("SWITCHBOARD_HOME", self.path())
+            .env_remove("SWITCHBOARD_CONFIG")
+            .env("SWITCHBOARD_LOG", "warn")
+            .env("RUST_BACKTRACE", "0");
+        command
+    }
+
+    /// Run the CLI with `args` and return its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run switchboard")
+    }
+}
+
+/// The switchboard binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_switchboard"))
+}
+
+/// stdout of a CLI run as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr of a CLI run as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
