@@ -29,17 +29,6 @@ pub struct Offer {
     pub prompts: Vec<Prompt>,
 }
 
-/// Which kind of provider this is, for listings and logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// Built into switchboard.
-    Builtin,
-    /// A plugin library.
-    Plugin,
-    /// A downstream MCP server.
-    Server,
-}
-
 /// Why a provider could not serve a request.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -112,9 +101,6 @@ pub struct SourceDocument {
 pub trait Provider: Send + Sync + 'static {
     /// The provider's name: the plugin's or server's name, `switchboard` for built-ins.
     fn name(&self) -> &str;
-
-    /// Which kind it is.
-    fn kind(&self) -> Kind;
 
     /// The default prefix of its tool and prompt names (`""` for none).
     fn default_prefix(&self) -> String {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::catalog::Member;
-use crate::provider::{Kind, Offer, Provider, ProviderError, SharedProvider};
+use crate::provider::{Offer, Provider, ProviderError, SharedProvider};
 use crate::requester::Requester;
 use search::SearchLimits;
 
@@ -52,10 +52,6 @@ fn arguments<T: DeserializeOwned>(tool: &str, arguments: JsonObject) -> Result<T
 impl Provider for Builtin {
     fn name(&self) -> &str {
         "switchboard"
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Builtin
     }
 
     fn default_prefix(&self) -> String {

@@ -64,6 +64,23 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         }
     );
     hub.shutdown().await;
+    let path = hub.state.path().to_path_buf();
+    let records = State::open(&path)?.plugin_records()?;
+    if !records.is_empty() {
+        println!("plugin files on record (newest first):");
+    }
+    for r in records.iter().take(10) {
+        println!(
+            "  {} {} (api {}) sha256 {}  first {}  last {}  {}",
+            r.name,
+            r.version,
+            r.api_version,
+            &r.sha256[..12.min(r.sha256.len())],
+            r.first_seen,
+            r.last_loaded,
+            r.file
+        );
+    }
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {

@@ -9,6 +9,7 @@ mod config_cmd;
 mod doctor;
 mod plugins;
 mod records;
+mod secrets_cmd;
 mod serve;
 
 use std::path::PathBuf;
@@ -86,8 +87,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Store secrets in the OS keyring, for `${keyring:NAME}` references.
+    Secrets {
+        /// What to do with secrets.
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Check the installation: home, configuration, state database, plugins.
     Doctor,
+}
+
+/// `switchboard secrets ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Read a value from standard input and store it in the keyring under NAME.
+    Set {
+        /// The entry name, as used in `${keyring:NAME}`.
+        name: String,
+    },
 }
 
 /// `switchboard plugins ...`
@@ -123,6 +140,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let loaded = Loaded::load(home, cli.config.as_deref());
     match cli.command.unwrap_or(Command::Serve) {
         Command::Config { command } => config_cmd::run(command, loaded, cli.config.as_deref()),
+        Command::Secrets { command } => secrets_cmd::run(command),
         command => {
             let loaded = loaded?;
             let _log_guard = crate::logging::init(&loaded, matches!(command, Command::Serve))?;
@@ -148,6 +166,8 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Plugins { command } => plugins::run(loaded, command).await,
         Command::Audit { json, limit } => records::audit(loaded, json, limit),
         Command::Doctor => doctor::run(loaded).await,
-        Command::Config { .. } => unreachable!("handled before the runtime starts"),
+        Command::Config { .. } | Command::Secrets { .. } => {
+            anyhow::bail!("internal: this command runs without the runtime")
+        }
     }
 }

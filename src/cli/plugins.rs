@@ -8,6 +8,7 @@ use serde_json::json;
 use super::PluginsCommand;
 use crate::config::Loaded;
 use crate::plugin::{self, Found, Status, library};
+use crate::state::PluginRecord;
 
 /// Run a `plugins` subcommand.
 pub async fn run(loaded: Loaded, command: PluginsCommand) -> Result<ExitCode> {
@@ -28,19 +29,30 @@ pub fn status_word(status: &Status) -> String {
     }
 }
 
-/// The plugins as a hub would load them now.
-pub async fn found(loaded: Loaded) -> Result<Vec<Found>> {
+/// The plugins as a hub would load them now, and the database's record of loaded files.
+async fn found(loaded: Loaded) -> Result<(Vec<Found>, Vec<PluginRecord>)> {
     let state = crate::state::State::open(&loaded.home.database())?;
-    let hub =
-        crate::hub::Hub::start(loaded, state, crate::hub::StartOptions { watch: false }).await?;
+    let options = crate::hub::StartOptions { watch: false };
+    let hub = crate::hub::Hub::start(loaded, state.clone(), options).await?;
     let found = hub.found();
+    // Shutting down writes the hub's records; read them afterwards.
     hub.shutdown().await;
-    Ok(found)
+    let path = state.path().to_path_buf();
+    let records = crate::state::State::open(&path)?.plugin_records()?;
+    Ok((found, records))
+}
+
+fn first_seen<'a>(records: &'a [PluginRecord], found: &Found) -> Option<&'a str> {
+    let file = found.path.display().to_string();
+    records
+        .iter()
+        .find(|r| r.file == file && Some(&r.sha256) == found.sha256.as_ref())
+        .map(|r| r.first_seen.as_str())
 }
 
 async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
     let folders = plugin::folders(&loaded);
-    let found = found(loaded).await?;
+    let (found, records) = found(loaded).await?;
     if as_json {
         let entries: Vec<_> = found
             .iter()
@@ -49,6 +61,7 @@ async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
                     "file": f.path.display().to_string(),
                     "sha256": f.sha256,
                     "status": status_word(&f.status),
+                    "first_loaded": first_seen(&records, f),
                     "manifest": f.manifest,
                 })
             })
@@ -78,6 +91,9 @@ async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
             f.path.display(),
             status_word(&f.status)
         );
+        if let Some(seen) = first_seen(&records, f) {
+            println!("  since:  {seen}");
+        }
         if let Some(m) = &f.manifest
             && !m.description.is_empty()
         {

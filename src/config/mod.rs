@@ -69,7 +69,7 @@ pub enum ConfigError {
 }
 
 /// The whole host configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Logging.
@@ -141,7 +141,7 @@ pub struct SearchConfig {
 }
 
 /// `audit:`
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
     /// Store tool arguments in the audit log (otherwise only their SHA-256 digest).
@@ -154,19 +154,6 @@ pub struct AuditConfig {
 pub struct ServersConfig {
     /// The `mcpServers` file; relative paths are relative to the configuration folder.
     pub config: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            log: LogConfig::default(),
-            plugins: PluginsConfig::default(),
-            connectors: BTreeMap::new(),
-            search: SearchConfig::default(),
-            audit: AuditConfig::default(),
-            servers: ServersConfig::default(),
-        }
-    }
 }
 
 impl Default for LogConfig {
@@ -208,14 +195,6 @@ impl Default for SearchConfig {
             source_timeout: Seconds::from_secs(5),
             default_limit: 10,
             max_limit: 50,
-        }
-    }
-}
-
-impl Default for AuditConfig {
-    fn default() -> Self {
-        Self {
-            store_arguments: false,
         }
     }
 }
@@ -394,9 +373,11 @@ mod tests {
     #[test]
     fn shipped_file_is_the_default() {
         let parsed = parse(EMBEDDED_DEFAULT, &Source::Embedded).expect("shipped config parses");
-        let mut expected = Config::default();
         // The shipped file spells out the bundled connectors' sections.
-        expected.connectors = parsed.connectors.clone();
+        let expected = Config {
+            connectors: parsed.connectors.clone(),
+            ..Config::default()
+        };
         assert_eq!(parsed, expected);
         assert!(parsed.connectors.contains_key("files"));
     }

@@ -113,7 +113,7 @@ impl Face {
         started: Instant,
     ) {
         let session = self.session(ctx);
-        let (outcome, error) = match result {
+        let verdict = match result {
             Ok(()) => (Outcome::Ok, None),
             Err(e) => (Outcome::Error, Some(e.message.to_string())),
         };
@@ -122,8 +122,7 @@ impl Face {
             &session.request_id(&ctx.id),
             method,
             target,
-            outcome,
-            error,
+            verdict,
             started,
         );
     }

@@ -48,8 +48,7 @@ impl Auditor {
         request_id: &str,
         method: &str,
         target: Target<'_>,
-        outcome: Outcome,
-        error: Option<String>,
+        (outcome, error): (Outcome, Option<String>),
         started: Instant,
     ) {
         let mut record = AuditRecord::new(request_id, session.id.clone(), method);
@@ -124,7 +123,7 @@ impl Layer for Audit {
             // The digest is of the arguments as received, before any layer touches them.
             let arguments = arguments_text(&call.arguments);
             let result = next.run(call).await;
-            let (outcome, error) = classify(&result);
+            let verdict = classify(&result);
             self.0.record(
                 &session,
                 &request_id,
@@ -134,8 +133,7 @@ impl Layer for Audit {
                     provider: Some(&provider),
                     arguments: Some(&arguments),
                 },
-                outcome,
-                error,
+                verdict,
                 started,
             );
             result

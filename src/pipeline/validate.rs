@@ -11,10 +11,13 @@ use serde_json::Value;
 
 use super::{CallError, CallResult, Layer, Next, ToolCall};
 
+/// A tool's schema (to notice when it changes) and its compiled validator.
+type CacheEntry = (Arc<JsonObject>, Arc<Compiled>);
+
 /// Validates arguments; compiled validators are cached per tool and schema.
 #[derive(Default)]
 pub struct Validate {
-    cache: Mutex<HashMap<String, (Arc<JsonObject>, Arc<Compiled>)>>,
+    cache: Mutex<HashMap<String, CacheEntry>>,
 }
 
 enum Compiled {

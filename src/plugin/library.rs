@@ -14,8 +14,6 @@ use switchboard_plugin_api::model::Manifest;
 
 /// A library that passed every check, with its manifest.
 pub struct Library {
-    /// The file.
-    pub path: PathBuf,
     /// The root module.
     pub module: PluginModRef,
     /// What it says it is.
@@ -69,7 +67,6 @@ pub fn open(path: &Path) -> Result<Library, Refusal> {
         )));
     }
     Ok(Library {
-        path: path.to_path_buf(),
         module,
         manifest,
         sha256,

@@ -21,9 +21,7 @@ use switchboard_plugin_api::model::{Catalog, Manifest};
 use tokio::sync::Semaphore;
 
 use super::services::PluginCall;
-use crate::provider::{
-    Kind, Offer, Provider, ProviderError, SearchQuery, SourceDocument, SourceHit,
-};
+use crate::provider::{Offer, Provider, ProviderError, SearchQuery, SourceDocument, SourceHit};
 use crate::requester::Requester;
 
 /// A plugin instance the host can call.
@@ -127,10 +125,6 @@ fn json_text(value: &impl serde::Serialize) -> String {
 impl Provider for PluginProvider {
     fn name(&self) -> &str {
         &self.manifest.name
-    }
-
-    fn kind(&self) -> Kind {
-        Kind::Plugin
     }
 
     fn default_prefix(&self) -> String {

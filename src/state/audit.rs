@@ -160,14 +160,3 @@ pub(super) fn recent(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Audi
     let rows = stmt.query_map(params![limit], from_row)?;
     rows.collect()
 }
-
-pub(super) fn for_request(
-    conn: &Connection,
-    request_id: &str,
-) -> rusqlite::Result<Vec<AuditRecord>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM audit WHERE request_id = ?1 ORDER BY id"
-    ))?;
-    let rows = stmt.query_map(params![request_id], from_row)?;
-    rows.collect()
-}

@@ -151,11 +151,6 @@ impl State {
         })
     }
 
-    /// Wait until everything queued so far is written.
-    pub fn flush(&self) -> Result<(), StateError> {
-        self.inner.writer.call(Op::Flush)
-    }
-
     /// Flush and stop the writer; later writes are dropped with an error log.
     pub fn close(&self) {
         self.inner.writer.close();
@@ -192,11 +187,6 @@ impl State {
     /// The most recent audit rows, newest first.
     pub fn recent_audit(&self, limit: u32) -> Result<Vec<AuditRecord>, StateError> {
         self.read(|c| audit::recent(c, limit))
-    }
-
-    /// The audit rows of one request id.
-    pub fn audit_for_request(&self, request_id: &str) -> Result<Vec<AuditRecord>, StateError> {
-        self.read(|c| audit::for_request(c, request_id))
     }
 
     /// Every recorded plugin file, most recently loaded first.
@@ -257,8 +247,10 @@ mod tests {
         let mut record = AuditRecord::new("r-1", "s", "tools/call");
         record.outcome = Outcome::Ok;
         state.record_audit(record);
-        state.flush().unwrap();
-        let rows = state.recent_audit(10).unwrap();
+        // A second handle sees the row once the first has closed (closing writes the queue).
+        let path = state.path().to_path_buf();
+        state.close();
+        let rows = State::open(&path).unwrap().recent_audit(10).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].request_id, "r-1");
     }

@@ -39,7 +39,6 @@ pub enum Op {
         value: Option<String>,
         reply: Reply,
     },
-    Flush(Reply),
 }
 
 pub struct Writer {
@@ -136,7 +135,7 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
                 let mut kept = Vec::with_capacity(batch.len());
                 for op in batch.drain(..) {
                     match op {
-                        Op::Kv { reply, .. } | Op::Flush(reply) => {
+                        Op::Kv { reply, .. } => {
                             let _ = reply.send(Err(message.clone()));
                         }
                         other => kept.push(other),
@@ -146,7 +145,7 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
                 if batch.is_empty() {
                     return;
                 }
-                if attempt == 1 || attempt % 20 == 0 {
+                if attempt == 1 || attempt.is_multiple_of(20) {
                     tracing::warn!(
                         error = %message,
                         queued = batch.len(),
@@ -170,7 +169,7 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
 }
 
 fn reply(op: Op, result: Result<(), String>) {
-    if let Op::Kv { reply, .. } | Op::Flush(reply) = op {
+    if let Op::Kv { reply, .. } = op {
         let _ = reply.send(result);
     }
 }
@@ -213,7 +212,6 @@ fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
                     )?;
                 }
             },
-            Op::Flush(_) => {}
         }
     }
     tx.commit()

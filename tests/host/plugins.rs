@@ -128,6 +128,13 @@ async fn a_plugin_dropped_in_while_serving_is_loaded_and_announced() {
         .expect("probe listed");
     assert_eq!(probe["status"], "loaded");
     assert_eq!(probe["sha256"].as_str().map(str::len), Some(64));
+    // ...and in the database, since the server loaded it.
+    assert!(
+        probe["first_loaded"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("20")),
+        "{probe}"
+    );
 }
 
 #[tokio::test]

@@ -279,6 +279,23 @@ async fn elicitation_and_sampling_pass_through_the_abi() {
     );
     client.cancel().await.ok();
 
+    // A client that declines: the tool hears "decline" and says so.
+    let declining = Options {
+        elicit: Some(ElicitAnswer::Decline),
+        sampling: false,
+    };
+    let (client, _events) = connect_with(&home, declining).await;
+    let declined = client
+        .call_tool(call("test_elicitation", json!({"message": "Who are you?"})))
+        .await
+        .expect("elicitation tool");
+    assert!(
+        text_of(&declined).contains("decline"),
+        "{}",
+        text_of(&declined)
+    );
+    client.cancel().await.ok();
+
     // A client without the capabilities gets a clear error result, not a hang.
     let (plain, _events) = crate::support::connect(&home).await;
     let refused = plain

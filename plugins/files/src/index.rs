@@ -784,16 +784,6 @@ mod tests {
         let start = std::time::Instant::now();
         let walk = scan::walk(roots.roots(), roots.filter(), None, &|| false);
         let walked = start.elapsed();
-        let r0 = std::time::Instant::now();
-        let mut bytes = 0usize;
-        for f in &walk.files {
-            if let Ok(crate::content::Contents::Text { text, .. }) =
-                crate::content::read_capped(Path::new(&f.path), config.max_file_size)
-            {
-                bytes += text.len();
-            }
-        }
-        eprintln!("read only: {:?}, {} MiB text", r0.elapsed(), bytes >> 20);
         let stats = index
             .sync(&walk.files, &names, config.max_file_size, &quiet)
             .expect("sync");

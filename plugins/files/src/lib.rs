@@ -123,6 +123,8 @@ impl Files {
     /// Open the index if needed and re-walk the roots if the last scan is too old.
     fn refresh(&self, state: &mut IndexState, call: &Call) -> Result<(), PluginError> {
         if state.index.is_none() {
+            // The host creates the folder; recreate it should someone have removed it since.
+            let _ = std::fs::create_dir_all(&self.data_dir);
             let path = self.data_dir.join("index.sqlite");
             state.index = Some(Index::open(&path, self.config.max_file_size).map_err(|e| {
                 PluginError::new(
@@ -169,17 +171,23 @@ impl Files {
                 &format!("indexing {total} files"),
             );
         };
-        let stats = index
-            .sync(
-                &walk.files,
-                &names,
-                self.config.max_file_size,
-                &Progress {
-                    report: &report,
-                    cancelled: &cancelled,
-                },
-            )
-            .map_err(index_error)?;
+        let synced = index.sync(
+            &walk.files,
+            &names,
+            self.config.max_file_size,
+            &Progress {
+                report: &report,
+                cancelled: &cancelled,
+            },
+        );
+        let stats = match synced {
+            Ok(stats) => stats,
+            Err(e) => {
+                // Reopen next time: a damaged index file is then replaced and rebuilt.
+                state.index = None;
+                return Err(index_error(e));
+            }
+        };
         if stats.indexed > 0 || stats.removed > 0 {
             self.host.log(
                 LogLevel::INFO,
@@ -287,7 +295,7 @@ impl Files {
         meta.insert("truncated".into(), json!(truncated));
         meta.insert("mimeType".into(), json!(content::mime_type(path)));
         Ok(Document {
-            id: shown,
+            id: id.to_string(),
             title: paths::display_name(path),
             text,
             url: Some(file_uri(path)),

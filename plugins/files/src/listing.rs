@@ -114,7 +114,11 @@ pub fn list(roots: &Roots, folder: &Resolved) -> io::Result<Listing> {
 impl Listing {
     /// The listing as readable text: one entry a line, folders ending in `/`.
     pub fn render(&self) -> String {
-        let mut out = format!("{} ({} entries)\n", self.path, self.total);
+        let count = match self.total {
+            1 => "1 entry".to_string(),
+            n => format!("{n} entries"),
+        };
+        let mut out = format!("{} ({count})\n", self.path);
         for entry in &self.entries {
             let link = if entry.link { " (link)" } else { "" };
             match entry.kind {

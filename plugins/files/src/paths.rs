@@ -127,14 +127,26 @@ impl Roots {
                     None
                 }
                 Err(e) => {
+                    let shown = expanded.display().to_string();
+                    let spelled = if shown == *written {
+                        String::new()
+                    } else {
+                        format!(" ({shown})")
+                    };
                     warnings.push(format!(
-                        "root {written} ({}) cannot be used: {e}; skipping it",
-                        expanded.display()
+                        "root {written}{spelled} cannot be used: {e}; skipping it"
                     ));
                     None
                 }
             };
             if let Some(path) = &canonical {
+                if !expanded.is_absolute() {
+                    warnings.push(format!(
+                        "root {written} is a relative path; it was resolved against the \
+                         working folder to {}",
+                        path.display()
+                    ));
+                }
                 if roots.iter().any(|r| &r.path == path) {
                     warnings.push(format!("root {written} is listed twice; using it once"));
                 } else {
@@ -195,18 +207,20 @@ impl Roots {
         if !requested.is_absolute() {
             return Err(PathError::Relative(shown));
         }
-        // As written: which root it sits under, before the disk is touched.
-        let lexical = self
+        // As written: which roots it sits under (roots may nest), before the disk is touched.
+        let lexical: Vec<&Path> = self
             .roots
             .iter()
-            .find_map(|root| {
+            .filter_map(|root| {
                 requested
                     .strip_prefix(&root.lexical)
                     .or_else(|_| requested.strip_prefix(&root.path))
                     .ok()
-                    .map(Path::to_path_buf)
             })
-            .ok_or_else(|| PathError::Outside(shown.clone()))?;
+            .collect();
+        if lexical.is_empty() {
+            return Err(PathError::Outside(shown));
+        }
 
         let canonical = std::fs::canonicalize(requested).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => PathError::Missing(shown.clone()),
@@ -218,7 +232,10 @@ impl Roots {
         if !is_dir && !metadata.is_file() {
             return Err(PathError::Special(shown));
         }
-        if !self.filter.is_visible(&lexical, is_dir) {
+        if !lexical
+            .iter()
+            .any(|rel| self.filter.is_visible(rel, is_dir))
+        {
             return Err(PathError::Excluded(shown));
         }
 
@@ -442,6 +459,26 @@ mod tests {
             s.roots.resolve(&s.base.join("missing/x")),
             Err(PathError::Outside(_))
         ));
+    }
+
+    #[test]
+    fn a_nested_root_shares_what_its_parent_hides() {
+        let s = setup();
+        let config = Config {
+            roots: vec![
+                s.base.join("root").display().to_string(),
+                s.base.join("root/.secret").display().to_string(),
+            ],
+            ..Config::default()
+        };
+        let (roots, warnings) = Roots::new(&config, None).expect("roots");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let key = roots
+            .resolve(&s.base.join("root/.secret/key"))
+            .expect("shared");
+        assert_eq!(key.root, 1);
+        // Through the visible link, too: its target is visible under the nested root.
+        assert!(roots.resolve(&s.base.join("root/key-link")).is_ok());
     }
 
     #[test]

@@ -250,7 +250,9 @@ fn search(files: &Files, args: &JsonObject, call: &Call) -> Result<ToolResult, P
                     "path_prefix {p} is not an absolute path (or one starting with ~)"
                 )));
             }
-            Some(expanded.display().to_string())
+            // The index holds canonical paths; a prefix through a symlink must match them.
+            let canonical = std::fs::canonicalize(&expanded).unwrap_or(expanded);
+            Some(canonical.display().to_string())
         }
         _ => None,
     };
@@ -349,11 +351,12 @@ fn roots(files: &Files) -> ToolResult {
             (Some(_), false) => " (no longer exists)",
             (None, _) => " (does not exist; not shared)",
         };
-        text.push_str(&format!(
-            "- {} = {}{note}\n",
-            root.configured,
-            path.display()
-        ));
+        let shown = path.display().to_string();
+        if shown == root.configured {
+            text.push_str(&format!("- {shown}{note}\n"));
+        } else {
+            text.push_str(&format!("- {} = {shown}{note}\n", root.configured));
+        }
         roots.push(json!({
             "configured": root.configured,
             "path": path.display().to_string(),

@@ -51,15 +51,6 @@ impl Events {
             }
         }
     }
-
-    /// Everything received so far.
-    pub fn drain(&mut self) -> Vec<Event> {
-        let mut out = Vec::new();
-        while let Ok(event) = self.0.try_recv() {
-            out.push(event);
-        }
-        out
-    }
 }
 
 /// How the client answers `elicitation/create`.
