@@ -372,11 +372,11 @@ impl Index {
         if let Some(expr) = match_expression(query.text) {
             let sql = format!(
                 "SELECT f.path, f.name, f.size,
-                        snippet(docs, 2, '«', '»', '…', {SNIPPET_TOKENS}), {RANK} AS rank
+                        snippet(docs, 2, '«', '»', '…', {SNIPPET_TOKENS}), {RANK} AS relevance
                  FROM docs JOIN files f ON f.id = docs.rowid
                  WHERE docs MATCH ?1
                    AND (?2 IS NULL OR f.path = ?2 OR substr(f.path, 1, length(?2) + 1) = ?2 || '/')
-                 ORDER BY rank LIMIT ?3"
+                 ORDER BY relevance LIMIT ?3"
             );
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![expr, prefix, limit], |r| {
