@@ -252,6 +252,7 @@ async fn elicitation_and_sampling_pass_through_the_abi() {
             json!({"username": "ada", "email": "ada@example.org"}),
         )),
         sampling: true,
+        ..Options::default()
     };
     let (client, _events) = connect_with(&home, options).await;
 
@@ -282,7 +283,7 @@ async fn elicitation_and_sampling_pass_through_the_abi() {
     // A client that declines: the tool hears "decline" and says so.
     let declining = Options {
         elicit: Some(ElicitAnswer::Decline),
-        sampling: false,
+        ..Options::default()
     };
     let (client, _events) = connect_with(&home, declining).await;
     let declined = client
@@ -309,4 +310,82 @@ async fn elicitation_and_sampling_pass_through_the_abi() {
         text_of(&refused)
     );
     plain.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn stateless_2026_requests_are_served() {
+    let home = Home::new(PROBE_AND_FIXTURE);
+    home.install(Plugin::Probe);
+    home.install(Plugin::Fixture);
+    let options = Options {
+        stateless: true,
+        ..Options::default()
+    };
+    let (client, _events) = connect_with(&home, options).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.iter().any(|t| t.name == "probe__echo"));
+    let echoed = client
+        .call_tool(call("probe__echo", json!({"text": "stateless"})))
+        .await
+        .expect("call");
+    assert_eq!(text_of(&echoed), "stateless");
+    // The server may not send requests to a 2026 client: elicitation fails clearly.
+    let refused = client
+        .call_tool(call("test_elicitation", json!({"message": "hi"})))
+        .await
+        .expect("answers");
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        text_of(&refused).contains("elicitation"),
+        "{}",
+        text_of(&refused)
+    );
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_call_past_its_deadline_fails_clearly_and_a_cancelled_one_stops() {
+    let home = Home::new("connectors:\n  probe:\n    enabled: true\n    call_timeout: 500ms\n");
+    home.install(Plugin::Probe);
+    let (client, _events) = connect(&home).await;
+
+    let late = client
+        .call_tool(call("probe__slow", json!({"ms": 20000})))
+        .await
+        .expect("answers");
+    assert_eq!(late.is_error, Some(true));
+    assert!(
+        text_of(&late).contains("timed out after 500ms"),
+        "{}",
+        text_of(&late)
+    );
+
+    // The client gives up on a call: rmcp sends notifications/cancelled when the future drops.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        client.call_tool(call("probe__slow", json!({"ms": 400}))),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the call should still be running");
+    // The plugin keeps serving: its slots were given back.
+    for _ in 0..3 {
+        let ok = client
+            .call_tool(call("probe__echo", json!({"text": "next"})))
+            .await
+            .expect("echo");
+        assert_eq!(text_of(&ok), "next");
+    }
+    client.cancel().await.ok();
+
+    let audit = home.run(&["audit", "--json", "--limit", "50"]);
+    let rows: Vec<serde_json::Value> = crate::support::stdout(&audit)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let outcomes: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["tool"] == "probe__slow")
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["timeout", "cancelled"], "{rows:#?}");
 }

@@ -11,7 +11,9 @@ use rmcp::model::{
     ElicitRequestParams, ElicitResult, ElicitationAction, Implementation,
     LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion, SamplingMessage,
 };
-use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt, NotificationContext, RequestContext, RunningService,
+};
 use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, ErrorData as McpError, RoleClient, ServiceExt};
 use tokio::sync::mpsc;
@@ -68,6 +70,7 @@ pub struct TestClient {
     events: mpsc::UnboundedSender<Event>,
     elicit: Option<ElicitAnswer>,
     sampling: bool,
+    stateless: bool,
     elicitations: Arc<Mutex<Vec<ElicitRequestParams>>>,
 }
 
@@ -87,11 +90,16 @@ impl ClientHandler for TestClient {
         if self.sampling {
             capabilities.sampling = Some(Default::default());
         }
+        let version = if self.stateless {
+            ProtocolVersion::V_2026_07_28
+        } else {
+            ProtocolVersion::LATEST_WITH_INITIALIZE
+        };
         ClientConfig::new(
             capabilities,
             Implementation::new("switchboard-tests", "1.0.0"),
         )
-        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+        .with_protocol_version(version)
     }
 
     async fn on_tool_list_changed(&self, _ctx: NotificationContext<RoleClient>) {
@@ -155,6 +163,8 @@ pub struct Options {
     pub elicit: Option<ElicitAnswer>,
     /// Declare and answer sampling.
     pub sampling: bool,
+    /// Speak the stateless 2026-07-28 revision (`server/discover`, per-request metadata).
+    pub stateless: bool,
 }
 
 /// Launch `switchboard serve` for `home` and complete the handshake.
@@ -172,6 +182,7 @@ pub async fn connect_with(
         events: tx,
         elicit: options.elicit,
         sampling: options.sampling,
+        stateless: options.stateless,
         elicitations: Default::default(),
     };
     let mut command = tokio::process::Command::new(super::binary());
@@ -182,6 +193,16 @@ pub async fn connect_with(
         .env("SWITCHBOARD_LOG", "warn")
         .env("RUST_BACKTRACE", "0");
     let transport = TokioChildProcess::new(command).expect("spawn switchboard");
-    let client = handler.serve(transport).await.expect("MCP handshake");
+    let client = if options.stateless {
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        handler
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .expect("server/discover")
+    } else {
+        handler.serve(transport).await.expect("MCP handshake")
+    };
     (client, Events(rx))
 }
