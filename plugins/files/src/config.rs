@@ -28,6 +28,10 @@ pub struct Config {
     /// How old the index may get, in seconds, before a search re-walks the roots.
     #[serde(default = "default_rescan_seconds")]
     pub rescan_seconds: u64,
+    /// How long one search may spend indexing, in milliseconds, before it answers from what
+    /// is indexed so far (the next search goes on from there).
+    #[serde(default = "default_index_budget_ms")]
+    pub index_budget_ms: u64,
 }
 
 fn default_roots() -> Vec<String> {
@@ -55,6 +59,12 @@ fn default_rescan_seconds() -> u64 {
     30
 }
 
+/// Below switchboard's default per-source search deadline (5 s), so a first search over a
+/// large folder answers with partial results instead of timing out.
+fn default_index_budget_ms() -> u64 {
+    3000
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -63,6 +73,7 @@ impl Default for Config {
             exclude: default_exclude(),
             max_file_size: default_max_file_size(),
             rescan_seconds: default_rescan_seconds(),
+            index_budget_ms: default_index_budget_ms(),
         }
     }
 }
@@ -122,6 +133,14 @@ impl Config {
                     "default": default_rescan_seconds(),
                     "description": "How stale the search index may get, in seconds, before a search \
                         walks the folders again to pick up changes."
+                },
+                "index_budget_ms": {
+                    "type": "integer",
+                    "minimum": 100,
+                    "default": default_index_budget_ms(),
+                    "description": "How long one search may spend building the index, in \
+                        milliseconds, before it answers from what is indexed so far. The next \
+                        search goes on where it stopped. Keep it below search.source_timeout."
                 }
             }
         })

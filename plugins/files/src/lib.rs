@@ -146,6 +146,9 @@ impl Files {
 
         let started = Instant::now();
         let cancelled = || call.is_cancelled();
+        let budget = Duration::from_millis(self.config.index_budget_ms);
+        // Indexing stops when the client cancels or this search's share of time is spent.
+        let stop = || call.is_cancelled() || started.elapsed() > budget;
         let walk = scan::walk(
             self.roots.roots(),
             self.roots.filter(),
@@ -177,7 +180,7 @@ impl Files {
             self.config.max_file_size,
             &Progress {
                 report: &report,
-                cancelled: &cancelled,
+                cancelled: &stop,
             },
         );
         let stats = match synced {
@@ -202,6 +205,18 @@ impl Files {
                     started.elapsed()
                 ),
             );
+        }
+        if stats.cancelled && !call.is_cancelled() {
+            // Out of time, not cancelled: answer from what is indexed; the next search goes
+            // on from there (`last_scan` stays unset).
+            let note = format!(
+                "The files index is still being built ({} files indexed so far); results may be \
+                 incomplete until it is done.",
+                stats.indexed
+            );
+            self.host.log(LogLevel::INFO, &note);
+            call.log(LogLevel::NOTICE, "files", &Value::String(note));
+            return Ok(());
         }
         if stats.cancelled {
             return Err(PluginError::new(
