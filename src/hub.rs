@@ -14,7 +14,7 @@ use anyhow::Result;
 use futures::future::join_all;
 use rmcp::model::LoggingLevel;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::builtin::{Builtin, Members, search::SearchLimits};
 use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
@@ -69,12 +69,17 @@ pub struct Hub {
     notices: broadcast::Sender<Notice>,
     load_context: LoadContext,
     watch: Mutex<Option<plugin::watch::FolderWatch>>,
+    /// `None` while loading; then whether the initial catalog could be served.
+    ready: watch::Sender<Option<Result<(), String>>>,
+    /// Computing and recording the libraries' digests, after the initial load.
+    digests: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Hub {
-    /// Load the plugins, merge the catalog, and start following changes. A name collision
-    /// among the providers present at start is an error naming both owners.
-    pub async fn start(config: Loaded, state: State, options: StartOptions) -> Result<Arc<Self>> {
+    /// Assemble the hub and start loading plugins in the background; returns at once, so a
+    /// client's `initialize` is answered whatever the plugins do. Everything that needs the
+    /// catalog waits for [`Hub::ready`].
+    pub fn start(config: Loaded, state: State, options: StartOptions) -> Arc<Self> {
         let config = Arc::new(config);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let load_context = LoadContext {
@@ -82,9 +87,6 @@ impl Hub {
             state: state.clone(),
             events: events_tx,
         };
-        let ctx = load_context.clone();
-        let (found, plugins) = tokio::task::spawn_blocking(move || plugin::load_all(&ctx)).await?;
-
         let members: Members = Default::default();
         let search = &config.config.search;
         let builtin = Builtin::new(
@@ -95,14 +97,12 @@ impl Hub {
                 max_limit: search.max_limit,
             },
         );
-        {
-            let mut list = members.write().unwrap_or_else(|e| e.into_inner());
-            list.push(member(Arc::new(builtin)));
-            for plugin in &plugins {
-                list.push(member(plugin.clone()));
-            }
-        }
+        members
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(member(Arc::new(builtin)));
         let (notices, _) = broadcast::channel(256);
+        let (ready_tx, _) = watch::channel(None);
         let hub = Arc::new(Self {
             pipeline: Pipeline::standard(state.clone(), config.config.audit.store_arguments),
             auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
@@ -111,29 +111,47 @@ impl Hub {
             catalog: Catalog::default(),
             members,
             refresh_lock: Default::default(),
-            found: Mutex::new(found),
-            plugins: Mutex::new(plugins),
+            found: Mutex::new(Vec::new()),
+            plugins: Mutex::new(Vec::new()),
             notices,
             load_context,
             watch: Mutex::new(None),
+            ready: ready_tx,
+            digests: Mutex::new(None),
         });
+        tokio::spawn(initial_load(hub.clone(), options, events_rx));
+        hub
+    }
 
-        let offers = gather(&hub.member_list()).await;
-        let snapshot = merge(&offers).map_err(|e| anyhow::anyhow!("{e}"))?;
-        hub.catalog.install(snapshot);
-
-        let (paths_tx, paths_rx) = mpsc::unbounded_channel();
-        if options.watch && hub.config.config.plugins.watch {
-            let folder = hub.config.plugins_folder();
-            match plugin::watch::watch(&folder, paths_tx) {
-                Ok(watch) => *hub.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch),
-                Err(e) => {
-                    tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the plugins folder; new plugins load at the next start")
-                }
-            }
+    /// Wait until the plugins present at start are loaded and the catalog merged. Fails when
+    /// their names collide (the error names both owners): the host cannot serve that catalog.
+    pub async fn ready(&self) -> Result<()> {
+        let mut ready = self.ready.subscribe();
+        let outcome = ready
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| anyhow::anyhow!("switchboard stopped while loading plugins"))?;
+        match outcome.as_ref() {
+            Some(Err(message)) => Err(anyhow::anyhow!("{message}")),
+            _ => Ok(()),
         }
-        tokio::spawn(follow(Arc::downgrade(&hub), events_rx, paths_rx));
-        Ok(hub)
+    }
+
+    /// Whether the initial load finished successfully (a cheap check before [`Hub::ready`]).
+    pub fn is_ready(&self) -> bool {
+        matches!(*self.ready.borrow(), Some(Ok(())))
+    }
+
+    /// Wait until every library's digest is computed and recorded (listings show them).
+    pub async fn digests_recorded(&self) {
+        let task = self
+            .digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 
     /// Hear about changes and broadcast log messages.
@@ -248,6 +266,7 @@ impl Hub {
     /// Let every plugin flush, then write what the state writer holds.
     pub async fn shutdown(&self) {
         self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.digests_recorded().await;
         let plugins: Vec<_> = self
             .plugins
             .lock()
@@ -267,6 +286,73 @@ impl Hub {
         let state = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || state.close()).await;
     }
+}
+
+/// Load the plugins present at start, merge the catalog, then follow changes.
+async fn initial_load(
+    hub: Arc<Hub>,
+    options: StartOptions,
+    events: mpsc::UnboundedReceiver<HostEvent>,
+) {
+    let ctx = hub.load_context.clone();
+    let loaded = tokio::task::spawn_blocking(move || plugin::load_all(&ctx)).await;
+    let (found, plugins) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            hub.ready
+                .send_replace(Some(Err(format!("loading plugins failed: {e}"))));
+            return;
+        }
+    };
+    {
+        let mut list = hub.members.write().unwrap_or_else(|e| e.into_inner());
+        for plugin in &plugins {
+            list.push(member(plugin.clone()));
+        }
+    }
+    *hub.plugins.lock().unwrap_or_else(|e| e.into_inner()) = plugins;
+    *hub.found.lock().unwrap_or_else(|e| e.into_inner()) = found;
+
+    let offers = gather(&hub.member_list()).await;
+    match merge(&offers) {
+        Ok(snapshot) => {
+            hub.catalog.install(snapshot);
+            hub.ready.send_replace(Some(Ok(())));
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            hub.ready.send_replace(Some(Err(e.to_string())));
+            return;
+        }
+    }
+
+    // Digests read every library whole: after the catalog is served, on a blocking thread.
+    let digest_hub = hub.clone();
+    let digests = tokio::task::spawn_blocking(move || {
+        let mut found = digest_hub.found();
+        plugin::record_digests(&digest_hub.state, &mut found);
+        let mut current = digest_hub.found.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in current.iter_mut() {
+            if let Some(done) = found.iter().find(|f| f.path == entry.path) {
+                entry.sha256.clone_from(&done.sha256);
+            }
+        }
+    });
+    *hub.digests.lock().unwrap_or_else(|e| e.into_inner()) = Some(digests);
+
+    let (paths_tx, paths_rx) = mpsc::unbounded_channel();
+    if options.watch && hub.config.config.plugins.watch {
+        let folder = hub.config.plugins_folder();
+        match plugin::watch::watch(&folder, paths_tx) {
+            Ok(watch) => *hub.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch),
+            Err(e) => {
+                tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the plugins folder; new plugins load at the next start")
+            }
+        }
+    }
+    let weak = Arc::downgrade(&hub);
+    drop(hub);
+    follow(weak, events, paths_rx).await;
 }
 
 fn member(provider: SharedProvider) -> Member {

@@ -21,7 +21,9 @@ async fn start(loaded: Loaded) -> Result<std::sync::Arc<Hub>> {
             loaded.home.database().display()
         )
     })?;
-    Hub::start(loaded, state, StartOptions { watch: false }).await
+    let hub = Hub::start(loaded, state, StartOptions { watch: false });
+    hub.ready().await?;
+    Ok(hub)
 }
 
 /// Call `tool` with `arguments`, through the pipeline.

@@ -28,7 +28,12 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
     for (key, value) in state.health()? {
         println!("  {key}: {value}");
     }
-    let hub = Hub::start(loaded, state, StartOptions { watch: false }).await?;
+    let hub = Hub::start(loaded, state, StartOptions { watch: false });
+    if let Err(e) = hub.ready().await {
+        healthy = false;
+        println!("catalog:       FAILED: {e}");
+    }
+    hub.digests_recorded().await;
     println!("plugins:");
     for found in hub.found() {
         let name = found

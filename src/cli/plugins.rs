@@ -33,7 +33,12 @@ pub fn status_word(status: &Status) -> String {
 async fn found(loaded: Loaded) -> Result<(Vec<Found>, Vec<PluginRecord>)> {
     let state = crate::state::State::open(&loaded.home.database())?;
     let options = crate::hub::StartOptions { watch: false };
-    let hub = crate::hub::Hub::start(loaded, state.clone(), options).await?;
+    let hub = crate::hub::Hub::start(loaded, state.clone(), options);
+    // A collision does not matter here: the listing shows every library regardless.
+    if let Err(e) = hub.ready().await {
+        tracing::error!("{e}");
+    }
+    hub.digests_recorded().await;
     let found = hub.found();
     // Shutting down writes the hub's records; read them afterwards.
     hub.shutdown().await;
@@ -114,7 +119,10 @@ fn check(file: &std::path::Path) -> ExitCode {
                 m.api_version,
                 switchboard_plugin_api::API_VERSION
             );
-            println!("sha256: {}", lib.sha256);
+            match library::digest_file(file) {
+                Ok(digest) => println!("sha256: {digest}"),
+                Err(e) => println!("sha256: unreadable ({e})"),
+            }
             ExitCode::SUCCESS
         }
         Err(refusal) => {

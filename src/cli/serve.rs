@@ -19,21 +19,32 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         )
     })?;
     tracing::info!(config = %loaded.source, state = %state.path().display(), "switchboard starting");
-    let hub = Hub::start(loaded, state, StartOptions { watch: true }).await?;
+    let hub = Hub::start(loaded, state, StartOptions { watch: true });
     let face = Face::new(hub.clone());
     let outcome = match face.serve(rmcp::transport::stdio_pipes()).await {
         Ok(running) => {
             let cancel = running.cancellation_token();
+            let unservable = async {
+                match hub.ready().await {
+                    Ok(()) => std::future::pending().await,
+                    Err(e) => e,
+                }
+            };
             tokio::select! {
                 quit = running.waiting() => {
                     tracing::info!(reason = ?quit, "client connection ended");
+                    Ok(())
                 }
                 () = shutdown_signal() => {
                     tracing::info!("signal received; shutting down");
                     cancel.cancel();
+                    Ok(())
+                }
+                error = unservable => {
+                    cancel.cancel();
+                    Err(error.context("the catalog cannot be served"))
                 }
             }
-            Ok(())
         }
         // The client left before initializing: nothing to serve, not an error.
         Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => Ok(()),

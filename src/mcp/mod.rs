@@ -28,6 +28,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
+use crate::catalog::Snapshot;
 use crate::hub::Hub;
 use crate::pipeline::ToolCall;
 use crate::pipeline::audit::{Target, arguments_text};
@@ -104,6 +105,18 @@ impl Face {
         )
     }
 
+    /// The catalog, once the plugins present at start are loaded.
+    async fn snapshot(&self) -> Result<Arc<Snapshot>, McpError> {
+        if !self.inner.hub.is_ready() {
+            self.inner
+                .hub
+                .ready()
+                .await
+                .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?;
+        }
+        Ok(self.inner.hub.catalog.snapshot())
+    }
+
     fn audit(
         &self,
         ctx: &RequestContext<RoleServer>,
@@ -159,7 +172,7 @@ impl ServerHandler for Face {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let started = Instant::now();
-        let snapshot = self.inner.hub.catalog.snapshot();
+        let snapshot = self.snapshot().await?;
         let tools: Vec<Tool> = snapshot.tools.values().map(|r| r.tool.clone()).collect();
         self.audit(&ctx, "tools/list", Target::default(), Ok(()), started);
         Ok(ListToolsResult::with_all_items(tools))
@@ -184,7 +197,7 @@ impl ServerHandler for Face {
         let session = self.session(&ctx);
         let name = request.name.to_string();
         let arguments = request.arguments.unwrap_or_default();
-        let Some(route) = self.inner.hub.catalog.snapshot().tools.get(&name).cloned() else {
+        let Some(route) = self.snapshot().await?.tools.get(&name).cloned() else {
             let error = errors::unknown("tool", &name);
             let text = arguments_text(&arguments);
             self.audit(
@@ -231,7 +244,7 @@ impl ServerHandler for Face {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let started = Instant::now();
-        let snapshot = self.inner.hub.catalog.snapshot();
+        let snapshot = self.snapshot().await?;
         let resources = snapshot
             .resources
             .values()
@@ -247,7 +260,7 @@ impl ServerHandler for Face {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
         let started = Instant::now();
-        let snapshot = self.inner.hub.catalog.snapshot();
+        let snapshot = self.snapshot().await?;
         let templates = snapshot
             .templates
             .iter()
@@ -375,7 +388,7 @@ impl ServerHandler for Face {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
         let started = Instant::now();
-        let snapshot = self.inner.hub.catalog.snapshot();
+        let snapshot = self.snapshot().await?;
         let prompts = snapshot
             .prompts
             .values()
@@ -438,7 +451,7 @@ impl ServerHandler for Face {
     ) -> Result<CompleteResult, McpError> {
         let started = Instant::now();
         let session = self.session(&ctx);
-        let snapshot = self.inner.hub.catalog.snapshot();
+        let snapshot = self.snapshot().await?;
         // Route by what is being completed, and name it as its provider knows it.
         let (provider, local_ref, label) = match &request.r#ref {
             Reference::Prompt(prompt) => match snapshot.prompts.get(&prompt.name) {

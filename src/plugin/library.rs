@@ -18,8 +18,6 @@ pub struct Library {
     pub module: PluginModRef,
     /// What it says it is.
     pub manifest: Manifest,
-    /// SHA-256 of the file, hex.
-    pub sha256: String,
 }
 
 /// Why a library was refused, in one line for a person.
@@ -45,9 +43,6 @@ pub fn open(path: &Path) -> Result<Library, Refusal> {
         path: path.to_path_buf(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|e| refuse(format!("cannot read the file: {e}")))?;
-    let sha256 = crate::state::audit::digest_bytes(&bytes);
-    drop(bytes);
     let module = load_module(path).map_err(|e| {
         // The full text can run to hundreds of lines of type layouts: debug level only.
         tracing::debug!(file = %path.display(), "abi_stable refused the library:\n{e}");
@@ -66,11 +61,25 @@ pub fn open(path: &Path) -> Result<Library, Refusal> {
             manifest.name
         )));
     }
-    Ok(Library {
-        module,
-        manifest,
-        sha256,
-    })
+    Ok(Library { module, manifest })
+}
+
+/// Hex SHA-256 of the file at `path`, read in chunks (libraries run to megabytes; this is
+/// kept off the startup path).
+pub fn digest_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 fn load_module(path: &Path) -> Result<PluginModRef, LibraryError> {

@@ -145,7 +145,7 @@ pub fn load_path(
     let mut entry = Found {
         path: path.to_path_buf(),
         manifest: Some(library.manifest.clone()),
-        sha256: Some(library.sha256.clone()),
+        sha256: None,
         status: Status::Loaded,
     };
     let name = library.manifest.name.clone();
@@ -167,13 +167,6 @@ pub fn load_path(
     }
     match instantiate(ctx, &library, &section) {
         Ok(provider) => {
-            ctx.state.record_plugin(
-                &name,
-                path,
-                &library.sha256,
-                &library.manifest.version,
-                &library.manifest.api_version,
-            );
             tracing::info!(plugin = %name, version = %library.manifest.version, file = %path.display(), "plugin loaded");
             (entry, Some(Arc::new(provider)))
         }
@@ -232,6 +225,32 @@ fn instantiate(
         plugins.max_concurrent_calls,
         timeout,
     ))
+}
+
+/// Fill in each library's SHA-256 and record the loaded ones in the state database. Reads
+/// every file whole, so callers run it off the request path.
+pub fn record_digests(state: &State, found: &mut [Found]) {
+    for entry in found.iter_mut() {
+        if entry.sha256.is_none() {
+            match library::digest_file(&entry.path) {
+                Ok(digest) => entry.sha256 = Some(digest),
+                Err(e) => {
+                    tracing::warn!(file = %entry.path.display(), error = %e, "cannot read the library to digest it")
+                }
+            }
+        }
+        if let (Status::Loaded, Some(manifest), Some(sha256)) =
+            (&entry.status, &entry.manifest, &entry.sha256)
+        {
+            state.record_plugin(
+                &manifest.name,
+                &entry.path,
+                sha256,
+                &manifest.version,
+                &manifest.api_version,
+            );
+        }
+    }
 }
 
 /// Check `config` against the plugin's schema; the error starts with the JSON path within the

@@ -16,6 +16,8 @@ use super::{AuditRecord, StateError, now};
 
 /// Most operations written in one transaction.
 const BATCH: usize = 512;
+/// How long background writes gather before they are committed together.
+const GATHER: Duration = Duration::from_millis(20);
 /// Pause between attempts when a write fails.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// Attempts at shutdown before giving up on what is left (about 10 s).
@@ -103,6 +105,13 @@ fn run(mut conn: Connection, receiver: Receiver<Op>) {
     // Blocks for the first operation; the loop ends when every sender is gone and the
     // queue is empty.
     while let Ok(first) = receiver.recv() {
+        // Background writes (audit rows) gather for a moment, so a busy session costs one
+        // commit and one wake-up per window instead of one per request: sleeping, not waiting
+        // on the channel, means senders do not wake this thread. Writes someone waits for go
+        // out at once.
+        if !first.is_awaited() {
+            std::thread::sleep(GATHER);
+        }
         batch.push(first);
         while batch.len() < BATCH {
             match receiver.try_recv() {
@@ -111,6 +120,13 @@ fn run(mut conn: Connection, receiver: Receiver<Op>) {
             }
         }
         write_with_retry(&mut conn, &mut batch, &receiver);
+    }
+}
+
+impl Op {
+    /// Whether a caller is blocked on this write.
+    fn is_awaited(&self) -> bool {
+        matches!(self, Op::Kv { .. })
     }
 }
 

@@ -179,3 +179,26 @@ async fn a_name_collision_is_a_startup_error_naming_both_owners() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_plugin_never_holds_up_initialize() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("open");
+    let home = Home::new(&format!(
+        "connectors:\n  probe:\n    enabled: true\n    config: {{start_gate: {:?}}}\n",
+        gate.display().to_string()
+    ));
+    home.install(Plugin::Probe);
+    // The handshake completes while the plugin is still being created (its gate is closed).
+    let (client, _events) = connect(&home).await;
+    assert!(!gate.exists());
+    // Listing waits for the plugins present at start; open the gate and it answers in full.
+    let lister = tokio::spawn({
+        let peer = client.peer().clone();
+        async move { peer.list_all_tools().await }
+    });
+    std::fs::write(&gate, b"").unwrap();
+    let names = tool_names(&lister.await.unwrap().expect("tools/list"));
+    assert!(names.contains(&"probe__echo".to_string()), "{names:?}");
+    client.cancel().await.ok();
+}

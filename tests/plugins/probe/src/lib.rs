@@ -51,6 +51,10 @@ impl Connector for Probe {
                         "type": "string",
                         "default": DEFAULT_GREETING,
                         "description": "What the greet tool returns"
+                    },
+                    "start_gate": {
+                        "type": "string",
+                        "description": "A file path: creating the plugin waits (up to 60 s) until it exists, to test that a slow plugin never holds up the host"
                     }
                 },
                 "additionalProperties": false
@@ -58,6 +62,9 @@ impl Connector for Probe {
     }
 
     fn new(host: Host, config: Value) -> Result<Self, PluginError> {
+        if let Some(gate) = config.get("start_gate").and_then(Value::as_str) {
+            wait_for_gate(std::path::Path::new(gate))?;
+        }
         let greeting = match config.get("greeting") {
             None | Some(Value::Null) => DEFAULT_GREETING.to_owned(),
             Some(Value::String(greeting)) => greeting.clone(),
@@ -158,3 +165,18 @@ impl Connector for Probe {
 }
 
 switchboard_plugin_api::export_connector!(Probe);
+
+/// Wait until `gate` exists (checking every 10 ms, for at most a minute).
+fn wait_for_gate(gate: &std::path::Path) -> Result<(), PluginError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !gate.exists() {
+        if std::time::Instant::now() > deadline {
+            return Err(PluginError::new(
+                ErrorKind::FAILED,
+                format!("start gate {} never appeared", gate.display()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Ok(())
+}
