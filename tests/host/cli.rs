@@ -124,3 +124,44 @@ fn call_tools_search_and_doctor_from_the_terminal() {
         stdout(&audit)
     );
 }
+
+#[test]
+fn a_declared_secret_reaches_its_plugin_and_nothing_else() {
+    let home = Home::new(
+        "audit: {store_arguments: true}\nconnectors:\n  probe:\n    enabled: true\n    secrets: {PROBE_TOKEN: \"${env:SWITCHBOARD_TEST_PROBE_TOKEN}\"}\n",
+    );
+    home.install(Plugin::Probe);
+    let secret = "s3cr3t-value-42";
+    let output = home
+        .command()
+        .env("SWITCHBOARD_TEST_PROBE_TOKEN", secret)
+        .env("SWITCHBOARD_LOG", "debug")
+        .args(["call", "probe__secret"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains(&format!("set ({} chars)", secret.len())),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains(secret) && !stderr(&output).contains(secret));
+
+    let unset = home.run(&["call", "probe__secret"]);
+    assert!(stdout(&unset).contains("not set"), "{}", stdout(&unset));
+
+    let audit = home.run(&["audit", "--json"]);
+    assert!(!stdout(&audit).contains(secret));
+    // Nowhere in the state folder: database, its WAL, plugin data.
+    for entry in std::fs::read_dir(home.path().join("state")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
