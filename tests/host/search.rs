@@ -3,16 +3,9 @@
 
 use std::path::Path;
 
-use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 
-use crate::support::{Home, Plugin, connect};
-
-fn call(name: &str, args: Value) -> CallToolRequestParams {
-    let mut params = CallToolRequestParams::new(name.to_string());
-    params.arguments = args.as_object().cloned();
-    params
-}
+use crate::support::{Home, Plugin, call, connect};
 
 /// 60 small notes, one mentioning a zebra, a hidden folder that mentions it too (never
 /// indexed), a binary file and a large file.
@@ -40,6 +33,21 @@ fn config(corpus: &Path) -> String {
     )
 }
 
+/// A served home with `files` over a fresh corpus and the probe as a second source.
+async fn serve_corpus() -> (
+    tempfile::TempDir,
+    Home,
+    rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
+) {
+    let corpus = tempfile::tempdir().unwrap();
+    make_corpus(corpus.path());
+    let home = Home::new(&config(corpus.path()));
+    home.install(Plugin::Files);
+    home.install(Plugin::Probe);
+    let (client, _events) = connect(&home).await;
+    (corpus, home, client)
+}
+
 fn structured(result: &rmcp::model::CallToolResult) -> Value {
     result
         .structured_content
@@ -49,12 +57,7 @@ fn structured(result: &rmcp::model::CallToolResult) -> Value {
 
 #[tokio::test]
 async fn search_and_fetch_across_sources() {
-    let corpus = tempfile::tempdir().unwrap();
-    make_corpus(corpus.path());
-    let home = Home::new(&config(corpus.path()));
-    home.install(Plugin::Files);
-    home.install(Plugin::Probe);
-    let (client, _events) = connect(&home).await;
+    let (_corpus, _home, client) = serve_corpus().await;
 
     let result = client
         .call_tool(call("search", json!({"query": "zebra"})))
@@ -142,12 +145,7 @@ async fn search_and_fetch_across_sources() {
 
 #[tokio::test]
 async fn a_failing_or_slow_source_yields_partial_results_not_a_failed_call() {
-    let corpus = tempfile::tempdir().unwrap();
-    make_corpus(corpus.path());
-    let home = Home::new(&config(corpus.path()));
-    home.install(Plugin::Files);
-    home.install(Plugin::Probe);
-    let (client, _events) = connect(&home).await;
+    let (_corpus, _home, client) = serve_corpus().await;
 
     let failed = client
         .call_tool(call("search", json!({"query": "__fail__"})))

@@ -6,31 +6,16 @@
 use std::time::Duration;
 
 use rmcp::model::{
-    ArgumentInfo, CallToolRequestParams, CompleteRequestParams, GetPromptRequestParams,
-    ReadResourceRequestParams, Reference, ResourceContents,
+    ArgumentInfo, CompleteRequestParams, GetPromptRequestParams, ReadResourceRequestParams,
+    Reference, ResourceContents,
 };
 use serde_json::json;
 
 use crate::support::client::{ElicitAnswer, Event, Options, connect_with};
-use crate::support::{Home, Plugin, connect};
+use crate::support::{Home, Plugin, call, connect, text_of};
 
 const PROBE_AND_FIXTURE: &str =
     "connectors:\n  probe: {enabled: true}\n  fixture: {enabled: true}\n";
-
-fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
-    let mut params = CallToolRequestParams::new(name.to_string());
-    params.arguments = args.as_object().cloned();
-    params
-}
-
-fn text_of(result: &rmcp::model::CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 #[tokio::test]
 async fn handshake_names_switchboard_and_lists_namespaced_tools() {

@@ -73,6 +73,23 @@ impl Home {
     }
 }
 
+/// `tools/call` params for `name` with the arguments object `args`.
+pub fn call(name: &str, args: serde_json::Value) -> rmcp::model::CallToolRequestParams {
+    let mut params = rmcp::model::CallToolRequestParams::new(name.to_string());
+    params.arguments = args.as_object().cloned();
+    params
+}
+
+/// The text blocks of a tool result, joined by newlines.
+pub fn text_of(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The switchboard binary under test.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_switchboard"))
