@@ -18,6 +18,7 @@ pub mod config;
 pub mod content;
 pub mod filter;
 pub mod index;
+pub mod indexer;
 pub mod listing;
 pub mod paths;
 pub mod query;
@@ -27,8 +28,7 @@ pub mod time;
 pub mod tools;
 
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use switchboard_plugin_api::model::{
@@ -41,7 +41,8 @@ use switchboard_plugin_api::{
 
 use crate::config::Config;
 use crate::content::Contents;
-use crate::index::{Hit, Index, Progress, Query};
+use crate::index::{Hit, Query};
+use crate::indexer::{Indexer, Observer};
 use crate::paths::{PathError, Resolved, Roots, file_uri};
 
 /// Most hits one search returns, whatever the request asks.
@@ -51,17 +52,9 @@ pub const MAX_HITS: usize = 100;
 pub struct Files {
     host: Host,
     config: Config,
-    roots: Roots,
+    roots: Arc<Roots>,
     home: Option<PathBuf>,
-    data_dir: PathBuf,
-    index: Mutex<IndexState>,
-}
-
-/// The index and when its last complete scan started.
-#[derive(Default)]
-struct IndexState {
-    index: Option<Index>,
-    last_scan: Option<Instant>,
+    indexer: Indexer,
 }
 
 impl From<PathError> for PluginError {
@@ -73,13 +66,6 @@ impl From<PathError> for PluginError {
         };
         PluginError::new(kind, error.to_string())
     }
-}
-
-fn index_error(error: rusqlite::Error) -> PluginError {
-    PluginError::new(
-        ErrorKind::FAILED,
-        format!("the search index failed: {error}"),
-    )
 }
 
 /// The note appended to text cut at the size cap.
@@ -112,126 +98,6 @@ impl Files {
         config::expand_home(requested, self.home.as_deref())
     }
 
-    fn lock(&self) -> MutexGuard<'_, IndexState> {
-        // A panic during indexing leaves at worst an uncommitted transaction, which SQLite
-        // rolled back: the state is still usable.
-        self.index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Open the index if needed and re-walk the roots if the last scan is too old.
-    fn refresh(&self, state: &mut IndexState, call: &Call) -> Result<(), PluginError> {
-        if state.index.is_none() {
-            // The host creates the folder; recreate it should someone have removed it since.
-            let _ = std::fs::create_dir_all(&self.data_dir);
-            let path = self.data_dir.join("index.sqlite");
-            state.index = Some(Index::open(&path, self.config.max_file_size).map_err(|e| {
-                PluginError::new(
-                    ErrorKind::FAILED,
-                    format!("cannot open the search index {}: {e}", path.display()),
-                )
-            })?);
-        }
-        let max_age = Duration::from_secs(self.config.rescan_seconds);
-        if state.last_scan.is_some_and(|at| at.elapsed() < max_age) {
-            return Ok(());
-        }
-        let Some(index) = state.index.as_mut() else {
-            return Err(PluginError::new(
-                ErrorKind::FAILED,
-                "the search index is not open",
-            ));
-        };
-
-        let started = Instant::now();
-        let cancelled = || call.is_cancelled();
-        let budget = Duration::from_millis(self.config.index_budget_ms);
-        // Indexing stops when the client cancels or this search's share of time is spent.
-        let stop = || call.is_cancelled() || started.elapsed() > budget;
-        let walk = scan::walk(
-            self.roots.roots(),
-            self.roots.filter(),
-            Some(&self.data_dir),
-            &cancelled,
-        );
-        if walk.cancelled {
-            return Err(PluginError::new(
-                ErrorKind::CANCELLED,
-                "the search was cancelled while scanning the folders",
-            ));
-        }
-        let names: Vec<String> = self
-            .roots
-            .roots()
-            .iter()
-            .map(|r| r.path.display().to_string())
-            .collect();
-        let report = |done: usize, total: usize| {
-            call.progress(
-                done as f64,
-                Some(total as f64),
-                &format!("indexing {total} files"),
-            );
-        };
-        let synced = index.sync(
-            &walk.files,
-            &names,
-            self.config.max_file_size,
-            &Progress {
-                report: &report,
-                cancelled: &stop,
-            },
-        );
-        let stats = match synced {
-            Ok(stats) => stats,
-            Err(e) => {
-                // Reopen next time: a damaged index file is then replaced and rebuilt.
-                state.index = None;
-                return Err(index_error(e));
-            }
-        };
-        if stats.indexed > 0 || stats.removed > 0 {
-            self.host.log(
-                LogLevel::INFO,
-                &format!(
-                    "index: {} files seen, {} (re)indexed, {} removed, {} unreadable, \
-                     {} skipped by the walk, in {:.1?}",
-                    stats.files,
-                    stats.indexed,
-                    stats.removed,
-                    stats.unreadable,
-                    walk.skipped,
-                    started.elapsed()
-                ),
-            );
-        }
-        if stats.cancelled && !call.is_cancelled() {
-            // Out of time, not cancelled: answer from what is indexed; the next search goes
-            // on from there (`last_scan` stays unset).
-            let note = format!(
-                "The files index is still being built ({} files indexed so far); results may be \
-                 incomplete until it is done.",
-                stats.indexed
-            );
-            self.host.log(LogLevel::INFO, &note);
-            call.log(LogLevel::NOTICE, "files", &Value::String(note));
-            return Ok(());
-        }
-        if stats.cancelled {
-            return Err(PluginError::new(
-                ErrorKind::CANCELLED,
-                format!(
-                    "the search was cancelled while indexing ({} files indexed so far; the \
-                     next search goes on from there)",
-                    stats.indexed
-                ),
-            ));
-        }
-        state.last_scan = Some(started);
-        Ok(())
-    }
-
     /// Search the index, bringing it up to date first.
     pub fn search_files(
         &self,
@@ -244,21 +110,30 @@ impl Files {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut state = self.lock();
-        self.refresh(&mut state, call)?;
-        let Some(index) = state.index.as_ref() else {
-            return Err(PluginError::new(
-                ErrorKind::FAILED,
-                "the search index is not open",
-            ));
+        let notice = |text: &str| {
+            self.host.log(LogLevel::INFO, text);
+            call.log(LogLevel::NOTICE, "files", &Value::String(text.to_string()));
         };
-        index
-            .search(&Query {
+        let report = |done: usize, total: usize| {
+            call.progress(
+                done as f64,
+                Some(total as f64),
+                &format!("indexing {total} files"),
+            );
+        };
+        let cancelled = || call.is_cancelled();
+        let observer = Observer {
+            report: &report,
+            cancelled: &cancelled,
+            notice: &notice,
+        };
+        self.indexer.with_index(&observer, |index| {
+            index.search(&Query {
                 text,
                 limit,
                 path_prefix,
             })
-            .map_err(index_error)
+        })
     }
 
     /// A file as a document: its text (cut at the size cap, with a note) and metadata.
@@ -351,13 +226,14 @@ impl Connector for Files {
         }
         let data_dir = host.data_dir();
         let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
+        let roots = Arc::new(roots);
+        let indexer = Indexer::new(host.clone(), config.clone(), roots.clone(), data_dir);
         Ok(Self {
             host,
             config,
             roots,
             home,
-            data_dir,
-            index: Mutex::new(IndexState::default()),
+            indexer,
         })
     }
 
@@ -411,10 +287,7 @@ impl Connector for Files {
     }
 
     fn shutdown(&self) {
-        // Closing the connection checkpoints the WAL into the database file.
-        let mut state = self.lock();
-        state.index = None;
-        state.last_scan = None;
+        self.indexer.shutdown();
     }
 }
 

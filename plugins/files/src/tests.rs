@@ -511,3 +511,58 @@ fn concurrent_searches_share_one_index() {
     // The index lives in the plugin's data folder.
     assert!(Path::new(&w.host.data_dir).join("index.sqlite").exists());
 }
+
+#[test]
+fn a_large_first_build_answers_at_once_and_finishes_in_the_background() {
+    let w = world(json!({"index_budget_ms": 100, "max_file_size": 4096}));
+    let bulk = w.root.join("bulk");
+    fs::create_dir_all(&bulk).expect("mkdir");
+    for i in 0..12_000 {
+        fs::write(
+            bulk.join(format!("f{i:05}.txt")),
+            format!("common filler words {i}"),
+        )
+        .expect("write");
+    }
+    fs::write(bulk.join("zz-last.txt"), "the needle is here").expect("write");
+
+    let first = w.files.search(
+        SearchRequest {
+            query: "common".into(),
+            limit: 5,
+        },
+        &call(),
+    );
+    assert!(first.is_ok(), "{first:?}");
+    let logged = |needle: &str| {
+        w.host
+            .logs
+            .lock()
+            .map(|logs| logs.iter().any(|(_, text)| text.contains(needle)))
+            .unwrap_or(false)
+    };
+    // When 100 ms were not enough (the usual case), the rest is built in the background:
+    // wait for it to say so.
+    if logged("still being built") {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !logged("first build finished in the background") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the background build never finished"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    let needle = w
+        .files
+        .search(
+            SearchRequest {
+                query: "needle".into(),
+                limit: 5,
+            },
+            &call(),
+        )
+        .expect("search");
+    assert_eq!(needle.len(), 1, "{needle:?}");
+    assert!(needle[0].id.ends_with("zz-last.txt"));
+}
