@@ -25,6 +25,7 @@ use crate::plugin::provider::PluginProvider;
 use crate::plugin::services::HostEvent;
 use crate::plugin::{self, Found, LoadContext, Status};
 use crate::provider::{Offer, SharedProvider};
+use crate::server::{ServerEvent, Servers};
 use crate::state::State;
 
 /// Something clients should hear about.
@@ -73,6 +74,12 @@ pub struct Hub {
     ready: watch::Sender<Option<Result<(), String>>>,
     /// Computing and recording the libraries' digests, after the initial load.
     digests: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Other writes queued off the request path (tool definitions), finished at shutdown.
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The downstream MCP servers of `servers_config.json`.
+    servers: Servers,
+    /// When the hub started (servers get `servers.startup_wait` from here).
+    started: tokio::time::Instant,
 }
 
 impl Hub {
@@ -101,10 +108,20 @@ impl Hub {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(member(Arc::new(builtin)));
+        // Downstream servers start at once, so they come up while plugins load.
+        let (servers, server_events) = Servers::load(&config.servers_file());
+        servers.start();
+        members
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(member(Arc::new(servers.status_provider())));
+        if options.watch {
+            crate::server::supervise::watch_parent();
+        }
         let (notices, _) = broadcast::channel(256);
         let (ready_tx, _) = watch::channel(None);
         let hub = Arc::new(Self {
-            pipeline: Pipeline::standard(state.clone(), config.config.audit.store_arguments),
+            pipeline: Pipeline::standard(&config.config, state.clone()),
             auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
             config,
             state,
@@ -118,8 +135,12 @@ impl Hub {
             watch: Mutex::new(None),
             ready: ready_tx,
             digests: Mutex::new(None),
+            background: Mutex::new(Vec::new()),
+            servers,
+            started: tokio::time::Instant::now(),
         });
         tokio::spawn(initial_load(hub.clone(), options, events_rx));
+        tokio::spawn(follow_servers(Arc::downgrade(&hub), server_events));
         hub
     }
 
@@ -159,6 +180,20 @@ impl Hub {
         self.notices.subscribe()
     }
 
+    /// The downstream MCP servers.
+    pub fn servers(&self) -> &Servers {
+        &self.servers
+    }
+
+    /// Wait until no downstream server is still starting (each runs or has failed a first
+    /// time), then refresh the catalog so it holds what they offer.
+    pub async fn servers_settled(&self) {
+        self.servers.wait_settled(None).await;
+        if self.is_ready() {
+            self.refresh().await;
+        }
+    }
+
     /// What became of every library found.
     pub fn found(&self) -> Vec<Found> {
         self.found.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -192,6 +227,9 @@ impl Hub {
             match merge(&offers) {
                 Ok(snapshot) => {
                     let changes = self.catalog.install(snapshot);
+                    if changes.tools {
+                        self.observe_definitions();
+                    }
                     if changes.any() {
                         let _ = self.notices.send(Notice::Changed(changes));
                     }
@@ -209,6 +247,7 @@ impl Hub {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|m| m.provider.name() != culprit);
+        self.servers.refuse(&culprit, &error.to_string());
         let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
         for entry in found.iter_mut() {
             if entry.status == Status::Loaded
@@ -230,8 +269,13 @@ impl Hub {
             .collect();
         let ctx = self.load_context.clone();
         let target = path.clone();
-        let loaded =
-            tokio::task::spawn_blocking(move || plugin::load_path(&ctx, &target, &taken)).await;
+        let state = self.state.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let (mut entry, provider) = plugin::load_path(&ctx, &target, false, &taken);
+            plugin::record_digests(&state, std::slice::from_mut(&mut entry));
+            (entry, provider)
+        })
+        .await;
         let Ok((entry, provider)) = loaded else {
             return;
         };
@@ -263,10 +307,28 @@ impl Hub {
         }
     }
 
+    /// Record the current tools' definitions (and notice changed ones), off the request path.
+    fn observe_definitions(&self) {
+        let state = self.state.clone();
+        let snapshot = self.catalog.snapshot();
+        let task = tokio::task::spawn_blocking(move || {
+            crate::approval::definition::observe(&state, &snapshot)
+        });
+        let mut background = self.background.lock().unwrap_or_else(|e| e.into_inner());
+        background.retain(|t| !t.is_finished());
+        background.push(task);
+    }
+
     /// Let every plugin flush, then write what the state writer holds.
     pub async fn shutdown(&self) {
         self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.servers.shutdown().await;
         self.digests_recorded().await;
+        let background: Vec<_> =
+            std::mem::take(&mut *self.background.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in background {
+            let _ = task.await;
+        }
         let plugins: Vec<_> = self
             .plugins
             .lock()
@@ -313,16 +375,30 @@ async fn initial_load(
     *hub.plugins.lock().unwrap_or_else(|e| e.into_inner()) = plugins;
     *hub.found.lock().unwrap_or_else(|e| e.into_inner()) = found;
 
-    let offers = gather(&hub.member_list()).await;
-    match merge(&offers) {
-        Ok(snapshot) => {
-            hub.catalog.install(snapshot);
-            hub.ready.send_replace(Some(Ok(())));
-        }
-        Err(e) => {
-            tracing::error!("{e}");
-            hub.ready.send_replace(Some(Err(e.to_string())));
-            return;
+    // Serving waits a little for downstream servers (they are announced when they come up
+    // later); one-shot commands wait until each has started or failed.
+    let deadline = options
+        .watch
+        .then(|| hub.started + hub.config.config.servers.startup_wait.get());
+    hub.servers.wait_settled(deadline).await;
+    add_server_members(&hub);
+
+    loop {
+        let offers = gather(&hub.member_list()).await;
+        match merge(&offers) {
+            Ok(snapshot) => {
+                hub.catalog.install(snapshot);
+                hub.ready.send_replace(Some(Ok(())));
+                hub.observe_definitions();
+                break;
+            }
+            // A downstream server that collides is refused; the rest is served.
+            Err(e) if hub.servers.is_server(e.culprit()) => hub.drop_culprit(&e),
+            Err(e) => {
+                tracing::error!("{e}");
+                hub.ready.send_replace(Some(Err(e.to_string())));
+                return;
+            }
         }
     }
 
@@ -353,6 +429,84 @@ async fn initial_load(
     let weak = Arc::downgrade(&hub);
     drop(hub);
     follow(weak, events, paths_rx).await;
+}
+
+/// Make the downstream servers catalog members, after the plugins (so a plugin keeps a
+/// contested name). A server named like a loaded plugin is refused: names identify providers.
+fn add_server_members(hub: &Hub) {
+    let plugins: Vec<String> = hub
+        .member_list()
+        .iter()
+        .map(|m| m.provider.name().to_string())
+        .collect();
+    let mut list = hub.members.write().unwrap_or_else(|e| e.into_inner());
+    for provider in hub.servers.providers() {
+        let name = provider.name().to_string();
+        if plugins.contains(&name) {
+            let reason = format!(
+                "a plugin or built-in provider is already named {name:?}; rename the server in {}",
+                hub.servers.file().path.display()
+            );
+            tracing::error!("{reason}");
+            hub.servers.refuse(&name, &reason);
+            continue;
+        }
+        list.push(member(provider));
+    }
+}
+
+/// Follow the downstream servers' events until the hub is gone: refresh the catalog when an
+/// offer changes, pass log messages on to clients.
+async fn follow_servers(
+    hub: std::sync::Weak<Hub>,
+    mut events: mpsc::UnboundedReceiver<ServerEvent>,
+) {
+    // Changes before the initial catalog are part of it; one refresh after it catches up.
+    {
+        let Some(strong) = hub.upgrade() else { return };
+        if strong.ready().await.is_err() {
+            return;
+        }
+    }
+    let mut changed = true;
+    loop {
+        if changed {
+            let Some(strong) = hub.upgrade() else { return };
+            strong.refresh().await;
+            changed = false;
+        }
+        let Some(event) = events.recv().await else {
+            return;
+        };
+        let Some(strong) = hub.upgrade() else { return };
+        let mut next = Some(event);
+        // Take whatever else is queued, so a burst of changes costs one refresh.
+        while let Some(event) = next {
+            match event {
+                ServerEvent::Changed(server) => {
+                    tracing::debug!(server, "downstream server's offer changed");
+                    changed = true;
+                }
+                ServerEvent::Log {
+                    server,
+                    level,
+                    logger,
+                    data,
+                } => {
+                    let logger = match logger {
+                        Some(logger) => format!("{server}/{logger}"),
+                        None => server,
+                    };
+                    let _ = strong.notices.send(Notice::Log {
+                        level,
+                        logger,
+                        data,
+                    });
+                }
+            }
+            next = events.try_recv().ok();
+        }
+    }
 }
 
 fn member(provider: SharedProvider) -> Member {

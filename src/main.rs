@@ -1,6 +1,7 @@
 //! switchboard: a stdio-first MCP host. See ARCHITECTURE.md for the road a call travels and
 //! the code map; this file only hands the command line to [`cli`].
 
+mod approval;
 mod builtin;
 mod catalog;
 mod cli;
@@ -14,6 +15,7 @@ mod plugin;
 mod provider;
 mod requester;
 mod secrets;
+mod server;
 mod session;
 mod state;
 

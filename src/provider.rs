@@ -107,6 +107,13 @@ pub trait Provider: Send + Sync + 'static {
         self.name().to_string()
     }
 
+    /// Whether its tool annotations (read-only, destructive...) are believed when deciding
+    /// what needs approval. Only for providers that ship with switchboard or that the person
+    /// configured as trusted.
+    fn trusts_annotations(&self) -> bool {
+        false
+    }
+
     /// How long one call may run.
     fn call_timeout(&self) -> Duration;
 

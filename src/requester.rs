@@ -136,6 +136,16 @@ impl Requester {
         }
     }
 
+    /// Whether the client declared it can ask the person (elicitation).
+    pub fn can_elicit(&self) -> bool {
+        self.inner.peer.is_some() && self.inner.abilities.elicitation
+    }
+
+    /// Whether this is a stateless 2026-07-28 request (the server may not send requests).
+    pub fn is_stateless(&self) -> bool {
+        self.inner.stateless
+    }
+
     /// The request's id as recorded in the audit log.
     pub fn request_id(&self) -> &str {
         &self.inner.request_id

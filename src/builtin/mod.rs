@@ -58,6 +58,10 @@ impl Provider for Builtin {
         String::new()
     }
 
+    fn trusts_annotations(&self) -> bool {
+        true
+    }
+
     fn call_timeout(&self) -> Duration {
         // The search's own per-source deadlines bound it; this is the outer safety net.
         self.limits.source_timeout + Duration::from_secs(30)

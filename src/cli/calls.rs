@@ -41,6 +41,7 @@ async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallT
         arguments,
         requester: Requester::local(session.request_id(1)),
         session,
+        retry: None,
     };
     Ok(hub.pipeline.call(call).await?)
 }
@@ -74,25 +75,40 @@ pub async fn call(loaded: Loaded, tool: &str, args: &str) -> Result<ExitCode> {
 pub async fn tools(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
     let hub = start(loaded).await?;
     let snapshot = hub.catalog.snapshot();
+    // Read the definitions on record once this run's observations are written.
+    hub.shutdown().await;
+    let changed: std::collections::HashMap<String, String> = State::open(hub.state.path())?
+        .definitions()?
+        .into_iter()
+        .filter_map(|d| d.changed.map(|when| (d.tool, when)))
+        .collect();
     if as_json {
         let tools: Vec<_> = snapshot.tools.values().map(|r| &r.tool).collect();
         print_json(&tools)?;
-    } else {
-        let width = snapshot
-            .tools
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(4)
-            .max(4);
-        println!("{:width$}  {:12}  DESCRIPTION", "TOOL", "PROVIDER");
-        for (name, route) in &snapshot.tools {
-            let description = route.tool.description.as_deref().unwrap_or("");
-            let first_line = description.lines().next().unwrap_or("");
-            println!("{name:width$}  {:12}  {first_line}", route.provider.name());
-        }
+        return Ok(ExitCode::SUCCESS);
     }
-    hub.shutdown().await;
+    let width = snapshot
+        .tools
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:width$}  {:12}  DESCRIPTION", "TOOL", "PROVIDER");
+    for (name, route) in &snapshot.tools {
+        let description = route.tool.description.as_deref().unwrap_or("");
+        let first_line = description.lines().next().unwrap_or("");
+        let drift = changed
+            .get(name)
+            .map(|when| {
+                format!("  [definition changed {when}; remembered approvals no longer apply]")
+            })
+            .unwrap_or_default();
+        println!(
+            "{name:width$}  {:12}  {first_line}{drift}",
+            route.provider.name()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

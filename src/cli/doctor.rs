@@ -70,7 +70,26 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
     );
     hub.shutdown().await;
     let path = hub.state.path().to_path_buf();
-    let records = State::open(&path)?.plugin_records()?;
+    let reopened = State::open(&path)?;
+    let records = reopened.plugin_records()?;
+    let drifted: Vec<_> = reopened
+        .definitions()?
+        .into_iter()
+        .filter(|d| d.changed.is_some())
+        .collect();
+    if !drifted.is_empty() {
+        println!(
+            "tool definitions changed since first seen (remembered approvals no longer apply):"
+        );
+        for d in &drifted {
+            println!(
+                "  {} (from {}), changed {}",
+                d.tool,
+                d.provider,
+                d.changed.as_deref().unwrap_or("?")
+            );
+        }
+    }
     if !records.is_empty() {
         println!("plugin files on record (newest first):");
     }

@@ -4,6 +4,7 @@
 //! Every other subcommand is for the person at the terminal; this module and its children are
 //! the only code that prints to stdout, and never while serving.
 
+mod approvals;
 mod calls;
 mod config_cmd;
 mod doctor;
@@ -87,6 +88,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Approve or deny calls waiting for a person; remembered approvals; the policy.
+    Approvals {
+        /// What to do with approvals.
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
     /// Store secrets in the OS keyring, for `${keyring:NAME}` references.
     Secrets {
         /// What to do with secrets.
@@ -95,6 +102,55 @@ pub enum Command {
     },
     /// Check the installation: home, configuration, state database, plugins.
     Doctor,
+}
+
+/// `switchboard approvals ...`
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// The calls waiting for approval.
+    List {
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a waiting call (it runs at once).
+    Approve {
+        /// The id `list` shows.
+        id: String,
+        /// Also approve this tool for the rest of the caller's session, or always.
+        #[arg(long, value_name = "session|always")]
+        remember: Option<String>,
+    },
+    /// Deny a waiting call.
+    Deny {
+        /// The id `list` shows.
+        id: String,
+    },
+    /// The remembered approvals.
+    Grants {
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a remembered approval.
+    Revoke {
+        /// The id `grants` shows.
+        id: String,
+    },
+    /// Say whether a tool runs, is asked about or is refused, and which rule decided.
+    Explain {
+        /// The tool's name as clients see it.
+        tool: String,
+    },
+    /// Serve the approval inbox as a page on 127.0.0.1 and open it in the browser.
+    Ui {
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Print the address without opening a browser.
+        #[arg(long)]
+        no_open: bool,
+    },
 }
 
 /// `switchboard secrets ...`
@@ -166,6 +222,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Plugins { command } => plugins::run(loaded, command).await,
         Command::Audit { json, limit } => records::audit(loaded, json, limit),
         Command::Doctor => doctor::run(loaded).await,
+        Command::Approvals { command } => approvals::run(loaded, command).await,
         Command::Config { .. } | Command::Secrets { .. } => {
             anyhow::bail!("internal: this command runs without the runtime")
         }

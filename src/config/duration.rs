@@ -15,6 +15,11 @@ impl Seconds {
         Self(Duration::from_secs(secs))
     }
 
+    /// Milliseconds.
+    pub const fn from_millis(millis: u64) -> Self {
+        Self(Duration::from_millis(millis))
+    }
+
     /// The duration.
     pub fn get(self) -> Duration {
         self.0

@@ -84,6 +84,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Downstream MCP servers.
     pub servers: ServersConfig,
+    /// Which calls need a person's approval, and how to ask.
+    pub approvals: ApprovalsConfig,
 }
 
 /// `log:`
@@ -122,10 +124,82 @@ pub struct ConnectorConfig {
     pub prefix: Option<String>,
     /// Per-call timeout for this plugin.
     pub call_timeout: Option<Seconds>,
+    /// Believe the plugin's tool annotations (read-only...) when deciding what to ask;
+    /// unset means yes for connectors shipped with switchboard, no for others.
+    pub trust_annotations: Option<bool>,
     /// Where each declared secret comes from: `${env:NAME}` or `${keyring:NAME}`.
     pub secrets: BTreeMap<String, String>,
     /// The plugin's own settings, checked against the schema the plugin declares.
     pub config: Value,
+}
+
+/// `approvals:`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// What a tool no rule matches gets.
+    pub default: DefaultDecision,
+    /// Rules over tool names and providers; deny beats ask beats allow.
+    pub rules: Vec<ApprovalRule>,
+    /// Providers (plugin or server names) whose tool annotations are believed.
+    pub trust_annotations: Vec<String>,
+    /// How long a question may wait for the person.
+    pub timeout: Seconds,
+    /// Keep undecided calls in the approval inbox when the client cannot ask the person.
+    pub inbox: bool,
+}
+
+/// What a tool without a matching rule gets.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultDecision {
+    /// Decide from the tool's trusted annotations: read-only runs, anything else is asked.
+    Annotations,
+    /// Run everything.
+    Allow,
+    /// Ask about everything.
+    Ask,
+    /// Refuse everything.
+    Deny,
+}
+
+/// A decision a rule gives.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleDecision {
+    /// Run without asking.
+    Allow,
+    /// Ask the person.
+    Ask,
+    /// Refuse.
+    Deny,
+}
+
+/// One rule of `approvals.rules`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    /// Globs over tool names as clients see them (`shell__*`, `files__delete`); unset means
+    /// every tool (of `provider`, if given).
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Only tools of this plugin or server.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// What matching tools get.
+    pub decision: RuleDecision,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            default: DefaultDecision::Annotations,
+            rules: Vec::new(),
+            trust_annotations: Vec::new(),
+            timeout: Seconds::from_secs(120),
+            inbox: true,
+        }
+    }
 }
 
 /// `search:`
@@ -154,6 +228,9 @@ pub struct AuditConfig {
 pub struct ServersConfig {
     /// The `mcpServers` file; relative paths are relative to the configuration folder.
     pub config: PathBuf,
+    /// How long serving waits for servers still starting before it answers the first lists;
+    /// servers that come up later are announced with `list_changed`.
+    pub startup_wait: Seconds,
 }
 
 impl Default for LogConfig {
@@ -183,6 +260,7 @@ impl Default for ConnectorConfig {
             enabled: None,
             prefix: None,
             call_timeout: None,
+            trust_annotations: None,
             secrets: BTreeMap::new(),
             config: Value::Object(Default::default()),
         }
@@ -203,6 +281,7 @@ impl Default for ServersConfig {
     fn default() -> Self {
         Self {
             config: PathBuf::from("servers_config.json"),
+            startup_wait: Seconds::from_millis(1000),
         }
     }
 }
@@ -326,6 +405,22 @@ fn validate(config: &Config, source: &Source) -> Result<(), ConfigError> {
                 config.search.max_limit
             ),
         ));
+    }
+    for (index, rule) in config.approvals.rules.iter().enumerate() {
+        if rule.tools.is_empty() && rule.provider.is_none() {
+            return Err(key_error(
+                format!("approvals.rules[{index}]"),
+                "a rule needs `tools` (globs over tool names), `provider`, or both".into(),
+            ));
+        }
+        for glob in &rule.tools {
+            if let Err(e) = globset::Glob::new(glob) {
+                return Err(key_error(
+                    format!("approvals.rules[{index}].tools"),
+                    format!("{glob:?} is not a valid glob: {e}"),
+                ));
+            }
+        }
     }
     for (name, section) in &config.connectors {
         if let Some(prefix) = &section.prefix

@@ -44,6 +44,7 @@ pub fn tool_response(tool: &str, result: CallResult) -> Result<CallToolResponse,
             Ok(tool_error(format!("{tool}: {message}")))
         }
         Err(CallError::Provider(error)) => Ok(tool_error(format!("{tool} failed: {error}"))),
+        Err(CallError::InputRequired(input)) => Ok(CallToolResponse::InputRequired(*input)),
     }
 }
 

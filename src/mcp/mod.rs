@@ -219,6 +219,12 @@ impl ServerHandler for Face {
             arguments,
             requester: self.requester(&ctx, &session),
             session,
+            retry: request
+                .input_responses
+                .map(|responses| crate::approval::Retry {
+                    responses,
+                    state: request.request_state,
+                }),
         };
         // A panic anywhere on the road must still answer the request (rmcp would not).
         let outcome = AssertUnwindSafe(self.inner.hub.pipeline.call(call))

@@ -68,6 +68,28 @@ impl Auditor {
     }
 }
 
+impl Auditor {
+    /// Queue the row of an approval decision about the call `request_id`.
+    pub fn record_decision(
+        &self,
+        session: &SessionInfo,
+        request_id: &str,
+        target: Target<'_>,
+        outcome: Outcome,
+        decided_by: &str,
+        started: Instant,
+    ) {
+        let mut record = AuditRecord::new(request_id, session.id.clone(), "approval");
+        record.client = session.client.clone();
+        record.tool = target.name.map(str::to_string);
+        record.provider = target.provider.map(str::to_string);
+        record.outcome = outcome;
+        record.decided_by = Some(decided_by.to_string());
+        record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.state.record_audit(record);
+    }
+}
+
 /// The pipeline layer.
 pub struct Audit(Auditor);
 

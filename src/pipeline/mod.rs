@@ -1,13 +1,14 @@
 //! The call pipeline: the road every tool call travels, as a stack of small layers.
 //!
 //! ```text
-//! audit → validate arguments → deadline → provider
+//! audit → validate arguments → approval → deadline → provider
 //! ```
 //!
 //! Each layer is one file, sees a [`ToolCall`] and the rest of the road ([`Next`]), and never
 //! knows which kind of provider is at the end. Approval, rate limits, circuit breakers and
 //! caching slot in as further layers.
 
+pub mod approval;
 pub mod audit;
 pub mod deadline;
 pub mod validate;
@@ -32,6 +33,8 @@ pub struct ToolCall {
     pub requester: Requester,
     /// Who is calling.
     pub session: SessionInfo,
+    /// Answers to an earlier input-required result, when this call is a retry.
+    pub retry: Option<crate::approval::Retry>,
 }
 
 /// Why a call did not produce a result.
@@ -48,6 +51,9 @@ pub enum CallError {
     /// The provider failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The client must answer questions and retry (2026-07-28 input-required round trip).
+    #[error("the client must answer questions first")]
+    InputRequired(Box<rmcp::model::InputRequiredResult>),
 }
 
 /// What a call ends in.
@@ -91,12 +97,16 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The standard road: audit, argument validation, deadline.
-    pub fn standard(state: crate::state::State, store_arguments: bool) -> Self {
+    /// The standard road: audit, argument validation, approval, deadline.
+    pub fn standard(config: &crate::config::Config, state: crate::state::State) -> Self {
+        let store_arguments = config.audit.store_arguments;
+        let auditor = audit::Auditor::new(state.clone(), store_arguments);
+        let gate = crate::approval::Gate::new(&config.approvals, state.clone(), auditor);
         Self {
             layers: vec![
                 Box::new(audit::Audit::new(state, store_arguments)),
                 Box::new(validate::Validate::default()),
+                Box::new(approval::Approval(gate)),
                 Box::new(deadline::Deadline),
             ],
         }

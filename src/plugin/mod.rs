@@ -108,7 +108,7 @@ pub fn load_all(ctx: &LoadContext) -> (Vec<Found>, Vec<Arc<PluginProvider>>) {
     let mut taken: BTreeMap<String, PathBuf> = BTreeMap::new();
     for (folder, bundled) in folders(&ctx.config) {
         for path in libraries_in(&folder, bundled) {
-            let (entry, provider) = load_path(ctx, &path, &taken);
+            let (entry, provider) = load_path(ctx, &path, bundled, &taken);
             if let (Some(manifest), Status::Loaded | Status::Disabled) =
                 (&entry.manifest, &entry.status)
             {
@@ -121,10 +121,12 @@ pub fn load_all(ctx: &LoadContext) -> (Vec<Found>, Vec<Arc<PluginProvider>>) {
     (found, providers)
 }
 
-/// Load the library at `path`, unless a plugin of the same name is already `taken`.
+/// Load the library at `path` (`bundled` when it ships with switchboard), unless a plugin of
+/// the same name is already `taken`.
 pub fn load_path(
     ctx: &LoadContext,
     path: &Path,
+    bundled: bool,
     taken: &BTreeMap<String, PathBuf>,
 ) -> (Found, Option<Arc<PluginProvider>>) {
     let library = match library::open(path) {
@@ -165,7 +167,7 @@ pub fn load_path(
         entry.status = Status::Disabled;
         return (entry, None);
     }
-    match instantiate(ctx, &library, &section) {
+    match instantiate(ctx, &library, &section, bundled) {
         Ok(provider) => {
             tracing::info!(plugin = %name, version = %library.manifest.version, file = %path.display(), "plugin loaded");
             (entry, Some(Arc::new(provider)))
@@ -182,6 +184,7 @@ fn instantiate(
     ctx: &LoadContext,
     library: &Library,
     section: &ConnectorConfig,
+    bundled: bool,
 ) -> Result<PluginProvider, String> {
     let manifest = &library.manifest;
     let config_key = format!("connectors.{}.config", manifest.name);
@@ -218,12 +221,22 @@ fn instantiate(
         .unwrap_or_else(|| manifest.name.clone());
     let plugins = &ctx.config.config.plugins;
     let timeout = section.call_timeout.unwrap_or(plugins.call_timeout).get();
+    // Connectors shipped with switchboard describe their tools truthfully; others are
+    // believed only when the person says so.
+    let trusted = section.trust_annotations.unwrap_or(bundled)
+        || ctx
+            .config
+            .config
+            .approvals
+            .trust_annotations
+            .contains(&manifest.name);
     Ok(PluginProvider::new(
         manifest.clone(),
         prefix,
         plugin,
         plugins.max_concurrent_calls,
         timeout,
+        trusted,
     ))
 }
 

@@ -31,6 +31,7 @@ pub struct PluginProvider {
     plugin: Arc<PluginBox>,
     permits: Arc<Semaphore>,
     timeout: Duration,
+    trusted: bool,
 }
 
 impl PluginProvider {
@@ -41,6 +42,7 @@ impl PluginProvider {
         plugin: PluginBox,
         max_concurrent: usize,
         timeout: Duration,
+        trusted: bool,
     ) -> Self {
         Self {
             manifest,
@@ -48,6 +50,7 @@ impl PluginProvider {
             plugin: Arc::new(plugin),
             permits: Arc::new(Semaphore::new(max_concurrent)),
             timeout,
+            trusted,
         }
     }
 
@@ -133,6 +136,10 @@ impl Provider for PluginProvider {
 
     fn call_timeout(&self) -> Duration {
         self.timeout
+    }
+
+    fn trusts_annotations(&self) -> bool {
+        self.trusted
     }
 
     fn offer(&self) -> BoxFuture<'_, Result<Offer, ProviderError>> {

@@ -22,6 +22,10 @@ pub enum Outcome {
     Timeout,
     /// The client cancelled it.
     Cancelled,
+    /// An approval decision: the call may run.
+    Approved,
+    /// An approval decision: the call may not run.
+    Denied,
 }
 
 impl Outcome {
@@ -33,6 +37,8 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Timeout => "timeout",
             Outcome::Cancelled => "cancelled",
+            Outcome::Approved => "approved",
+            Outcome::Denied => "denied",
         }
     }
 
@@ -42,6 +48,8 @@ impl Outcome {
             "tool_error" => Outcome::ToolError,
             "timeout" => Outcome::Timeout,
             "cancelled" => Outcome::Cancelled,
+            "approved" => Outcome::Approved,
+            "denied" => Outcome::Denied,
             _ => Outcome::Error,
         }
     }
@@ -74,6 +82,8 @@ pub struct AuditRecord {
     pub error: Option<String>,
     /// How long it took, in milliseconds.
     pub duration_ms: f64,
+    /// For approval decisions: which rule, grant or answer decided.
+    pub decided_by: Option<String>,
 }
 
 impl AuditRecord {
@@ -96,6 +106,7 @@ impl AuditRecord {
             outcome: Outcome::Ok,
             error: None,
             duration_ms: 0.0,
+            decided_by: None,
         }
     }
 }
@@ -113,8 +124,8 @@ pub fn digest_bytes(bytes: &[u8]) -> String {
 pub(super) fn insert(conn: &Connection, r: &AuditRecord) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO audit (request_id, time, session, client, method, tool, provider,
-                            args_sha256, arguments, outcome, error, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                            args_sha256, arguments, outcome, error, duration_ms, decided_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     stmt.execute(params![
         r.request_id,
@@ -128,13 +139,14 @@ pub(super) fn insert(conn: &Connection, r: &AuditRecord) -> rusqlite::Result<()>
         r.arguments,
         r.outcome.as_str(),
         r.error,
-        r.duration_ms
+        r.duration_ms,
+        r.decided_by
     ])?;
     Ok(())
 }
 
 const COLUMNS: &str = "request_id, time, session, client, method, tool, provider, args_sha256,
-                       arguments, outcome, error, duration_ms";
+                       arguments, outcome, error, duration_ms, decided_by";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
     Ok(AuditRecord {
@@ -150,6 +162,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRecord> {
         outcome: Outcome::parse(&r.get::<_, String>(9)?),
         error: r.get(10)?,
         duration_ms: r.get(11)?,
+        decided_by: r.get(12)?,
     })
 }
 

@@ -5,6 +5,7 @@
 //! connection. WAL mode and a busy timeout let several processes (several clients, the CLI)
 //! share the file. Plugins never open this file: they reach it through the key-value service.
 
+pub mod approvals;
 pub mod audit;
 mod schema;
 mod writer;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use audit::{AuditRecord, Outcome};
@@ -143,12 +145,38 @@ impl State {
     /// Write (or with `None` delete) a plugin's key; durable when this returns. Blocks: call it
     /// from a blocking thread.
     pub fn kv_put(&self, plugin: &str, key: &str, value: Option<&str>) -> Result<(), StateError> {
-        self.inner.writer.call(|reply| Op::Kv {
-            plugin: plugin.to_string(),
-            key: key.to_string(),
-            value: value.map(str::to_string),
-            reply,
+        self.inner
+            .writer
+            .call(|reply| Op::Kv {
+                plugin: plugin.to_string(),
+                key: key.to_string(),
+                value: value.map(str::to_string),
+                reply,
+            })
+            .map(|_| ())
+    }
+
+    /// Run one statement through the writer and wait for it; returns the rows it changed.
+    /// Blocks: call it from a blocking thread.
+    pub(crate) fn execute(
+        &self,
+        sql: &'static str,
+        params: Vec<Value>,
+    ) -> Result<usize, StateError> {
+        self.inner.writer.call(|reply| Op::Execute {
+            sql,
+            params,
+            reply: Some(reply),
         })
+    }
+
+    /// Queue one statement; returns at once.
+    pub(crate) fn execute_later(&self, sql: &'static str, params: Vec<Value>) {
+        self.inner.writer.send(Op::Execute {
+            sql,
+            params,
+            reply: None,
+        });
     }
 
     /// Flush and stop the writer; later writes are dropped with an error log.
@@ -156,7 +184,10 @@ impl State {
         self.inner.writer.close();
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StateError> {
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
         let conn = self.inner.reader.lock().unwrap_or_else(|e| e.into_inner());
         Ok(f(&conn)?)
     }

@@ -42,6 +42,47 @@ const MIGRATIONS: &[&str] = &[
         last_loaded TEXT NOT NULL,
         PRIMARY KEY (name, file, sha256)
     );",
+    // 2: approvals: the inbox, grants, and the tool definitions seen (for drift).
+    "CREATE TABLE approvals (
+        id              TEXT PRIMARY KEY,
+        request_id      TEXT NOT NULL,
+        session         TEXT NOT NULL,
+        pid             INTEGER NOT NULL,
+        tool            TEXT NOT NULL,
+        provider        TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        args_sha256     TEXT NOT NULL,
+        summary         TEXT NOT NULL,
+        created         TEXT NOT NULL,
+        expires         TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        remember        TEXT,
+        decided         TEXT,
+        decided_by      TEXT
+    );
+    CREATE INDEX approvals_status ON approvals(status);
+    CREATE TABLE grants (
+        id              TEXT PRIMARY KEY,
+        tool            TEXT NOT NULL,
+        provider        TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        scope           TEXT NOT NULL,
+        session         TEXT,
+        created         TEXT NOT NULL,
+        created_by      TEXT NOT NULL,
+        revoked         TEXT
+    );
+    CREATE INDEX grants_tool ON grants(tool);
+    CREATE TABLE tool_definitions (
+        tool          TEXT PRIMARY KEY,
+        provider      TEXT NOT NULL,
+        hash          TEXT NOT NULL,
+        first_seen    TEXT NOT NULL,
+        last_seen     TEXT NOT NULL,
+        previous_hash TEXT,
+        changed       TEXT
+    );
+    ALTER TABLE audit ADD COLUMN decided_by TEXT;",
 ];
 
 /// The schema version this binary writes.

@@ -23,7 +23,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(250);
 /// Attempts at shutdown before giving up on what is left (about 10 s).
 const CLOSING_ATTEMPTS: u32 = 40;
 
-type Reply = SyncSender<Result<(), String>>;
+/// Where an awaited write reports how many rows it changed.
+pub type Reply = SyncSender<Result<usize, String>>;
 
 /// One queued write.
 pub enum Op {
@@ -40,6 +41,12 @@ pub enum Op {
         key: String,
         value: Option<String>,
         reply: Reply,
+    },
+    /// One statement; with a reply, the caller waits for it.
+    Execute {
+        sql: &'static str,
+        params: Vec<rusqlite::types::Value>,
+        reply: Option<Reply>,
     },
 }
 
@@ -69,8 +76,8 @@ impl Writer {
         }
     }
 
-    /// Queue an operation that replies, and wait for the reply.
-    pub fn call(&self, make: impl FnOnce(Reply) -> Op) -> Result<(), StateError> {
+    /// Queue an operation that replies, and wait for the rows it changed.
+    pub fn call(&self, make: impl FnOnce(Reply) -> Op) -> Result<usize, StateError> {
         let (reply, answer) = mpsc::sync_channel(1);
         {
             let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
@@ -126,7 +133,15 @@ fn run(mut conn: Connection, receiver: Receiver<Op>) {
 impl Op {
     /// Whether a caller is blocked on this write.
     fn is_awaited(&self) -> bool {
-        matches!(self, Op::Kv { .. })
+        matches!(self, Op::Kv { .. } | Op::Execute { reply: Some(_), .. })
+    }
+
+    fn take_reply(self) -> Option<Reply> {
+        match self {
+            Op::Kv { reply, .. } => Some(reply),
+            Op::Execute { reply, .. } => reply,
+            _ => None,
+        }
     }
 }
 
@@ -137,9 +152,11 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
     let mut attempt = 0u32;
     loop {
         match write_batch(conn, batch) {
-            Ok(()) => {
-                for op in batch.drain(..) {
-                    reply(op, Ok(()));
+            Ok(changed) => {
+                for (op, rows) in batch.drain(..).zip(changed) {
+                    if let Some(reply) = op.take_reply() {
+                        let _ = reply.send(Ok(rows));
+                    }
                 }
                 return;
             }
@@ -150,11 +167,12 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
                 // (audit rows) stay queued.
                 let mut kept = Vec::with_capacity(batch.len());
                 for op in batch.drain(..) {
-                    match op {
-                        Op::Kv { reply, .. } => {
+                    if op.is_awaited() {
+                        if let Some(reply) = op.take_reply() {
                             let _ = reply.send(Err(message.clone()));
                         }
-                        other => kept.push(other),
+                    } else {
+                        kept.push(op);
                     }
                 }
                 *batch = kept;
@@ -184,51 +202,51 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
     }
 }
 
-fn reply(op: Op, result: Result<(), String>) {
-    if let Op::Kv { reply, .. } = op {
-        let _ = reply.send(result);
+fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<usize>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut changed = Vec::with_capacity(batch.len());
+    for op in batch {
+        changed.push(apply(&tx, op)?);
     }
+    tx.commit()?;
+    Ok(changed)
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for op in batch {
-        match op {
-            Op::Audit(record) => super::audit::insert(&tx, record)?,
-            Op::Plugin {
-                name,
-                file,
-                sha256,
-                version,
-                api_version,
-            } => {
-                let time = now();
-                tx.execute(
-                    "INSERT INTO plugins (name, file, sha256, version, api_version, first_seen, last_loaded)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-                     ON CONFLICT (name, file, sha256) DO UPDATE SET last_loaded = excluded.last_loaded,
-                         version = excluded.version, api_version = excluded.api_version",
-                    params![name, file, sha256, version, api_version, time],
-                )?;
-            }
-            Op::Kv {
-                plugin, key, value, ..
-            } => match value {
-                Some(value) => {
-                    tx.execute(
-                        "INSERT INTO kv (plugin, key, value, updated) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                        params![plugin, key, value, now()],
-                    )?;
-                }
-                None => {
-                    tx.execute(
-                        "DELETE FROM kv WHERE plugin = ?1 AND key = ?2",
-                        params![plugin, key],
-                    )?;
-                }
-            },
+fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<usize> {
+    match op {
+        Op::Audit(record) => {
+            super::audit::insert(tx, record)?;
+            Ok(1)
+        }
+        Op::Plugin {
+            name,
+            file,
+            sha256,
+            version,
+            api_version,
+        } => tx.execute(
+            "INSERT INTO plugins (name, file, sha256, version, api_version, first_seen, last_loaded)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (name, file, sha256) DO UPDATE SET last_loaded = excluded.last_loaded,
+                 version = excluded.version, api_version = excluded.api_version",
+            params![name, file, sha256, version, api_version, now()],
+        ),
+        Op::Kv {
+            plugin, key, value, ..
+        } => match value {
+            Some(value) => tx.execute(
+                "INSERT INTO kv (plugin, key, value, updated) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                params![plugin, key, value, now()],
+            ),
+            None => tx.execute(
+                "DELETE FROM kv WHERE plugin = ?1 AND key = ?2",
+                params![plugin, key],
+            ),
+        },
+        Op::Execute { sql, params, .. } => {
+            let mut statement = tx.prepare_cached(sql)?;
+            statement.execute(rusqlite::params_from_iter(params.iter()))
         }
     }
-    tx.commit()
 }

@@ -32,6 +32,13 @@ pub struct Config {
     /// is indexed so far (the next search goes on from there).
     #[serde(default = "default_index_budget_ms")]
     pub index_budget_ms: u64,
+    /// Whether the write tools (`write`, `move`, `delete`, `mkdir`) are offered.
+    #[serde(default = "default_writable")]
+    pub writable: bool,
+}
+
+fn default_writable() -> bool {
+    true
 }
 
 fn default_roots() -> Vec<String> {
@@ -74,6 +81,7 @@ impl Default for Config {
             max_file_size: default_max_file_size(),
             rescan_seconds: default_rescan_seconds(),
             index_budget_ms: default_index_budget_ms(),
+            writable: default_writable(),
         }
     }
 }
@@ -141,6 +149,13 @@ impl Config {
                     "description": "How long one search may spend building the index, in \
                         milliseconds, before it answers from what is indexed so far. The next \
                         search goes on where it stopped. Keep it below search.source_timeout."
+                },
+                "writable": {
+                    "type": "boolean",
+                    "default": default_writable(),
+                    "description": "Offer the write, move, delete and mkdir tools, confined by \
+                        the same roots and include/exclude rules as reading. false shares the \
+                        folders read-only: the write tools are not offered at all."
                 }
             }
         })

@@ -18,7 +18,9 @@
 //! Keeping current is by modification time: [`Index::sync`] takes a fresh walk, re-reads only
 //! files whose size or mtime changed, and drops rows of files that are gone. It writes in
 //! batches of a few hundred files per transaction, reports progress after each, and stops
-//! cleanly (keeping what it wrote) when the request is cancelled.
+//! cleanly (keeping what it wrote) when the request is cancelled. Between walks, the write
+//! tools' changes are applied directly: [`Index::upsert`] re-reads given files and
+//! [`Index::remove_under`] drops a path and everything under it.
 //!
 //! Ranking is FTS5's `bm25` with the name weighted well above the path and the body; queries
 //! that look like file names also match names directly and come first.
@@ -312,54 +314,107 @@ impl Index {
                 stats.cancelled = true;
                 break;
             }
-            let tx = self.conn.transaction()?;
-            {
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO files (path, name, root, size, mtime_ns, indexed, kind)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (path) DO UPDATE SET name = excluded.name,
-                        root = excluded.root, size = excluded.size,
-                        mtime_ns = excluded.mtime_ns, indexed = excluded.indexed,
-                        kind = excluded.kind
-                     RETURNING id",
-                )?;
-                let mut drop_doc = tx.prepare_cached("DELETE FROM docs WHERE rowid = ?1")?;
-                let mut add_doc = tx.prepare_cached(
-                    "INSERT INTO docs (rowid, path, name, body) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for file in batch {
-                    let path = Path::new(&file.path);
-                    let name = crate::paths::display_name(path);
-                    let (kind, body) = match content::read_capped(path, max_file_size) {
-                        Ok(Contents::Text {
-                            text,
-                            truncated: false,
-                        }) => ("text", text),
-                        Ok(Contents::Text {
-                            text,
-                            truncated: true,
-                        }) => ("truncated", text),
-                        Ok(Contents::Binary) => ("binary", String::new()),
-                        Err(_) => {
-                            stats.unreadable += 1;
-                            ("unreadable", String::new())
-                        }
-                    };
-                    let root = roots.get(file.root).map_or("", String::as_str);
-                    let size = i64::try_from(file.size).unwrap_or(i64::MAX);
-                    let id: i64 = upsert.query_row(
-                        params![file.path, name, root, size, file.mtime_ns, indexed_at, kind],
-                        |r| r.get(0),
-                    )?;
-                    drop_doc.execute([id])?;
-                    add_doc.execute(params![id, file.path, name_terms(&name), body])?;
-                }
-            }
-            tx.commit()?;
+            stats.unreadable += self.write_batch(batch, roots, max_file_size, indexed_at)?;
             stats.indexed += batch.len();
             (progress.report)(stats.indexed, total);
         }
         Ok(stats)
+    }
+
+    /// Read and (re)write the rows of `batch` in one transaction; returns how many could not
+    /// be read (they are indexed by name only).
+    fn write_batch(
+        &mut self,
+        batch: &[&FileEntry],
+        roots: &[String],
+        max_file_size: u64,
+        indexed_at: i64,
+    ) -> rusqlite::Result<usize> {
+        let mut unreadable = 0;
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO files (path, name, root, size, mtime_ns, indexed, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (path) DO UPDATE SET name = excluded.name,
+                    root = excluded.root, size = excluded.size,
+                    mtime_ns = excluded.mtime_ns, indexed = excluded.indexed,
+                    kind = excluded.kind
+                 RETURNING id",
+            )?;
+            let mut drop_doc = tx.prepare_cached("DELETE FROM docs WHERE rowid = ?1")?;
+            let mut add_doc = tx.prepare_cached(
+                "INSERT INTO docs (rowid, path, name, body) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for file in batch {
+                let path = Path::new(&file.path);
+                let name = crate::paths::display_name(path);
+                let (kind, body) = match content::read_capped(path, max_file_size) {
+                    Ok(Contents::Text {
+                        text,
+                        truncated: false,
+                    }) => ("text", text),
+                    Ok(Contents::Text {
+                        text,
+                        truncated: true,
+                    }) => ("truncated", text),
+                    Ok(Contents::Binary) => ("binary", String::new()),
+                    Err(_) => {
+                        unreadable += 1;
+                        ("unreadable", String::new())
+                    }
+                };
+                let root = roots.get(file.root).map_or("", String::as_str);
+                let size = i64::try_from(file.size).unwrap_or(i64::MAX);
+                let id: i64 = upsert.query_row(
+                    params![file.path, name, root, size, file.mtime_ns, indexed_at, kind],
+                    |r| r.get(0),
+                )?;
+                drop_doc.execute([id])?;
+                add_doc.execute(params![id, file.path, name_terms(&name), body])?;
+            }
+        }
+        tx.commit()?;
+        Ok(unreadable)
+    }
+
+    /// (Re)index the given files now, whatever the index thinks of their version: the write
+    /// tools call this for a file they just wrote, so a rewrite within the file system's mtime
+    /// resolution is not missed.
+    pub fn upsert(
+        &mut self,
+        files: &[FileEntry],
+        roots: &[String],
+        max_file_size: u64,
+    ) -> rusqlite::Result<()> {
+        let batch: Vec<&FileEntry> = files.iter().collect();
+        self.write_batch(&batch, roots, max_file_size, now_unix())
+            .map(|_| ())
+    }
+
+    /// Drop the rows of `path` and of everything under it (a deleted or moved file or folder);
+    /// returns how many were dropped.
+    pub fn remove_under(&mut self, path: &str) -> rusqlite::Result<usize> {
+        let path = path.trim_end_matches('/');
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM files
+                 WHERE path = ?1 OR substr(path, 1, length(?1) + 1) = ?1 || '/'",
+            )?;
+            stmt.query_map([path], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        {
+            let mut drop_doc = tx.prepare_cached("DELETE FROM docs WHERE rowid = ?1")?;
+            let mut drop_file = tx.prepare_cached("DELETE FROM files WHERE id = ?1")?;
+            for id in &ids {
+                drop_doc.execute([id])?;
+                drop_file.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(ids.len())
     }
 
     /// Search names and contents. Hits whose name matches a file-name-like query come first,

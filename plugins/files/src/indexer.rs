@@ -5,8 +5,16 @@
 //! than that budget can index (a whole home folder), the search answers from what is indexed,
 //! says so, and a background thread finishes the build in short slices, releasing the index
 //! between slices so searches keep answering meanwhile.
+//!
+//! The write tools tell the indexer what they changed ([`Indexer::follow`]), and the index
+//! follows at once when it is open: a written file is re-read into it (whatever its mtime says,
+//! so a rewrite within the file system's timestamp resolution is not missed), a deleted or
+//! moved-away path loses its rows and everything under it, and a moved file is indexed under
+//! its new name. A moved folder loses its old rows and marks the index stale, so the next
+//! search walks the roots (as after `rescan_seconds`) and indexes it where it now is. When the
+//! index is not open yet there is nothing to follow: the first search walks everything anyway.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -16,7 +24,7 @@ use switchboard_plugin_api::{ErrorKind, Host, LogLevel, PluginError};
 use crate::config::Config;
 use crate::index::{Index, Progress};
 use crate::paths::Roots;
-use crate::scan;
+use crate::scan::{self, FileEntry};
 
 /// How much one background slice indexes before it lets searches in.
 const SLICE: Duration = Duration::from_millis(500);
@@ -29,6 +37,22 @@ pub struct Observer<'a> {
     pub cancelled: &'a dyn Fn() -> bool,
     /// A sentence for the person, e.g. that results are incomplete.
     pub notice: &'a dyn Fn(&str),
+}
+
+/// A change the write tools made, for the index to follow. Paths are canonical.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// A file was created or replaced.
+    Written(&'a Path),
+    /// A file, link or folder is gone, with everything under it.
+    Removed(&'a Path),
+    /// A file, link or folder was renamed.
+    Moved {
+        /// Where it was.
+        from: &'a Path,
+        /// Where it is now.
+        to: &'a Path,
+    },
 }
 
 /// How a refresh ended.
@@ -175,6 +199,76 @@ impl Indexer {
         inner.building.store(false, Ordering::Release);
     }
 
+    /// Bring the index in line with a change the write tools made (see the module docs). A
+    /// failure is logged and marks the index stale, so the next search rescans.
+    pub fn follow(&self, change: Change<'_>) {
+        let mut state = self.lock();
+        let Some(index) = state.index.as_mut() else {
+            return;
+        };
+        let inner = &self.inner;
+        let names = root_names(&inner.roots);
+        let cap = inner.config.max_file_size;
+        let mut stale = false;
+        let mut reindex = |index: &mut Index, path: &Path| -> rusqlite::Result<()> {
+            match self.entry_for(path) {
+                Some(entry) => index.upsert(&[entry], &names, cap),
+                None if path.is_dir() => {
+                    stale = true;
+                    Ok(())
+                }
+                None => index.remove_under(&path.display().to_string()).map(|_| ()),
+            }
+        };
+        let outcome = match change {
+            Change::Written(path) => reindex(index, path),
+            Change::Removed(path) => index.remove_under(&path.display().to_string()).map(|_| ()),
+            Change::Moved { from, to } => index
+                .remove_under(&from.display().to_string())
+                .and_then(|_| reindex(index, to)),
+        };
+        if let Err(e) = &outcome {
+            inner.host.log(
+                LogLevel::WARNING,
+                &format!("index: could not follow a change ({e}); the next search rescans"),
+            );
+        }
+        if stale || outcome.is_err() {
+            state.last_scan = None;
+        }
+    }
+
+    /// The index entry of the regular file at `path` (canonical), as a walk would list it:
+    /// under the innermost root holding it (the walk leaves nested roots to themselves), when
+    /// the globs let it through and it is not in the plugin's own data folder.
+    fn entry_for(&self, path: &Path) -> Option<FileEntry> {
+        let inner = &self.inner;
+        if path.starts_with(&inner.data_dir) {
+            return None;
+        }
+        let (index, root) = inner
+            .roots
+            .roots()
+            .iter()
+            .enumerate()
+            .filter(|(_, root)| path.starts_with(&root.path))
+            .max_by_key(|(_, root)| root.path.components().count())?;
+        let rel = path.strip_prefix(&root.path).ok()?;
+        if !inner.roots.filter().is_visible(rel, false) {
+            return None;
+        }
+        let metadata = std::fs::symlink_metadata(path).ok()?;
+        if !metadata.is_file() {
+            return None;
+        }
+        Some(FileEntry {
+            path: path.to_str()?.to_string(),
+            root: index,
+            size: metadata.len(),
+            mtime_ns: scan::mtime_ns(&metadata),
+        })
+    }
+
     /// Stop the background build and close the index (the WAL is checkpointed on close).
     pub fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
@@ -182,6 +276,15 @@ impl Indexer {
         state.index = None;
         state.last_scan = None;
     }
+}
+
+/// The roots as the index names them.
+fn root_names(roots: &Roots) -> Vec<String> {
+    roots
+        .roots()
+        .iter()
+        .map(|r| r.path.display().to_string())
+        .collect()
 }
 
 fn open(inner: &Inner, state: &mut State) -> Result<(), PluginError> {
@@ -233,12 +336,7 @@ fn refresh(
             "the search was cancelled while scanning the folders",
         ));
     }
-    let names: Vec<String> = inner
-        .roots
-        .roots()
-        .iter()
-        .map(|r| r.path.display().to_string())
-        .collect();
+    let names = root_names(&inner.roots);
     // Indexing stops when the client cancels or this request's share of time is spent.
     let stop = || (observer.cancelled)() || started.elapsed() > budget;
     let synced = index.sync(

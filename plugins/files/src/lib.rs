@@ -1,19 +1,22 @@
 //! `switchboard-files`: a data-source connector over local folders.
 //!
-//! It shares the configured root folders read-only: full-text search over file names and
-//! contents (an FTS5 index in the plugin's own SQLite file), fetching a file as a document,
-//! browsing folders, and each root as a `file://` resource. It is built to stay usable on a
-//! whole home folder: hidden and build folders are skipped, binary files are indexed by name
-//! only, large files are cut at a configurable size, and the index is kept current by
-//! modification time rather than rebuilt.
+//! It shares the configured root folders: full-text search over file names and contents (an
+//! FTS5 index in the plugin's own SQLite file), fetching a file as a document, browsing
+//! folders, each root as a `file://` resource, and (unless `writable: false`) writing, moving,
+//! deleting files and creating folders under the same confinement rules. It is built to stay
+//! usable on a whole home folder: hidden and build folders are skipped, binary files are
+//! indexed by name only, large files are cut at a configurable size, and the index is kept
+//! current by modification time rather than rebuilt, and follows the write tools' changes at
+//! once.
 //!
 //! This file is the glue between the switchboard [`Connector`] interface and the modules that
-//! do the work: [`config`] (settings), [`paths`] and [`filter`] (what may be reached),
-//! [`scan`] and [`index`] (the search index), [`query`] (safe FTS queries), [`content`]
-//! (text vs binary, size cap), [`listing`] (folders), and the MCP surfaces [`tools`] and
-//! [`resources`]. It owns the connector's state: the resolved roots and the index behind a
+//! do the work: [`config`] (settings), [`paths`], [`target`] and [`filter`] (what may be
+//! reached), [`scan`], [`index`] and [`indexer`] (the search index), [`query`] (safe FTS
+//! queries), [`content`] (text vs binary, size cap), [`listing`] (folders), [`atomic`] (changes
+//! nobody sees half of), and the MCP surfaces [`tools`], [`write`] and [`resources`]. It owns the connector's state: the resolved roots and the index behind a
 //! mutex, so concurrent searches wait for one indexing run instead of racing it.
 
+pub mod atomic;
 pub mod config;
 pub mod content;
 pub mod filter;
@@ -24,10 +27,12 @@ pub mod paths;
 pub mod query;
 pub mod resources;
 pub mod scan;
+pub mod target;
 pub mod time;
 pub mod tools;
+pub mod write;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -42,7 +47,7 @@ use switchboard_plugin_api::{
 use crate::config::Config;
 use crate::content::Contents;
 use crate::index::{Hit, Query};
-use crate::indexer::{Indexer, Observer};
+use crate::indexer::{Change, Indexer, Observer};
 use crate::paths::{PathError, Resolved, Roots, file_uri};
 
 /// Most hits one search returns, whatever the request asks.
@@ -54,6 +59,7 @@ pub struct Files {
     config: Config,
     roots: Arc<Roots>,
     home: Option<PathBuf>,
+    data_dir: PathBuf,
     indexer: Indexer,
 }
 
@@ -91,6 +97,16 @@ impl Files {
     /// rules.
     pub fn resolve(&self, requested: &str) -> Result<Resolved, PathError> {
         self.roots.resolve_str(requested, self.home.as_deref())
+    }
+
+    /// The plugin's own data folder (canonical), which the write tools never touch.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Bring the search index in line with a change the write tools made.
+    pub fn follow(&self, change: Change<'_>) {
+        self.indexer.follow(change);
     }
 
     /// Expand a leading `~` in a path a client gave.
@@ -199,7 +215,7 @@ impl Connector for Files {
         Manifest::new("files", env!("CARGO_PKG_VERSION"))
             .description(
                 "Search, browse and read text files in local folders (full-text index of names \
-                 and contents; read-only)",
+                 and contents), and write, move and delete them there (unless writable: false)",
             )
             .config_schema(Config::schema())
             .data_source("Local files")
@@ -227,19 +243,32 @@ impl Connector for Files {
         let data_dir = host.data_dir();
         let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
         let roots = Arc::new(roots);
-        let indexer = Indexer::new(host.clone(), config.clone(), roots.clone(), data_dir);
+        let indexer = Indexer::new(
+            host.clone(),
+            config.clone(),
+            roots.clone(),
+            data_dir.clone(),
+        );
         Ok(Self {
             host,
             config,
             roots,
             home,
+            data_dir,
             indexer,
         })
     }
 
     fn catalog(&self) -> Catalog {
         Catalog {
-            tools: tools::definitions(),
+            tools: if self.config.writable {
+                tools::definitions()
+                    .into_iter()
+                    .chain(write::definitions())
+                    .collect()
+            } else {
+                tools::definitions()
+            },
             resources: resources::resources(self),
             resource_templates: resources::templates(),
             prompts: Vec::new(),
@@ -295,3 +324,5 @@ switchboard_plugin_api::export_connector!(Files);
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;

@@ -6,6 +6,9 @@
 //! (symlinks resolved) lies under a canonical root, so a symlink pointing out of a root is
 //! refused; neither form is hidden by the include/exclude globs; and it is a regular file or a
 //! folder (never a device or a FIFO, which could block a read forever).
+//!
+//! The write tools reuse these rules through [`Roots::check_written`] and [`Roots::admit`] for
+//! paths that do not exist yet (see [`crate::target`]).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -66,6 +69,10 @@ pub enum PathError {
     Special(String),
     /// Does not exist.
     Missing(String),
+    /// Expected a folder, found a file.
+    NotAFolder(String),
+    /// A symlink whose target does not exist.
+    Dangling(String),
     /// Some other I/O failure while resolving.
     Io(String, io::Error),
 }
@@ -86,6 +93,10 @@ impl fmt::Display for PathError {
             }
             PathError::Special(p) => write!(f, "{p} is neither a regular file nor a folder"),
             PathError::Missing(p) => write!(f, "{p} does not exist"),
+            PathError::NotAFolder(p) => write!(f, "{p} is a file, not a folder"),
+            PathError::Dangling(p) => {
+                write!(f, "{p} is a symbolic link to something that does not exist")
+            }
             PathError::Io(p, e) => write!(f, "cannot access {p}: {e}"),
         }
     }
@@ -201,27 +212,7 @@ impl Roots {
     /// Resolve a path a client gave, enforcing every confinement rule (see the module docs).
     pub fn resolve(&self, requested: &Path) -> Result<Resolved, PathError> {
         let shown = requested.display().to_string();
-        if requested.components().any(|c| c == Component::ParentDir) {
-            return Err(PathError::Parent(shown));
-        }
-        if !requested.is_absolute() {
-            return Err(PathError::Relative(shown));
-        }
-        // As written: which roots it sits under (roots may nest), before the disk is touched.
-        let lexical: Vec<&Path> = self
-            .roots
-            .iter()
-            .filter_map(|root| {
-                requested
-                    .strip_prefix(&root.lexical)
-                    .or_else(|_| requested.strip_prefix(&root.path))
-                    .ok()
-            })
-            .collect();
-        if lexical.is_empty() {
-            return Err(PathError::Outside(shown));
-        }
-
+        self.check_written(requested)?;
         let canonical = std::fs::canonicalize(requested).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => PathError::Missing(shown.clone()),
             _ => PathError::Io(shown.clone(), e),
@@ -232,31 +223,86 @@ impl Roots {
         if !is_dir && !metadata.is_file() {
             return Err(PathError::Special(shown));
         }
-        if !lexical
+        let root = self.admit(requested, &canonical, is_dir)?;
+        Ok(Resolved {
+            path: canonical,
+            root,
+            is_dir,
+        })
+    }
+
+    /// The rules on a path as written, before the disk is touched: absolute, no `..`
+    /// component, and under a root (as configured or canonical).
+    pub fn check_written(&self, requested: &Path) -> Result<(), PathError> {
+        let shown = || requested.display().to_string();
+        if requested.components().any(|c| c == Component::ParentDir) {
+            return Err(PathError::Parent(shown()));
+        }
+        if !requested.is_absolute() {
+            return Err(PathError::Relative(shown()));
+        }
+        if self.lexical_rels(requested).is_empty() {
+            return Err(PathError::Outside(shown()));
+        }
+        Ok(())
+    }
+
+    /// The path as written, relative to each root it sits under (roots may nest).
+    fn lexical_rels<'a>(&self, requested: &'a Path) -> Vec<&'a Path> {
+        self.roots
+            .iter()
+            .filter_map(|root| {
+                requested
+                    .strip_prefix(&root.lexical)
+                    .or_else(|_| requested.strip_prefix(&root.path))
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// The visibility rules on both forms of a path: as written (`requested`) it must be
+    /// visible under some root, and its `canonical` form (symlinks resolved; for a path that
+    /// does not exist yet, its canonical folder plus the new names) must lie and be visible
+    /// under a canonical root. Returns the index of that root.
+    pub fn admit(
+        &self,
+        requested: &Path,
+        canonical: &Path,
+        is_dir: bool,
+    ) -> Result<usize, PathError> {
+        let shown = || requested.display().to_string();
+        if !self
+            .lexical_rels(requested)
             .iter()
             .any(|rel| self.filter.is_visible(rel, is_dir))
         {
-            return Err(PathError::Excluded(shown));
+            return Err(PathError::Excluded(shown()));
         }
-
         let mut under_some_root = false;
         for (index, root) in self.roots.iter().enumerate() {
             if let Ok(rel) = canonical.strip_prefix(&root.path) {
                 under_some_root = true;
                 if self.filter.is_visible(rel, is_dir) {
-                    return Ok(Resolved {
-                        path: canonical,
-                        root: index,
-                        is_dir,
-                    });
+                    return Ok(index);
                 }
             }
         }
         if under_some_root {
-            Err(PathError::Excluded(shown))
+            Err(PathError::Excluded(shown()))
         } else {
-            Err(PathError::Outside(shown))
+            Err(PathError::Outside(shown()))
         }
+    }
+
+    /// Whether `path` (canonical) is one of the roots.
+    pub fn is_root(&self, path: &Path) -> bool {
+        self.roots.iter().any(|root| root.path == path)
+    }
+
+    /// The first root at or under `path` (canonical), if any: what removing or moving `path`
+    /// would take along.
+    pub fn root_within(&self, path: &Path) -> Option<&Root> {
+        self.roots.iter().find(|root| root.path.starts_with(path))
     }
 }
 

@@ -18,9 +18,9 @@ use switchboard_plugin_api::{Call, Connector, ErrorKind, Host, LogLevel, PluginE
 use crate::Files;
 
 #[derive(Default)]
-struct FakeHost {
-    data_dir: String,
-    logs: Mutex<Vec<(u32, String)>>,
+pub(crate) struct FakeHost {
+    pub(crate) data_dir: String,
+    pub(crate) logs: Mutex<Vec<(u32, String)>>,
 }
 
 impl RawHost for FakeHost {
@@ -51,9 +51,9 @@ impl RawHost for FakeHost {
 }
 
 #[derive(Default)]
-struct FakeCall {
-    cancelled: AtomicBool,
-    progress: Mutex<Vec<(f64, Option<f64>, String)>>,
+pub(crate) struct FakeCall {
+    pub(crate) cancelled: AtomicBool,
+    pub(crate) progress: Mutex<Vec<(f64, Option<f64>, String)>>,
 }
 
 impl RawCall for FakeCall {
@@ -74,22 +74,22 @@ impl RawCall for FakeCall {
     }
 }
 
-struct World {
-    _dir: tempfile::TempDir,
-    base: PathBuf,
-    root: PathBuf,
-    host: RArc<FakeHost>,
-    files: Files,
+pub(crate) struct World {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) base: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) host: RArc<FakeHost>,
+    pub(crate) files: Files,
 }
 
-fn call() -> Call {
+pub(crate) fn call() -> Call {
     Call::from_raw(RawCall_TO::from_ptr(
         RArc::new(FakeCall::default()),
         TD_Opaque,
     ))
 }
 
-fn world(extra_config: Value) -> World {
+pub(crate) fn world(extra_config: Value) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = fs::canonicalize(dir.path()).expect("canonical");
     let root = base.join("home");
@@ -140,7 +140,7 @@ fn world(extra_config: Value) -> World {
     }
 }
 
-fn text_of(result: &switchboard_plugin_api::ToolResult) -> String {
+pub(crate) fn text_of(result: &switchboard_plugin_api::ToolResult) -> String {
     result
         .content
         .iter()
@@ -152,7 +152,7 @@ fn text_of(result: &switchboard_plugin_api::ToolResult) -> String {
         .join("\n")
 }
 
-fn args(value: Value) -> serde_json::Map<String, Value> {
+pub(crate) fn args(value: Value) -> serde_json::Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
@@ -378,7 +378,7 @@ fn read_tool_pages_and_refuses() {
         )
         .expect("read");
     assert!(binary.is_error);
-    let unknown = w.files.call_tool("write", args(json!({})), &call());
+    let unknown = w.files.call_tool("chmod", args(json!({})), &call());
     assert!(matches!(unknown, Err(e) if e.kind == ErrorKind::NOT_FOUND));
 }
 
@@ -407,12 +407,17 @@ fn list_tool_hides_excluded_entries() {
 fn resources_and_templates() {
     let w = world(json!({}));
     let catalog = w.files.catalog();
-    assert_eq!(catalog.tools.len(), 4);
-    assert!(catalog.tools.iter().all(|t| {
-        t.annotations
-            .as_ref()
-            .is_some_and(|a| a.read_only_hint == Some(true))
-    }));
+    let read_only: Vec<&str> = catalog
+        .tools
+        .iter()
+        .filter(|t| {
+            t.annotations
+                .as_ref()
+                .is_some_and(|a| a.read_only_hint == Some(true))
+        })
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(read_only, vec!["search", "read", "list", "roots"]);
     assert_eq!(catalog.resources.len(), 1);
     let root_uri = crate::paths::file_uri(&w.root);
     assert_eq!(catalog.resources[0].uri, root_uri);

@@ -1,6 +1,7 @@
-//! The MCP tools: `search`, `read`, `list` and `roots`, their schemas and their answers.
+//! The MCP tools: `search`, `read`, `list` and `roots`, their schemas and their answers, and
+//! the dispatch to the write tools of [`crate::write`] when the configuration offers them.
 //!
-//! All four only read. Failures a model can act on (a path outside the roots, a binary file, a
+//! These four only read. Failures a model can act on (a path outside the roots, a binary file, a
 //! folder given to `read`) come back as tool errors with a sentence saying what to do; only an
 //! unknown tool name or a cancelled request is an error of the call itself. Each answer has a
 //! readable text rendering, and `search`, `list` and `roots` also return structured content.
@@ -12,6 +13,7 @@ use switchboard_plugin_api::{Call, ErrorKind, PluginError, ToolResult};
 use crate::content;
 use crate::listing;
 use crate::paths::file_uri;
+use crate::write;
 use crate::{Files, MAX_HITS};
 
 /// Hits the `search` tool returns when the request does not say.
@@ -189,6 +191,9 @@ pub fn call(
         "read" => read(files, args),
         "list" => list(files, args),
         "roots" => Ok(roots(files)),
+        "write" | "move" | "delete" | "mkdir" if files.config().writable => {
+            write::call(files, name, args)
+        }
         _ => {
             return Err(PluginError::new(
                 ErrorKind::NOT_FOUND,
@@ -203,11 +208,14 @@ pub fn call(
     }
 }
 
-fn invalid(message: impl Into<String>) -> PluginError {
+pub(crate) fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::new(ErrorKind::INVALID_INPUT, message)
 }
 
-fn string_arg<'a>(args: &'a JsonObject, name: &str) -> Result<Option<&'a str>, PluginError> {
+pub(crate) fn string_arg<'a>(
+    args: &'a JsonObject,
+    name: &str,
+) -> Result<Option<&'a str>, PluginError> {
     match args.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -215,11 +223,14 @@ fn string_arg<'a>(args: &'a JsonObject, name: &str) -> Result<Option<&'a str>, P
     }
 }
 
-fn required_string<'a>(args: &'a JsonObject, name: &str) -> Result<&'a str, PluginError> {
+pub(crate) fn required_string<'a>(
+    args: &'a JsonObject,
+    name: &str,
+) -> Result<&'a str, PluginError> {
     string_arg(args, name)?.ok_or_else(|| invalid(format!("`{name}` is required")))
 }
 
-fn integer_arg(args: &JsonObject, name: &str) -> Result<Option<u64>, PluginError> {
+pub(crate) fn integer_arg(args: &JsonObject, name: &str) -> Result<Option<u64>, PluginError> {
     match args.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
@@ -229,7 +240,15 @@ fn integer_arg(args: &JsonObject, name: &str) -> Result<Option<u64>, PluginError
     }
 }
 
-fn structured(text: String, value: Value) -> ToolResult {
+pub(crate) fn bool_arg(args: &JsonObject, name: &str, default: bool) -> Result<bool, PluginError> {
+    match args.get(name) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(invalid(format!("`{name}` must be true or false"))),
+    }
+}
+
+pub(crate) fn structured(text: String, value: Value) -> ToolResult {
     ToolResult {
         content: vec![Content::text(text)],
         structured_content: Some(value),

@@ -62,6 +62,8 @@ pub enum ElicitAnswer {
     Accept(serde_json::Value),
     /// Decline.
     Decline,
+    /// Dismiss the question.
+    Cancel,
 }
 
 /// The test client's handler.
@@ -134,6 +136,7 @@ impl ClientHandler for TestClient {
                 result.content = Some(content.clone());
                 result
             }
+            Some(ElicitAnswer::Cancel) => ElicitResult::new(ElicitationAction::Cancel),
             _ => ElicitResult::new(ElicitationAction::Decline),
         })
     }

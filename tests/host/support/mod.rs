@@ -12,35 +12,53 @@ pub use client::connect;
 
 /// A temporary `SWITCHBOARD_HOME` with a config file and a plugins folder.
 pub struct Home {
-    dir: tempfile::TempDir,
+    /// Owns the folder (removed on drop); `None` for a view of another `Home`'s folder.
+    _dir: Option<tempfile::TempDir>,
+    path: PathBuf,
 }
 
 impl Home {
-    /// A home whose config is `config_yaml` (bundled connectors off unless it says so).
+    /// A home whose config is `config_yaml` (bundled connectors off and every call allowed,
+    /// unless it says otherwise).
     pub fn new(config_yaml: &str) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("switchboard-test-")
             .tempdir()
             .expect("temp home");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins folder");
-        let home = Self { dir };
+        let home = Self {
+            path: dir.path().to_path_buf(),
+            _dir: Some(dir),
+        };
         home.write_config(config_yaml);
         home
     }
 
     /// Replace the config file.
     pub fn write_config(&self, config_yaml: &str) {
-        let text = if config_yaml.contains("bundled:") {
-            config_yaml.to_string()
-        } else {
-            format!("plugins:\n  bundled: false\n{config_yaml}")
-        };
+        let mut text = config_yaml.to_string();
+        if !text.contains("bundled:") {
+            text = format!("plugins:\n  bundled: false\n{text}");
+        }
+        // Tests about other things run every call; the approval tests set their own policy.
+        if !text.contains("approvals:") {
+            text = format!("approvals:\n  default: allow\n{text}");
+        }
         std::fs::write(self.path().join("config.yaml"), text).expect("write config");
+    }
+
+    /// Another handle on the home at `path` (for use from another thread); it does not
+    /// remove the folder.
+    pub fn at(path: &Path) -> Self {
+        Self {
+            _dir: None,
+            path: path.to_path_buf(),
+        }
     }
 
     /// The home folder.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 
     /// The plugins folder.

@@ -1,0 +1,496 @@
+//! The write tools: `write`, `move`, `delete` and `mkdir`, their schemas and their answers.
+//!
+//! Offered only with `writable: true` (the default). Every path goes through [`crate::target`],
+//! so a change can only happen where a read could: under a root, with no `..`, no symlink
+//! leading out, nothing hidden by the include/exclude globs; the plugin's own data folder is
+//! never touched, nor is a root itself (or a folder holding one) deleted or moved. Nothing is
+//! replaced unless the call says `overwrite: true`, a folder is only deleted with
+//! `recursive: true`, and a recursive delete is refused when the folder holds anything this
+//! connector cannot see (hidden or excluded entries), so it only destroys what it shows.
+//!
+//! Files are written atomically ([`crate::atomic`]). After each change the search index follows
+//! it ([`crate::indexer::Indexer::follow`]): a search right after a write finds the new text,
+//! and stops finding what was deleted or moved away.
+//!
+//! The annotations tell the host's approval policy what it is dealing with: none of these
+//! tools is read-only, `write`, `move` and `delete` may destroy data, `mkdir` does not, and
+//! none reaches outside this machine.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use switchboard_plugin_api::model::{JsonObject, ToolAnnotations, ToolDef};
+use switchboard_plugin_api::{ErrorKind, PluginError, ToolResult};
+use walkdir::WalkDir;
+
+use crate::Files;
+use crate::atomic;
+use crate::indexer::Change;
+use crate::paths::Resolved;
+use crate::target::{self, Found};
+use crate::tools::{bool_arg, invalid, required_string, structured};
+
+fn annotations(title: &str, destructive: bool, idempotent: bool) -> ToolAnnotations {
+    ToolAnnotations {
+        title: Some(title.to_string()),
+        read_only_hint: Some(false),
+        destructive_hint: Some(destructive),
+        idempotent_hint: Some(idempotent),
+        open_world_hint: Some(false),
+    }
+}
+
+fn path_property(what: &str) -> Value {
+    json!({
+        "type": "string",
+        "description": format!(
+            "Absolute path (or starting with ~) of {what}, under one of the shared folders \
+             (see the roots tool)."
+        )
+    })
+}
+
+/// The tool definitions.
+pub fn definitions() -> Vec<ToolDef> {
+    vec![
+        ToolDef::new(
+            "write",
+            "Write a UTF-8 text file in the shared folders, atomically (readers see the old or \
+             the new contents, never half). Refuses to replace an existing file unless \
+             `overwrite` is true, and to create missing folders unless `create_dirs` is true. \
+             Hidden and excluded paths cannot be written.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "path": path_property("the file"),
+                    "content": {
+                        "type": "string",
+                        "description": "The whole new contents of the file."
+                    },
+                    "create_dirs": {
+                        "type": "boolean",
+                        "default": false,
+                        "description": "Create missing parent folders."
+                    },
+                    "overwrite": {
+                        "type": "boolean",
+                        "default": false,
+                        "description": "Replace the file if it exists."
+                    }
+                },
+                "required": ["path", "content"],
+                "additionalProperties": false
+            }),
+        )
+        .title("Write a local file")
+        .output_schema(json!({
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"},
+                "bytes": {"type": "integer"},
+                "created": {"type": "boolean"}
+            },
+            "required": ["path", "bytes", "created"]
+        }))
+        .annotations(annotations("Write a local file", true, true)),
+        ToolDef::new(
+            "move",
+            "Move or rename a file or folder within the shared folders. `to` is the full new \
+             path (not a folder to move into); its folder must exist. An existing file at `to` \
+             is replaced only with `overwrite` true; an existing folder never is. A shared \
+             folder itself cannot be moved.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "from": path_property("the file or folder to move"),
+                    "to": path_property("its new location"),
+                    "overwrite": {
+                        "type": "boolean",
+                        "default": false,
+                        "description": "Replace a file already at `to`."
+                    }
+                },
+                "required": ["from", "to"],
+                "additionalProperties": false
+            }),
+        )
+        .title("Move a local file")
+        .output_schema(json!({
+            "type": "object",
+            "properties": {
+                "from": {"type": "string"},
+                "to": {"type": "string"},
+                "replaced": {"type": "boolean"}
+            },
+            "required": ["from", "to", "replaced"]
+        }))
+        .annotations(annotations("Move a local file", true, false)),
+        ToolDef::new(
+            "delete",
+            "Delete a file, or a folder with everything in it when `recursive` is true. A \
+             symbolic link is removed itself, never what it points to. A shared folder itself \
+             cannot be deleted, nor a folder holding hidden or excluded entries.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "path": path_property("the file or folder"),
+                    "recursive": {
+                        "type": "boolean",
+                        "default": false,
+                        "description": "Required to delete a folder (and all it holds)."
+                    }
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }),
+        )
+        .title("Delete a local file")
+        .output_schema(json!({
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"},
+                "kind": {"type": "string", "enum": ["file", "dir", "link"]},
+                "entries": {"type": "integer"}
+            },
+            "required": ["path", "kind", "entries"]
+        }))
+        .annotations(annotations("Delete a local file", true, true)),
+        ToolDef::new(
+            "mkdir",
+            "Create a folder in the shared folders (with its missing parents unless `parents` \
+             is false). A folder that already exists is not an error.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "path": path_property("the folder"),
+                    "parents": {
+                        "type": "boolean",
+                        "default": true,
+                        "description": "Create missing parent folders too."
+                    }
+                },
+                "required": ["path"],
+                "additionalProperties": false
+            }),
+        )
+        .title("Create a local folder")
+        .output_schema(json!({
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"},
+                "created": {"type": "boolean"}
+            },
+            "required": ["path", "created"]
+        }))
+        .annotations(annotations("Create a local folder", false, true)),
+    ]
+}
+
+/// Run the write tool `name`; failures the model can act on become tool errors.
+pub fn call(files: &Files, name: &str, args: &JsonObject) -> Result<ToolResult, PluginError> {
+    let outcome = match name {
+        "write" => write(files, args),
+        "move" => move_(files, args),
+        "delete" => delete(files, args),
+        "mkdir" => mkdir(files, args),
+        _ => {
+            return Err(PluginError::new(
+                ErrorKind::NOT_FOUND,
+                format!("no tool named {name}"),
+            ));
+        }
+    };
+    Ok(outcome.unwrap_or_else(|e| ToolResult::error(e.message.to_string())))
+}
+
+fn failed(what: &str, path: &Path, error: io::Error) -> PluginError {
+    PluginError::new(
+        ErrorKind::FAILED,
+        format!("cannot {what} {}: {error}", path.display()),
+    )
+}
+
+fn locate(files: &Files, requested: &str, new_is_dir: bool) -> Result<Found, PluginError> {
+    let found = target::locate(files.roots(), &files.expand(requested), new_is_dir)?;
+    let path = found.path();
+    let data = files.data_dir();
+    if path.starts_with(data) || data.starts_with(path) {
+        return Err(invalid(format!(
+            "{} holds switchboard's own data for this connector and cannot be changed",
+            path.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// Refuse to delete or move a root, or a folder that holds one.
+fn protect_roots(files: &Files, entry: &Path) -> Result<(), PluginError> {
+    if files.roots().is_root(entry) {
+        return Err(invalid(format!(
+            "{} is a shared folder itself; it cannot be deleted or moved",
+            entry.display()
+        )));
+    }
+    if let Some(root) = files.roots().root_within(entry) {
+        return Err(invalid(format!(
+            "{} holds the shared folder {}; it cannot be deleted or moved",
+            entry.display(),
+            root.path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn write(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
+    let path = required_string(args, "path")?;
+    let content = required_string(args, "content")?;
+    let create_dirs = bool_arg(args, "create_dirs", false)?;
+    let overwrite = bool_arg(args, "overwrite", false)?;
+    let (dest, created) = match locate(files, path, false)? {
+        Found::Existing { resolved, .. } if resolved.is_dir => {
+            return Err(invalid(format!("{path} is a folder, not a file")));
+        }
+        Found::Existing { .. } if !overwrite => {
+            return Err(invalid(format!(
+                "{path} already exists; pass overwrite: true to replace it"
+            )));
+        }
+        Found::Existing { resolved, .. } => (resolved.path, false),
+        Found::New {
+            path: dest,
+            parent_exists,
+            ..
+        } => {
+            if !parent_exists {
+                let folder = dest.parent().unwrap_or(&dest);
+                if !create_dirs {
+                    return Err(invalid(format!(
+                        "the folder {} does not exist; pass create_dirs: true to create it",
+                        folder.display()
+                    )));
+                }
+                fs::create_dir_all(folder).map_err(|e| failed("create", folder, e))?;
+            }
+            (dest, true)
+        }
+    };
+    atomic::write(&dest, content.as_bytes(), overwrite).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            invalid(format!(
+                "{} appeared meanwhile; pass overwrite: true to replace it",
+                dest.display()
+            ))
+        } else {
+            failed("write", &dest, e)
+        }
+    })?;
+    files.follow(Change::Written(&dest));
+    let bytes = content.len();
+    let verb = if created { "Created" } else { "Replaced" };
+    Ok(structured(
+        format!("{verb} {} ({bytes} bytes).", dest.display()),
+        json!({"path": dest.display().to_string(), "bytes": bytes, "created": created}),
+    ))
+}
+
+fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
+    let from_arg = required_string(args, "from")?;
+    let to_arg = required_string(args, "to")?;
+    let overwrite = bool_arg(args, "overwrite", false)?;
+    let Found::Existing {
+        entry: from,
+        resolved: source,
+        link,
+    } = locate(files, from_arg, false)?
+    else {
+        return Err(PluginError::new(
+            ErrorKind::NOT_FOUND,
+            format!("{from_arg} does not exist"),
+        ));
+    };
+    protect_roots(files, &from)?;
+    let moving_dir = source.is_dir && !link;
+    let (dest, replaced) = match locate(files, to_arg, moving_dir)? {
+        Found::Existing { entry, .. } if entry == from => {
+            return Err(invalid(format!("{from_arg} and {to_arg} are the same")));
+        }
+        Found::Existing { resolved, .. } if resolved.is_dir => {
+            return Err(invalid(format!(
+                "a folder is already at {to_arg}; give the full new path, or delete the folder \
+                 first"
+            )));
+        }
+        Found::Existing { .. } if moving_dir => {
+            return Err(invalid(format!(
+                "a file is already at {to_arg}; a folder cannot replace it"
+            )));
+        }
+        Found::Existing { .. } if !overwrite => {
+            return Err(invalid(format!(
+                "{to_arg} already exists; pass overwrite: true to replace it"
+            )));
+        }
+        Found::Existing { entry, .. } => (entry, true),
+        Found::New {
+            parent_exists: false,
+            path,
+            ..
+        } => {
+            let folder = path.parent().unwrap_or(&path);
+            return Err(invalid(format!(
+                "the folder {} does not exist; create it with mkdir first",
+                folder.display()
+            )));
+        }
+        Found::New { path, .. } => (path, false),
+    };
+    if moving_dir && dest.starts_with(&from) {
+        return Err(invalid(format!(
+            "{from_arg} cannot be moved into itself ({to_arg})"
+        )));
+    }
+    match fs::rename(&from, &dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices && !moving_dir && !link => {
+            atomic::copy_across(&from, &dest, replaced).map_err(|e| failed("move", &from, e))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
+            return Err(invalid(format!(
+                "{from_arg} and {to_arg} are on different file systems; only files can be \
+                 moved between them"
+            )));
+        }
+        Err(e) => return Err(failed("move", &from, e)),
+    }
+    files.follow(Change::Moved {
+        from: &from,
+        to: &dest,
+    });
+    let note = if replaced { " (replacing it)" } else { "" };
+    Ok(structured(
+        format!("Moved {} to {}{note}.", from.display(), dest.display()),
+        json!({
+            "from": from.display().to_string(),
+            "to": dest.display().to_string(),
+            "replaced": replaced,
+        }),
+    ))
+}
+
+/// Count what a recursive delete of `folder` would remove, refusing when any of it is hidden
+/// from clients by the include/exclude globs.
+fn visible_tree(files: &Files, folder: &Resolved) -> Result<usize, PluginError> {
+    let root = files
+        .roots()
+        .roots()
+        .get(folder.root)
+        .map(|r| r.path.clone())
+        .unwrap_or_default();
+    let mut count = 0;
+    for entry in WalkDir::new(&folder.path).follow_links(false).min_depth(1) {
+        let entry = entry.map_err(|e| {
+            PluginError::new(
+                ErrorKind::FAILED,
+                format!("cannot look inside {}: {e}", folder.path.display()),
+            )
+        })?;
+        let rel = entry.path().strip_prefix(&root).unwrap_or(entry.path());
+        if !files
+            .roots()
+            .filter()
+            .is_visible(rel, entry.file_type().is_dir())
+        {
+            return Err(invalid(format!(
+                "{} holds {}, which this connector hides (include/exclude rules); delete \
+                 refused so nothing unseen is destroyed",
+                folder.path.display(),
+                entry.path().display()
+            )));
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
+    let path = required_string(args, "path")?;
+    let recursive = bool_arg(args, "recursive", false)?;
+    let Found::Existing {
+        entry,
+        resolved,
+        link,
+    } = locate(files, path, false)?
+    else {
+        return Err(PluginError::new(
+            ErrorKind::NOT_FOUND,
+            format!("{path} does not exist"),
+        ));
+    };
+    protect_roots(files, &entry)?;
+    let (kind, entries) = if link {
+        fs::remove_file(&entry).map_err(|e| failed("delete", &entry, e))?;
+        ("link", 1)
+    } else if resolved.is_dir {
+        if !recursive {
+            return Err(invalid(format!(
+                "{path} is a folder; pass recursive: true to delete it with everything in it"
+            )));
+        }
+        let inside = visible_tree(files, &resolved)?;
+        fs::remove_dir_all(&entry).map_err(|e| failed("delete", &entry, e))?;
+        ("dir", inside + 1)
+    } else {
+        fs::remove_file(&entry).map_err(|e| failed("delete", &entry, e))?;
+        ("file", 1)
+    };
+    files.follow(Change::Removed(&entry));
+    let what = match kind {
+        "dir" => format!("the folder {} ({entries} entries)", entry.display()),
+        "link" => format!("the link {}", entry.display()),
+        _ => entry.display().to_string(),
+    };
+    Ok(structured(
+        format!("Deleted {what}."),
+        json!({"path": entry.display().to_string(), "kind": kind, "entries": entries}),
+    ))
+}
+
+fn mkdir(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
+    let path = required_string(args, "path")?;
+    let parents = bool_arg(args, "parents", true)?;
+    let (dest, created) = match locate(files, path, true)? {
+        Found::Existing { resolved, .. } if resolved.is_dir => (resolved.path, false),
+        Found::Existing { .. } => {
+            return Err(invalid(format!("{path} exists and is a file")));
+        }
+        Found::New {
+            path: dest,
+            parent_exists,
+            ..
+        } => {
+            if parent_exists {
+                fs::create_dir(&dest).map_err(|e| failed("create", &dest, e))?;
+            } else if parents {
+                fs::create_dir_all(&dest).map_err(|e| failed("create", &dest, e))?;
+            } else {
+                let folder = dest.parent().unwrap_or(&dest);
+                return Err(invalid(format!(
+                    "the folder {} does not exist; pass parents: true to create it too",
+                    folder.display()
+                )));
+            }
+            (dest, true)
+        }
+    };
+    let text = if created {
+        format!("Created the folder {}.", dest.display())
+    } else {
+        format!("The folder {} already exists.", dest.display())
+    };
+    Ok(structured(
+        text,
+        json!({"path": dest.display().to_string(), "created": created}),
+    ))
+}

@@ -1,0 +1,284 @@
+//! The approval page: `switchboard approvals ui` serves the inbox on 127.0.0.1 so the person
+//! can approve or deny with a click.
+//!
+//! Only this machine can reach it (it binds the loopback address), only a browser given the
+//! URL can use it (a random token is part of every path), and a page fetched through another
+//! host name is refused (a DNS-rebinding guard on the `Host` header). The HTTP it speaks is
+//! the small subset a browser form needs: `GET` the list, `POST` a decision.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::inbox;
+use crate::state::State;
+use crate::state::approvals::ApprovalRow;
+
+/// The largest request head or body accepted.
+const MAX_REQUEST: usize = 16 * 1024;
+
+/// Serve the page until interrupted. Prints the URL on stdout; opens it when `open`.
+pub async fn serve(state: State, port: u16, open: bool) -> Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let port = listener.local_addr()?.port();
+    let token = token();
+    let url = format!("http://127.0.0.1:{port}/{token}/");
+    println!("{url}"); // stdout-ok: the CLI prints the page's address for the person
+    if open {
+        open_browser(&url);
+    }
+    eprintln!("switchboard: the approval page is at {url} (Ctrl-C to stop)");
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let state = state.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            if let Err(e) = handle(stream, &state, &token, port).await {
+                tracing::debug!(error = %e, "approval page request failed");
+            }
+        });
+    }
+}
+
+fn token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without OS randomness the page would be guessable: make it unusable instead.
+        return inbox::new_id() + &inbox::new_id();
+    }
+    hex::encode(bytes)
+}
+
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    let spawned = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if spawned.is_err() {
+        eprintln!("switchboard: could not open a browser; open the address above yourself");
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+async fn read_request(stream: &mut TcpStream) -> Result<Option<Request>> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        if buffer.len() > MAX_REQUEST {
+            return Ok(None);
+        }
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(None);
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_string();
+    let path = first.next().unwrap_or_default().to_string();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if length > MAX_REQUEST {
+        return Ok(None);
+    }
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let read = stream.read(&mut chunk).await?;
+        if read == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..read]);
+    }
+    body.truncate(length);
+    Ok(Some(Request {
+        method,
+        path,
+        headers,
+        body,
+    }))
+}
+
+async fn respond(stream: &mut TcpStream, status: &str, extra: &str, body: &str) -> Result<()> {
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n\
+         Connection: close\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await?;
+    Ok(())
+}
+
+async fn handle(mut stream: TcpStream, state: &State, token: &str, port: u16) -> Result<()> {
+    let Some(request) = read_request(&mut stream).await? else {
+        return respond(&mut stream, "400 Bad Request", "", "bad request").await;
+    };
+    let host = request
+        .headers
+        .get("host")
+        .map(String::as_str)
+        .unwrap_or("");
+    let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    if !allowed.iter().any(|h| h == host) {
+        return respond(&mut stream, "403 Forbidden", "", "wrong host").await;
+    }
+    let base = format!("/{token}/");
+    match (request.method.as_str(), request.path.as_str()) {
+        ("GET", path) if path == base => {
+            let pending = state.pending_approvals().unwrap_or_default();
+            respond(&mut stream, "200 OK", "", &render(&pending, &base)).await
+        }
+        ("POST", path) if path == format!("{base}decide") => {
+            let form = parse_form(&String::from_utf8_lossy(&request.body));
+            let id = form.get("id").cloned().unwrap_or_default();
+            let approve = form.get("action").map(String::as_str) == Some("approve");
+            let remember = form
+                .get("remember")
+                .map(String::as_str)
+                .filter(|r| *r == "session" || *r == "always");
+            let decided = tokio::task::block_in_place(|| {
+                inbox::decide(state, &id, approve, remember, "the approval page")
+            })
+            .unwrap_or(false);
+            if !decided {
+                tracing::info!(id = %id, "the approval page answered a question that was no longer waiting");
+            }
+            let location = format!("Location: {base}\r\n");
+            respond(&mut stream, "303 See Other", &location, "").await
+        }
+        _ => respond(&mut stream, "404 Not Found", "", "not found").await,
+    }
+}
+
+/// Decode `application/x-www-form-urlencoded`.
+fn parse_form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let pair = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match pair.and_then(|p| u8::from_str_radix(p, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn render(pending: &[ApprovalRow], base: &str) -> String {
+    let mut items = String::new();
+    for row in pending {
+        let id = escape(&row.id);
+        items.push_str(&format!(
+            r#"<li class="approval" id="approval-{id}">
+<h2>{tool} <small>from {provider}</small></h2>
+<pre>{summary}</pre>
+<p class="meta">asked {created} &middot; id <code>{id}</code></p>
+<form method="post" action="{base}decide">
+<input type="hidden" name="id" value="{id}">
+<label><input type="radio" name="remember" value="once" checked> just this call</label>
+<label><input type="radio" name="remember" value="session"> this session</label>
+<label><input type="radio" name="remember" value="always"> always</label>
+<button type="submit" name="action" value="approve" id="approve-{id}">Approve</button>
+<button type="submit" name="action" value="deny" id="deny-{id}">Deny</button>
+</form></li>
+"#,
+            tool = escape(&row.tool),
+            provider = escape(&row.provider),
+            summary = escape(&row.summary),
+            created = escape(&row.created),
+        ));
+    }
+    if items.is_empty() {
+        items.push_str("<li class=\"empty\">Nothing is waiting for your approval.</li>");
+    }
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>switchboard approvals</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}
+li{{list-style:none;border:1px solid #ccc;border-radius:8px;padding:1rem;margin:1rem 0}}
+pre{{background:#f6f6f6;padding:.5rem;white-space:pre-wrap}} .meta{{color:#666}}
+button{{margin-left:.5rem}}</style></head>
+<body><h1>Calls waiting for your approval</h1><ul>{items}</ul></body></html>"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_decode() {
+        let form = parse_form("id=ab12&action=approve&remember=session&note=a+b%21%zz");
+        assert_eq!(form["id"], "ab12");
+        assert_eq!(form["action"], "approve");
+        assert_eq!(form["note"], "a b!%zz");
+    }
+
+    #[test]
+    fn rendering_escapes() {
+        let page = render(&[], "/t/");
+        assert!(page.contains("Nothing is waiting"));
+        assert_eq!(escape("<b>\"x\"</b>"), "&lt;b&gt;&quot;x&quot;&lt;/b&gt;");
+    }
+}
