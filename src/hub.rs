@@ -63,6 +63,8 @@ pub struct Hub {
     pub pipeline: Pipeline,
     /// Audit rows for requests other than tool calls.
     pub auditor: Auditor,
+    /// Where plugins' questions go when the client cannot ask the person.
+    pub questions: Arc<dyn crate::requester::ElicitFallback>,
     members: Members,
     refresh_lock: tokio::sync::Mutex<()>,
     found: Mutex<Vec<Found>>,
@@ -117,12 +119,18 @@ impl Hub {
             .push(member(Arc::new(servers.status_provider())));
         if options.watch {
             crate::server::supervise::watch_parent();
+            servers.publish(&config.home.state_dir);
         }
         let (notices, _) = broadcast::channel(256);
         let (ready_tx, _) = watch::channel(None);
         let hub = Arc::new(Self {
             pipeline: Pipeline::standard(&config.config, state.clone()),
             auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
+            questions: Arc::new(crate::approval::PluginQuestions::new(
+                state.clone(),
+                config.config.approvals.timeout.get(),
+                config.config.approvals.inbox,
+            )),
             config,
             state,
             catalog: Catalog::default(),
@@ -375,6 +383,21 @@ async fn initial_load(
     *hub.plugins.lock().unwrap_or_else(|e| e.into_inner()) = plugins;
     *hub.found.lock().unwrap_or_else(|e| e.into_inner()) = found;
 
+    // Digests read every library whole: on a blocking thread, beside everything else. The
+    // handle is in place before the hub says it is ready, so `digests_recorded` waits for it.
+    let digest_hub = hub.clone();
+    let digests = tokio::task::spawn_blocking(move || {
+        let mut found = digest_hub.found();
+        plugin::record_digests(&digest_hub.state, &mut found);
+        let mut current = digest_hub.found.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in current.iter_mut() {
+            if let Some(done) = found.iter().find(|f| f.path == entry.path) {
+                entry.sha256.clone_from(&done.sha256);
+            }
+        }
+    });
+    *hub.digests.lock().unwrap_or_else(|e| e.into_inner()) = Some(digests);
+
     // Serving waits a little for downstream servers (they are announced when they come up
     // later); one-shot commands wait until each has started or failed.
     let deadline = options
@@ -401,20 +424,6 @@ async fn initial_load(
             }
         }
     }
-
-    // Digests read every library whole: after the catalog is served, on a blocking thread.
-    let digest_hub = hub.clone();
-    let digests = tokio::task::spawn_blocking(move || {
-        let mut found = digest_hub.found();
-        plugin::record_digests(&digest_hub.state, &mut found);
-        let mut current = digest_hub.found.lock().unwrap_or_else(|e| e.into_inner());
-        for entry in current.iter_mut() {
-            if let Some(done) = found.iter().find(|f| f.path == entry.path) {
-                entry.sha256.clone_from(&done.sha256);
-            }
-        }
-    });
-    *hub.digests.lock().unwrap_or_else(|e| e.into_inner()) = Some(digests);
 
     let (paths_tx, paths_rx) = mpsc::unbounded_channel();
     if options.watch && hub.config.config.plugins.watch {

@@ -76,6 +76,17 @@ pub enum AskError {
     Failed(String),
 }
 
+/// Asks the person another way when the client cannot (the approval inbox).
+pub trait ElicitFallback: Send + Sync {
+    /// Ask on behalf of `asker` (a plugin's name).
+    fn elicit<'a>(
+        &'a self,
+        asker: &'a str,
+        requester: &'a Requester,
+        params: ElicitRequestParams,
+    ) -> futures::future::BoxFuture<'a, Result<ElicitResult, AskError>>;
+}
+
 /// The link to the requester of one request. Cheap to clone.
 #[derive(Clone)]
 pub struct Requester {
@@ -91,6 +102,7 @@ struct Inner {
     stateless: bool,
     cancel: CancellationToken,
     logs: LogGate,
+    fallback: Option<Arc<dyn ElicitFallback>>,
 }
 
 /// How long a question to the person may stay unanswered.
@@ -117,6 +129,7 @@ impl Requester {
                 stateless,
                 cancel,
                 logs,
+                fallback: None,
             }),
         }
     }
@@ -132,6 +145,7 @@ impl Requester {
                 stateless: false,
                 cancel: CancellationToken::new(),
                 logs: LogGate::default(),
+                fallback: None,
             }),
         }
     }
@@ -210,6 +224,41 @@ impl Requester {
         Ok(peer)
     }
 
+    /// The same requester, asking `fallback` when the client cannot ask the person.
+    pub fn with_fallback(self, fallback: Arc<dyn ElicitFallback>) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                request_id: inner.request_id.clone(),
+                peer: inner.peer.clone(),
+                progress_token: inner.progress_token.clone(),
+                abilities: inner.abilities,
+                stateless: inner.stateless,
+                cancel: inner.cancel.clone(),
+                logs: inner.logs.clone(),
+                fallback: Some(fallback),
+            }),
+        }
+    }
+
+    /// Ask the person on behalf of `asker` (a plugin): through the client when it can,
+    /// else through the fallback (the approval inbox).
+    pub async fn elicit_for(
+        &self,
+        asker: &str,
+        params: ElicitRequestParams,
+    ) -> Result<ElicitResult, AskError> {
+        match (
+            &self.inner.fallback,
+            self.ask_peer("elicitation", self.inner.abilities.elicitation),
+        ) {
+            (Some(fallback), Err(AskError::NotSupported(_))) => {
+                fallback.elicit(asker, self, params).await
+            }
+            _ => self.elicit(params).await,
+        }
+    }
+
     /// Ask the person a question through the client.
     pub async fn elicit(&self, params: ElicitRequestParams) -> Result<ElicitResult, AskError> {
         let peer = self.ask_peer("elicitation", self.inner.abilities.elicitation)?;
@@ -246,6 +295,7 @@ impl Requester {
                 stateless: inner.stateless,
                 cancel: inner.cancel.child_token(),
                 logs: inner.logs.clone(),
+                fallback: inner.fallback.clone(),
             }),
         }
     }

@@ -12,8 +12,118 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use crate::requester::Requester;
 use crate::state::approvals::ApprovalRow;
 use crate::state::{State, StateError};
+
+/// How long an unanswered question can still be answered (for a retry).
+const RETRY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+
+/// A question to put to the person.
+pub struct Question<'a> {
+    /// What asks: a tool's name, or "<plugin>: question".
+    pub subject: &'a str,
+    /// Its provider.
+    pub provider: &'a str,
+    /// The tool's definition hash (`-` for plugin questions).
+    pub definition_hash: &'a str,
+    /// SHA-256 binding the answer to exactly this question.
+    pub args_sha256: &'a str,
+    /// What the person reads.
+    pub summary: &'a str,
+    /// The session asking.
+    pub session: &'a str,
+}
+
+/// How asking through the inbox ended.
+pub enum Waited {
+    /// Someone answered (the row says how); it is marked used.
+    Answered(ApprovalRow),
+    /// Nobody answered in time; `how` says how the person can still answer it.
+    TimedOut {
+        /// The instructions.
+        how: String,
+    },
+    /// The request was cancelled while waiting.
+    Cancelled,
+    /// The inbox could not be used.
+    Failed(String),
+}
+
+fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Put `question` in the inbox (or join the same question already waiting), tell the
+/// requester and the log where to answer, and wait at most `timeout`.
+pub async fn ask(
+    state: &State,
+    question: &Question<'_>,
+    requester: &Requester,
+    timeout: Duration,
+) -> Waited {
+    let existing = tokio::task::block_in_place(|| {
+        state.open_question(
+            question.subject,
+            question.definition_hash,
+            question.args_sha256,
+        )
+    });
+    let id = match existing {
+        Ok(Some(row)) => row.id,
+        Ok(None) | Err(_) => {
+            let created = chrono::Utc::now();
+            let row = ApprovalRow {
+                id: new_id(),
+                request_id: requester.request_id().to_string(),
+                session: question.session.to_string(),
+                pid: i64::from(std::process::id()),
+                tool: question.subject.to_string(),
+                provider: question.provider.to_string(),
+                definition_hash: question.definition_hash.to_string(),
+                args_sha256: question.args_sha256.to_string(),
+                summary: question.summary.to_string(),
+                created: stamp(created),
+                expires: stamp(created + RETRY_WINDOW),
+                status: "pending".into(),
+                remember: None,
+                decided: None,
+                decided_by: None,
+            };
+            if let Err(e) = tokio::task::block_in_place(|| state.insert_approval(&row)) {
+                return Waited::Failed(format!(
+                    "cannot record the question in the approval inbox: {e}"
+                ));
+            }
+            row.id
+        }
+    };
+    let how = format!(
+        "approve it with `switchboard approvals approve {id}` (add `--remember session` or `--remember always`), deny it with `switchboard approvals deny {id}`, or use the page `switchboard approvals ui` serves"
+    );
+    let notice = format!("switchboard: {} needs approval: {how}", question.subject);
+    tracing::warn!("{notice}");
+    #[allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
+    let level = rmcp::model::LoggingLevel::Warning;
+    requester
+        .log(
+            level,
+            Some("switchboard/approvals".into()),
+            serde_json::Value::String(notice),
+        )
+        .await;
+    let deadline = tokio::time::Instant::now() + timeout;
+    match wait(state, &id, deadline, requester.cancellation()).await {
+        Ok(Some(row)) => {
+            let _ =
+                tokio::task::block_in_place(|| state.settle_approval(&id, &row.status, "consumed"));
+            Waited::Answered(row)
+        }
+        Ok(None) if requester.is_cancelled() => Waited::Cancelled,
+        Ok(None) => Waited::TimedOut { how },
+        Err(e) => Waited::Failed(format!("waiting for the approval failed: {e}")),
+    }
+}
 
 /// How often the database is re-read when no change notification arrives.
 const RECHECK: Duration = Duration::from_secs(2);

@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod page;
 pub mod policy;
 pub mod question;
+mod questions;
 
 use std::time::{Duration, Instant};
 
@@ -28,15 +29,14 @@ use crate::pipeline::audit::{Auditor, Target};
 use crate::requester::Requester;
 use crate::session::SessionInfo;
 use crate::state::approvals::{ApprovalRow, GrantRow};
+
 use crate::state::{Outcome, State, now};
 use policy::{Decision, Policy, Subject};
 use question::{Answer, Scope};
+pub use questions::PluginQuestions;
 
 /// The key of the approval question in an input-required round trip.
 const INPUT_KEY: &str = "switchboard/approval";
-
-/// How long an unanswered inbox question can still be approved for a retry.
-const RETRY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// What the gate needs to know about a call.
 pub struct Call<'a> {
@@ -294,74 +294,26 @@ impl Gate {
         {
             return Ok(row_answer(&row));
         }
-        let existing = self
-            .blocking(|s| s.open_question(call.tool, hash, call.args_sha256))
-            .await
-            .ok()
-            .flatten();
-        let id = match existing {
-            Some(row) => row.id,
-            None => {
-                let created = chrono::Utc::now();
-                let row = ApprovalRow {
-                    id: inbox::new_id(),
-                    request_id: call.requester.request_id().to_string(),
-                    session: call.session.id.clone(),
-                    pid: i64::from(std::process::id()),
-                    tool: call.tool.to_string(),
-                    provider: call.provider.to_string(),
-                    definition_hash: hash.to_string(),
-                    args_sha256: call.args_sha256.to_string(),
-                    summary: summary.to_string(),
-                    created: created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    expires: (created + RETRY_WINDOW)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    status: "pending".into(),
-                    remember: None,
-                    decided: None,
-                    decided_by: None,
-                };
-                if let Err(e) = self.blocking(|s| s.insert_approval(&row)).await {
-                    return Ok(Answer::Deny(format!(
-                        "cannot record the question in the approval inbox: {e}"
-                    )));
-                }
-                row.id
-            }
+        let question = inbox::Question {
+            subject: call.tool,
+            provider: call.provider,
+            definition_hash: hash,
+            args_sha256: call.args_sha256,
+            summary,
+            session: &call.session.id,
         };
-        let how = format!(
-            "approve it with `switchboard approvals approve {id}` (add `--remember session` or `--remember always`), deny it with `switchboard approvals deny {id}`, or use the page `switchboard approvals ui` serves"
-        );
-        let notice = format!("switchboard: {} needs approval: {how}", call.tool);
-        tracing::warn!("{notice}");
-        call.requester
-            .log(
-                rmcp::model::LoggingLevel::Warning,
-                Some("switchboard/approvals".into()),
-                serde_json::Value::String(notice),
-            )
-            .await;
         let timeout = self.config.timeout.get();
-        let deadline = tokio::time::Instant::now() + timeout;
-        let waited = inbox::wait(&self.state, &id, deadline, call.requester.cancellation()).await;
-        match waited {
-            Ok(Some(row)) => {
-                let _ = self
-                    .blocking(|s| s.settle_approval(&id, &row.status, "consumed"))
-                    .await;
-                Ok(row_answer(&row))
-            }
-            Ok(None) if call.requester.is_cancelled() => {
+        match inbox::ask(&self.state, &question, call.requester, timeout).await {
+            inbox::Waited::Answered(row) => Ok(row_answer(&row)),
+            inbox::Waited::Cancelled => {
                 Ok(Answer::Deny("the call was cancelled while waiting".into()))
             }
-            Ok(None) => Err(format!(
+            inbox::Waited::Failed(why) => Ok(Answer::Deny(why)),
+            inbox::Waited::TimedOut { how } => Err(format!(
                 "Not run: {} needs the person's approval and nobody answered within {}. Ask the person to {how}; then call the tool again with the same arguments.",
                 call.tool,
                 human(timeout)
             )),
-            Err(e) => Ok(Answer::Deny(format!(
-                "waiting for the approval failed: {e}"
-            ))),
         }
     }
 

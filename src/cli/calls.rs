@@ -39,7 +39,7 @@ async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallT
         name: tool.to_string(),
         route,
         arguments,
-        requester: Requester::local(session.request_id(1)),
+        requester: Requester::local(session.request_id(1)).with_fallback(hub.questions.clone()),
         session,
         retry: None,
     };

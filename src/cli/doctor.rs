@@ -47,6 +47,19 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         }
         println!("  {name:12} {status}  ({})", found.path.display());
     }
+    hub.servers_settled().await;
+    let servers = hub.servers();
+    println!("servers:");
+    if let Some(error) = &servers.file().error {
+        healthy = false;
+        println!("  FAILED: {error}");
+    }
+    for status in servers.statuses() {
+        if status.state.is_problem() {
+            healthy = false;
+        }
+        println!("  {:12} {}", status.name, status.summary());
+    }
     let snapshot = hub.catalog.snapshot();
     println!(
         "catalog:       {} tools, {} resources, {} templates, {} prompts",

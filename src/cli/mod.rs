@@ -12,6 +12,7 @@ mod plugins;
 mod records;
 mod secrets_cmd;
 mod serve;
+mod servers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,8 +101,37 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Downstream MCP servers (servers_config.json): their state, importing a client's
+    /// servers, trying one.
+    Servers {
+        /// What to do with servers.
+        #[command(subcommand)]
+        command: ServersCommand,
+    },
     /// Check the installation: home, configuration, state database, plugins.
     Doctor,
+}
+
+/// `switchboard servers ...`
+#[derive(Debug, Subcommand)]
+pub enum ServersCommand {
+    /// Every configured server and its state: started now, or as running switchboards see it.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a client's MCP servers into servers_config.json and print the one entry that
+    /// makes the client launch switchboard instead.
+    Import {
+        /// The client's configuration (default: Claude Desktop's claude_desktop_config.json).
+        file: Option<PathBuf>,
+    },
+    /// Start one server, list what it offers, and stop it.
+    Test {
+        /// Its name in servers_config.json.
+        name: String,
+    },
 }
 
 /// `switchboard approvals ...`
@@ -223,6 +253,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Audit { json, limit } => records::audit(loaded, json, limit),
         Command::Doctor => doctor::run(loaded).await,
         Command::Approvals { command } => approvals::run(loaded, command).await,
+        Command::Servers { command } => servers::run(loaded, command).await,
         Command::Config { .. } | Command::Secrets { .. } => {
             anyhow::bail!("internal: this command runs without the runtime")
         }

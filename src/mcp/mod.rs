@@ -103,6 +103,7 @@ impl Face {
             ctx.ct.child_token(),
             self.inner.logs.clone(),
         )
+        .with_fallback(self.inner.hub.questions.clone())
     }
 
     /// The catalog, once the plugins present at start are loaded.

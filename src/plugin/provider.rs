@@ -83,7 +83,7 @@ impl PluginProvider {
                 return Err(ProviderError::Cancelled);
             }
             let runtime = tokio::runtime::Handle::current();
-            let call = requester.map(|r| PluginCall::new_box(r, runtime));
+            let call = requester.map(|r| PluginCall::new_box(name.clone(), r, runtime));
             let answer = tokio::task::spawn_blocking(move || f(&plugin, call).into_result())
                 .await
                 .map_err(|e| ProviderError::Failed(format!("plugin {name} call failed: {e}")))?;

@@ -202,14 +202,22 @@ impl RawHost for PluginHost {
 
 /// The per-request services behind [`CallBox`].
 pub struct PluginCall {
+    plugin: String,
     requester: Requester,
     runtime: Handle,
 }
 
 impl PluginCall {
-    /// The services of one request, as the plugin receives them.
-    pub fn new_box(requester: Requester, runtime: Handle) -> CallBox {
-        RawCall_TO::from_ptr(RArc::new(Self { requester, runtime }), TD_Opaque)
+    /// The services of one request to `plugin`, as the plugin receives them.
+    pub fn new_box(plugin: String, requester: Requester, runtime: Handle) -> CallBox {
+        RawCall_TO::from_ptr(
+            RArc::new(Self {
+                plugin,
+                requester,
+                runtime,
+            }),
+            TD_Opaque,
+        )
     }
 }
 
@@ -257,7 +265,10 @@ impl RawCall for PluginCall {
                     ));
                 }
             };
-            match self.runtime.block_on(self.requester.elicit(params)) {
+            match self
+                .runtime
+                .block_on(self.requester.elicit_for(&self.plugin, params))
+            {
                 Ok(answer) => match serde_json::to_string(&answer) {
                     Ok(json) => ROk(RString::from(json)),
                     Err(e) => RErr(host_failure("encoding the answer", e)),

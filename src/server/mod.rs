@@ -22,7 +22,7 @@ pub mod status;
 pub mod supervise;
 
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -152,7 +152,7 @@ impl Server {
     }
 
     /// What it offers now (nothing while it is down).
-    fn offer(&self) -> Offer {
+    pub fn current_offer(&self) -> Offer {
         self.live
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -311,6 +311,8 @@ struct Set {
     /// Disabled and invalid entries, which never run.
     fixed: Vec<ServerStatus>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The live report this process keeps current, and the task writing it.
+    report: Mutex<Option<(PathBuf, tokio::task::JoinHandle<()>)>>,
 }
 
 impl Servers {
@@ -350,6 +352,7 @@ impl Servers {
             servers,
             fixed,
             tasks: Mutex::default(),
+            report: Mutex::default(),
         };
         (
             Self {
@@ -357,6 +360,61 @@ impl Servers {
             },
             receiver,
         )
+    }
+
+    /// Only `spec`, read from the file at `path` (for trying one server).
+    pub fn single(path: &Path, spec: ServerSpec) -> Self {
+        let (events, _) = mpsc::unbounded_channel();
+        let set = Set {
+            file: ServersFile {
+                path: path.to_path_buf(),
+                ..ServersFile::default()
+            },
+            servers: vec![Arc::new(Server::new(spec, events))],
+            fixed: Vec::new(),
+            tasks: Mutex::default(),
+            report: Mutex::default(),
+        };
+        Self {
+            inner: Arc::new(set),
+        }
+    }
+
+    /// Keep a report of the servers' states in `state_dir` while this process serves, for
+    /// `switchboard servers list`; it is removed at shutdown.
+    pub fn publish(&self, state_dir: &Path) {
+        let folder = status::reports_folder(state_dir);
+        if let Err(e) = std::fs::create_dir_all(&folder) {
+            tracing::warn!(folder = %folder.display(), error = %e, "cannot keep the servers' status report");
+            return;
+        }
+        let path = folder.join(format!("{}.json", std::process::id()));
+        let servers = self.clone();
+        let target = path.clone();
+        let task = tokio::spawn(async move {
+            let since = status::now();
+            let mut watches: Vec<_> = servers.inner.servers.iter().map(|s| s.watch_status()).collect();
+            loop {
+                let report = status::LiveReport {
+                    pid: std::process::id(),
+                    since: since.clone(),
+                    file: servers.inner.file.path.clone(),
+                    servers: servers.statuses(),
+                };
+                if let Err(e) = status::write_report(&target, &report).await {
+                    tracing::warn!(file = %target.display(), error = %e, "cannot write the servers' status report");
+                }
+                if watches.is_empty() {
+                    return;
+                }
+                let changes = watches.iter_mut().map(|w| Box::pin(w.changed()));
+                let (changed, _, _) = futures::future::select_all(changes).await;
+                if changed.is_err() {
+                    return;
+                }
+            }
+        });
+        *self.inner.report.lock().unwrap_or_else(|e| e.into_inner()) = Some((path, task));
     }
 
     /// The servers file in force.
@@ -454,6 +512,12 @@ impl Servers {
             .is_err()
         {
             tracing::warn!("downstream servers did not all stop within 10 s");
+        }
+        let report = self.inner.report.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((path, task)) = report {
+            task.abort();
+            let _ = task.await;
+            let _ = std::fs::remove_file(path);
         }
     }
 }

@@ -133,11 +133,6 @@ impl Group {
         }
     }
 
-    /// Kill whatever is left of the group after the leader exited.
-    pub fn kill_rest(&self) {
-        self.signal(Signal::Kill);
-    }
-
     #[cfg(unix)]
     fn group_alive(&self) -> bool {
         match self.pid {

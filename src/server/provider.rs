@@ -183,7 +183,7 @@ impl Provider for Server {
     }
 
     fn offer(&self) -> BoxFuture<'_, Result<Offer, ProviderError>> {
-        let offer = Server::offer(self);
+        let offer = self.current_offer();
         Box::pin(async move { Ok(offer) })
     }
 

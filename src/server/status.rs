@@ -1,6 +1,7 @@
 //! What each downstream server is doing (running, starting, backing off, failed...) and the
 //! `switchboard://status` resource that shows it to clients.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use rmcp::model::{
     CallToolResult, CompletionInfo, GetPromptResult, JsonObject, ReadResourceResult, Resource,
     ResourceContents,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::provider::{Offer, Provider, ProviderError};
@@ -19,7 +20,7 @@ use crate::requester::Requester;
 pub const STATUS_URI: &str = "switchboard://status";
 
 /// Where a server is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// `"disabled": true` in the servers file.
@@ -70,12 +71,12 @@ impl Phase {
 }
 
 /// The state of one server.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ServerStatus {
     /// Its name in the servers file.
     pub name: String,
     /// `stdio` or `http` (absent when the entry is invalid).
-    pub transport: Option<&'static str>,
+    pub transport: Option<String>,
     /// Where it is.
     pub state: Phase,
     /// The process id while a stdio server runs.
@@ -94,10 +95,10 @@ pub struct ServerStatus {
 
 impl ServerStatus {
     /// A status in `state` as of now.
-    pub fn new(name: &str, transport: Option<&'static str>, state: Phase) -> Self {
+    pub fn new(name: &str, transport: Option<&str>, state: Phase) -> Self {
         Self {
             name: name.to_string(),
-            transport,
+            transport: transport.map(str::to_string),
             state,
             pid: None,
             restarts: 0,
@@ -151,6 +152,74 @@ impl ServerStatus {
 /// The current time as RFC 3339.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// What one serving switchboard process reports about its servers (a file in the state
+/// folder, so `switchboard servers list` can show the live state).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LiveReport {
+    /// The serving process.
+    pub pid: u32,
+    /// When it started serving.
+    pub since: String,
+    /// The servers file it read.
+    pub file: PathBuf,
+    /// Its servers.
+    pub servers: Vec<ServerStatus>,
+}
+
+/// The folder of live reports under the state folder.
+pub fn reports_folder(state_dir: &Path) -> PathBuf {
+    state_dir.join("servers")
+}
+
+/// The reports of the switchboard processes serving now with `file`; reports of processes
+/// that are gone are removed.
+pub fn live_reports(state_dir: &Path, file: &Path) -> Vec<LiveReport> {
+    let Ok(entries) = std::fs::read_dir(reports_folder(state_dir)) else {
+        return Vec::new();
+    };
+    let mut reports = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let Some(report) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<LiveReport>(&text).ok())
+        else {
+            continue;
+        };
+        if !process_alive(report.pid) {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        if report.file == file {
+            reports.push(report);
+        }
+    }
+    reports.sort_by_key(|r| r.pid);
+    reports
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let answer = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id()
+}
+
+/// Write `report` to `path` whole (a reader never sees half a file).
+pub async fn write_report(path: &Path, report: &LiveReport) -> std::io::Result<()> {
+    let text = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    let temporary = path.with_extension("json.tmp");
+    tokio::fs::write(&temporary, text).await?;
+    tokio::fs::rename(&temporary, path).await
 }
 
 /// Where the status resource reads the servers' states.

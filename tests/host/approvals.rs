@@ -547,3 +547,39 @@ async fn the_local_page_approves_through_its_form() {
     );
     client.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn a_plugins_question_goes_to_the_inbox_when_the_client_cannot_ask() {
+    let home = Home::new("approvals:\n  default: allow\nconnectors:\n  fixture: {enabled: true}\n");
+    home.install(Plugin::Fixture);
+    let (client, _e) = connect(&home).await;
+    for (verb, expected) in [("approve", "action=accept"), ("deny", "action=decline")] {
+        let waiting = tokio::spawn({
+            let peer = client.peer().clone();
+            async move {
+                peer.call_tool(call("test_elicitation_sep1034_defaults", json!({})))
+                    .await
+            }
+        });
+        let ids = tokio::task::spawn_blocking({
+            let path = home.path().to_path_buf();
+            move || wait_for_pending(&Home::at(&path), 1)
+        })
+        .await
+        .unwrap();
+        let listed = stdout(&home.run(&["approvals", "list"]));
+        assert!(
+            listed.contains("fixture: question") && listed.contains("John Doe"),
+            "{listed}"
+        );
+        assert!(home.run(&["approvals", verb, &ids[0]]).status.success());
+        let result = waiting.await.unwrap().expect("answered");
+        let text = text_of(&result);
+        assert!(text.contains(expected), "{text}");
+        if verb == "approve" {
+            // Approving answers with the form's defaults.
+            assert!(text.contains("John Doe"), "{text}");
+        }
+    }
+    client.cancel().await.ok();
+}

@@ -16,6 +16,9 @@ use crate::support::{Home, Plugin, call, connect, text_of};
 
 const PROBE_AND_FIXTURE: &str =
     "connectors:\n  probe: {enabled: true}\n  fixture: {enabled: true}\n";
+/// The same, with the approval inbox off: a plugin's question to a client that cannot ask
+/// the person then fails at once instead of waiting in the inbox.
+const NO_INBOX: &str = "approvals: {default: allow, inbox: false}\nconnectors:\n  probe: {enabled: true}\n  fixture: {enabled: true}\n";
 
 #[tokio::test]
 async fn handshake_names_switchboard_and_lists_namespaced_tools() {
@@ -230,7 +233,7 @@ async fn progress_and_log_notifications_reach_the_client() {
 
 #[tokio::test]
 async fn elicitation_and_sampling_pass_through_the_abi() {
-    let home = Home::new(PROBE_AND_FIXTURE);
+    let home = Home::new(NO_INBOX);
     home.install(Plugin::Fixture);
     let options = Options {
         elicit: Some(ElicitAnswer::Accept(
@@ -299,7 +302,7 @@ async fn elicitation_and_sampling_pass_through_the_abi() {
 
 #[tokio::test]
 async fn stateless_2026_requests_are_served() {
-    let home = Home::new(PROBE_AND_FIXTURE);
+    let home = Home::new(NO_INBOX);
     home.install(Plugin::Probe);
     home.install(Plugin::Fixture);
     let options = Options {
@@ -369,7 +372,7 @@ async fn a_call_past_its_deadline_fails_clearly_and_a_cancelled_one_stops() {
         .collect();
     let outcomes: Vec<&str> = rows
         .iter()
-        .filter(|r| r["tool"] == "probe__slow")
+        .filter(|r| r["tool"] == "probe__slow" && r["method"] == "tools/call")
         .map(|r| r["outcome"].as_str().unwrap())
         .collect();
     assert_eq!(outcomes, ["timeout", "cancelled"], "{rows:#?}");

@@ -203,7 +203,7 @@ async fn arguments_are_stored_only_when_configured() {
     let rows = audit_rows(&home);
     let echo = rows
         .iter()
-        .find(|r| r["tool"] == "probe__echo")
+        .find(|r| r["tool"] == "probe__echo" && r["method"] == "tools/call")
         .expect("row");
     assert_eq!(echo["arguments"], json!({"text": "keep me"}).to_string());
 }

@@ -118,7 +118,7 @@ mod tests {
         ];
         let (folders, warnings) = Folders::new(&configured, None);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert_eq!(folders.paths(), [work.clone()]);
+        assert_eq!(folders.paths(), std::slice::from_ref(&work));
 
         assert_eq!(folders.resolve(None, None), Ok(work.clone()));
         assert_eq!(folders.resolve(Some("sub"), None), Ok(work.join("sub")));

@@ -27,8 +27,7 @@ pub fn signal_group(pgid: u32, signal: libc::c_int) -> io::Result<()> {
         ));
     }
     // SAFETY: `kill` takes plain integers and touches no memory of ours.
-    let target = if std::env::var_os("LEADER_ONLY").is_some() { pgid } else { -pgid };
-    let status = unsafe { libc::kill(target, signal) };
+    let status = unsafe { libc::kill(-pgid, signal) };
     if status == 0 {
         return Ok(());
     }

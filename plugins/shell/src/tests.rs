@@ -208,7 +208,8 @@ fn group_alive(pgid: i32) -> bool {
 fn assert_all_gone(pids: &[i32]) {
     assert!(!pids.is_empty(), "the command printed no pids");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !(pids.iter().all(|p| gone(*p)) && !group_alive(pids[0])) {
+    let survivors = || !pids.iter().all(|p| gone(*p)) || group_alive(pids[0]);
+    while survivors() {
         assert!(
             Instant::now() < deadline,
             "processes survived: {:?}",
