@@ -7,6 +7,7 @@ mod catalog;
 mod cli;
 mod config;
 mod home;
+mod http;
 mod hub;
 mod logging;
 mod mcp;

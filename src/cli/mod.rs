@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve MCP over stdio (what MCP clients launch).
-    Serve,
+    Serve(ServeArgs),
     /// Call one tool through the same pipeline as a client would, and print the result.
     Call {
         /// The tool's name as clients see it, e.g. files__read.
@@ -134,6 +134,20 @@ pub enum ServersCommand {
     },
 }
 
+/// `switchboard serve` options.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio.
+    #[arg(long, value_name = "ADDRESS")]
+    pub http: Option<std::net::SocketAddr>,
+    /// The bearer token HTTP clients must send (default: <state>/http-token, made on first use).
+    #[arg(long, env = "SWITCHBOARD_HTTP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Serve HTTP without a token (loopback only; for test suites that cannot send one).
+    #[arg(long, conflicts_with = "token")]
+    pub no_auth: bool,
+}
+
 /// `switchboard approvals ...`
 #[derive(Debug, Subcommand)]
 pub enum ApprovalsCommand {
@@ -224,12 +238,12 @@ pub enum ConfigCommand {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let home = Home::discover()?;
     let loaded = Loaded::load(home, cli.config.as_deref());
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Config { command } => config_cmd::run(command, loaded, cli.config.as_deref()),
         Command::Secrets { command } => secrets_cmd::run(command),
         command => {
             let loaded = loaded?;
-            let _log_guard = crate::logging::init(&loaded, matches!(command, Command::Serve))?;
+            let _log_guard = crate::logging::init(&loaded, matches!(command, Command::Serve(_)))?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("switchboard")
@@ -244,7 +258,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
     match command {
-        Command::Serve => serve::run(loaded).await,
+        Command::Serve(args) => serve::run(loaded, args).await,
         Command::Call { tool, args } => calls::call(loaded, &tool, &args).await,
         Command::Tools { json } => calls::tools(loaded, json).await,
         Command::Search { query, limit } => calls::search(loaded, &query, limit).await,

@@ -10,8 +10,12 @@ use crate::hub::{Hub, StartOptions};
 use crate::mcp::Face;
 use crate::state::State;
 
-/// Serve until the client goes away; flush the audit log before returning.
-pub async fn run(loaded: Loaded) -> Result<ExitCode> {
+/// Serve until the client goes away (stdio) or a signal (HTTP); flush the audit log before
+/// returning.
+pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
+    if let Some(address) = args.http {
+        return serve_http(loaded, address, args).await;
+    }
     let state = State::open(&loaded.home.database()).with_context(|| {
         format!(
             "opening the state database {}",
@@ -49,6 +53,54 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         // The client left before initializing: nothing to serve, not an error.
         Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => Ok(()),
         Err(e) => Err(anyhow::anyhow!("the MCP session could not start: {e}")),
+    };
+    hub.shutdown().await;
+    outcome.map(|()| ExitCode::SUCCESS)
+}
+
+async fn serve_http(
+    loaded: Loaded,
+    address: std::net::SocketAddr,
+    args: super::ServeArgs,
+) -> Result<ExitCode> {
+    let source = match (args.token, args.no_auth) {
+        (Some(token), _) => crate::http::TokenSource::Given(token),
+        (None, true) => crate::http::TokenSource::None,
+        (None, false) => crate::http::TokenSource::File(loaded.home.state_dir.join("http-token")),
+    };
+    let token = crate::http::resolve_token(&source)?;
+    if let crate::http::TokenSource::File(path) = &source {
+        eprintln!(
+            "switchboard: HTTP clients authenticate with the token in {}",
+            path.display()
+        );
+    }
+    let state = State::open(&loaded.home.database()).with_context(|| {
+        format!(
+            "opening the state database {}",
+            loaded.home.database().display()
+        )
+    })?;
+    let hub = Hub::start(loaded, state, StartOptions { watch: true });
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = crate::http::serve(hub.clone(), address, token, stop.clone());
+    tokio::pin!(server);
+    let outcome = tokio::select! {
+        result = &mut server => result,
+        () = shutdown_signal() => {
+            tracing::info!("signal received; shutting down");
+            stop.cancel();
+            server.await
+        }
+        error = async {
+            match hub.ready().await {
+                Ok(()) => std::future::pending().await,
+                Err(e) => e,
+            }
+        } => {
+            stop.cancel();
+            Err(error.context("the catalog cannot be served"))
+        }
     };
     hub.shutdown().await;
     outcome.map(|()| ExitCode::SUCCESS)

@@ -74,9 +74,7 @@ async fn list(loaded: &Loaded, as_json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     if statuses.is_empty() {
-        println!(
-            "\nno servers configured; `switchboard servers import` copies Claude Desktop's"
-        );
+        println!("\nno servers configured; `switchboard servers import` copies Claude Desktop's");
         return Ok(ExitCode::SUCCESS);
     }
     println!("\nno switchboard is serving; started each server to check it:");
@@ -149,8 +147,11 @@ async fn test(loaded: &Loaded, name: &str) -> Result<ExitCode> {
 
 /// Where Claude Desktop keeps its configuration on this platform.
 fn claude_desktop_config() -> Option<PathBuf> {
-    directories::BaseDirs::new()
-        .map(|dirs| dirs.config_dir().join("Claude").join("claude_desktop_config.json"))
+    directories::BaseDirs::new().map(|dirs| {
+        dirs.config_dir()
+            .join("Claude")
+            .join("claude_desktop_config.json")
+    })
 }
 
 /// Whether an entry launches switchboard itself (importing it would start a loop).
@@ -296,10 +297,7 @@ fn import(loaded: &Loaded, file: Option<&Path>) -> Result<ExitCode> {
          under \"mcpServers\" with this one, and restart the client:\n",
         source.display()
     );
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&client_entry(loaded))?
-    );
+    println!("{}", serde_json::to_string_pretty(&client_entry(loaded))?);
     Ok(ExitCode::SUCCESS)
 }
 

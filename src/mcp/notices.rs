@@ -28,14 +28,35 @@ pub struct Relay {
 struct Targets {
     peers: Mutex<Vec<Peer<RoleServer>>>,
     sinks: Mutex<Vec<SubscriptionSink>>,
+    /// The subscription to forward, until forwarding starts.
+    pending: Mutex<Option<(tokio::sync::broadcast::Receiver<Notice>, LogGate)>>,
 }
 
 impl Relay {
     /// Start relaying `hub`'s notices; stops when the connection's last handle is gone.
     pub fn start(hub: &Hub, logs: LogGate) -> Self {
-        let relay = Self::default();
-        let mut notices = hub.subscribe();
-        let targets = Arc::downgrade(&relay.inner);
+        // Subscribe now (nothing is missed), but forward only once someone listens: a
+        // stateless HTTP request gets a handler of its own and never needs the task.
+        let pending = Mutex::new(Some((hub.subscribe(), logs)));
+        Self {
+            inner: Arc::new(Targets {
+                pending,
+                ..Targets::default()
+            }),
+        }
+    }
+
+    fn ensure_forwarding(&self) {
+        let Some((mut notices, logs)) = self
+            .inner
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        let targets = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {
                 let notice = match notices.recv().await {
@@ -54,11 +75,11 @@ impl Relay {
                 targets.deliver(&notice, &logs).await;
             }
         });
-        relay
     }
 
     /// A classic session finished its handshake.
     pub fn add_peer(&self, peer: Peer<RoleServer>) {
+        self.ensure_forwarding();
         self.inner
             .peers
             .lock()
@@ -68,6 +89,7 @@ impl Relay {
 
     /// Serve one `subscriptions/listen` stream until it is cancelled.
     pub async fn listen(&self, ctx: SubscriptionContext) {
+        self.ensure_forwarding();
         let sink = ctx.sink().clone();
         let id = sink.id().clone();
         self.inner

@@ -393,7 +393,12 @@ impl Servers {
         let target = path.clone();
         let task = tokio::spawn(async move {
             let since = status::now();
-            let mut watches: Vec<_> = servers.inner.servers.iter().map(|s| s.watch_status()).collect();
+            let mut watches: Vec<_> = servers
+                .inner
+                .servers
+                .iter()
+                .map(|s| s.watch_status())
+                .collect();
             loop {
                 let report = status::LiveReport {
                     pid: std::process::id(),
@@ -496,6 +501,8 @@ impl Servers {
             *server.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
             server.withdraw();
             server.stop.cancel();
+            server.set_phase(Phase::Refused);
+            server.update_status(|s| s.last_error = Some(reason.to_string()));
         }
     }
 
@@ -513,7 +520,12 @@ impl Servers {
         {
             tracing::warn!("downstream servers did not all stop within 10 s");
         }
-        let report = self.inner.report.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let report = self
+            .inner
+            .report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some((path, task)) = report {
             task.abort();
             let _ = task.await;

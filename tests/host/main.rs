@@ -5,6 +5,7 @@ mod approvals;
 mod cli;
 mod plugins;
 mod search;
+mod servers;
 mod session;
 mod support;
 mod wire;

@@ -214,13 +214,18 @@ fn failed(what: &str, path: &Path, error: io::Error) -> PluginError {
 
 fn locate(files: &Files, requested: &str, new_is_dir: bool) -> Result<Found, PluginError> {
     let found = target::locate(files.roots(), &files.expand(requested), new_is_dir)?;
-    let path = found.path();
     let data = files.data_dir();
-    if path.starts_with(data) || data.starts_with(path) {
-        return Err(invalid(format!(
-            "{} holds switchboard's own data for this connector and cannot be changed",
-            path.display()
-        )));
+    let mut touched = vec![found.path()];
+    if let Found::Existing { resolved, .. } = &found {
+        touched.push(&resolved.path);
+    }
+    for path in touched {
+        if path.starts_with(data) || data.starts_with(path) {
+            return Err(invalid(format!(
+                "{} holds switchboard's own data for this connector and cannot be changed",
+                path.display()
+            )));
+        }
     }
     Ok(found)
 }

@@ -483,5 +483,24 @@ fn the_plugins_own_data_folder_is_never_touched() {
             text_of(&result)
         );
     }
+    // Nor through a link pointing into it.
+    #[cfg(unix)]
+    {
+        let link = w.base.join("index-link");
+        std::os::unix::fs::symlink(data.join("index.sqlite"), &link).expect("symlink");
+        let result = files
+            .call_tool(
+                "write",
+                args(json!({"path": s(&link), "content": "x", "overwrite": true})),
+                &call(),
+            )
+            .expect("tool ran");
+        assert!(
+            text_of(&result).contains("own data"),
+            "{}",
+            text_of(&result)
+        );
+    }
     assert!(data.join("index.sqlite").exists());
+    assert!(fs::metadata(data.join("index.sqlite")).is_ok_and(|m| m.len() > 1));
 }

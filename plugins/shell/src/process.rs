@@ -339,6 +339,7 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool, report: Report<'_>) -> io:
     let mut throttle = Throttle::new(report);
     loop {
         let mut next = inbox.recv_timeout(TICK);
+        let woke = Instant::now();
         loop {
             match next {
                 Ok(Event::Lines(Stream::Stdout, batch)) => throttle.lines(batch, ""),
@@ -346,6 +347,10 @@ pub fn run(spec: &Spec, cancelled: &dyn Fn() -> bool, report: Report<'_>) -> io:
                 Ok(Event::Closed) => watch.open = watch.open.saturating_sub(1),
                 Ok(Event::Exited) => watch.exited_at = Some(Instant::now()),
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+            if woke.elapsed() >= TICK {
+                // A flood of output must not delay the checks below.
+                break;
             }
             next = inbox.try_recv().map_err(|e| match e {
                 mpsc::TryRecvError::Empty => RecvTimeoutError::Timeout,

@@ -244,3 +244,35 @@ fn generate_compat_workspace(variant: &str) -> PathBuf {
     std::fs::write(plugin.join("src/lib.rs"), source).expect("write plugin source");
     dir
 }
+
+/// The test MCP server (`tests/servers/echo`), built once per test binary.
+pub fn echo_server() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let output = cargo()
+                .current_dir(workspace_root())
+                .args([
+                    "build",
+                    "--message-format=json-render-diagnostics",
+                    "-p",
+                    "switchboard-echo-server",
+                ])
+                .output()
+                .expect("run cargo build");
+            assert!(
+                output.status.success(),
+                "cargo build -p switchboard-echo-server failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|m| {
+                    m["reason"] == "compiler-artifact" && m["target"]["name"] == "echo-server"
+                })
+                .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+                .expect("cargo built no echo-server executable")
+        })
+        .clone()
+}

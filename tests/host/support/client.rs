@@ -180,6 +180,19 @@ pub async fn connect_with(
     home: &Home,
     options: Options,
 ) -> (RunningService<RoleClient, TestClient>, Events) {
+    let mut command = tokio::process::Command::new(super::binary());
+    command.arg("serve");
+    let (client, events, _pid) = connect_command(home, command, options).await;
+    (client, events)
+}
+
+/// Launch `command` (which must end up serving MCP on its stdio) with `home`'s environment
+/// and complete the handshake; also returns the launched process's id.
+pub async fn connect_command(
+    home: &Home,
+    mut command: tokio::process::Command,
+    options: Options,
+) -> (RunningService<RoleClient, TestClient>, Events, Option<u32>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let handler = TestClient {
         events: tx,
@@ -188,14 +201,13 @@ pub async fn connect_with(
         stateless: options.stateless,
         elicitations: Default::default(),
     };
-    let mut command = tokio::process::Command::new(super::binary());
     command
-        .arg("serve")
         .env("SWITCHBOARD_HOME", home.path())
         .env_remove("SWITCHBOARD_CONFIG")
         .env("SWITCHBOARD_LOG", "warn")
         .env("RUST_BACKTRACE", "0");
     let transport = TokioChildProcess::new(command).expect("spawn switchboard");
+    let pid = transport.id();
     let client = if options.stateless {
         let lifecycle = ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
@@ -207,5 +219,5 @@ pub async fn connect_with(
     } else {
         handler.serve(transport).await.expect("MCP handshake")
     };
-    (client, Events(rx))
+    (client, Events(rx), pid)
 }

@@ -3,11 +3,12 @@
 
 pub mod build;
 pub mod client;
+pub mod everything;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use build::{Plugin, plugin_library};
+pub use build::{Plugin, echo_server, plugin_library};
 pub use client::connect;
 
 /// A temporary `SWITCHBOARD_HOME` with a config file and a plugins folder.
@@ -72,6 +73,12 @@ impl Home {
         let target = self.plugins().join(source.file_name().expect("file name"));
         std::fs::copy(&source, &target).expect("copy plugin");
         target
+    }
+
+    /// Write `servers_config.json` (the downstream servers).
+    pub fn write_servers(&self, servers: &serde_json::Value) {
+        let text = serde_json::to_string_pretty(servers).expect("servers JSON");
+        std::fs::write(self.path().join("servers_config.json"), text).expect("write servers");
     }
 
     /// A `switchboard` command with this home.

@@ -7,7 +7,9 @@
 //! - `echo-server` serves MCP on stdin/stdout;
 //! - `echo-server --hang` reads its input and never answers (not even `initialize`);
 //! - `echo-server --exit-at-start CODE` writes a line to stderr and exits with CODE;
-//! - `echo-server --idle` does nothing until killed (the grandchild of `spawn_grandchild`).
+//! - `echo-server --idle` does nothing until killed (the grandchild of `spawn_grandchild`);
+//! - `echo-server --launch PROGRAM ARGS...` runs a program on its own stdio and waits (a
+//!   client stand-in that a test can kill outright).
 //!
 //! `ECHO_SERVER_TAG` (environment) is included in `whoami`'s answer, so tests can tell
 //! instances and configurations apart.
@@ -19,15 +21,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-    CompleteResult, CompletionInfo, ContentBlock, ElicitRequestParams, ElicitationAction,
-    ElicitationSchema, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    Implementation, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
-    PaginatedRequestParams, ProgressNotificationParam, Prompt, PromptArgument, PromptMessage,
-    ProtocolVersion, ReadResourceRequestParams,
-    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role,
-    ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, ElicitRequestParams, ElicitationAction, ElicitationSchema,
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, JsonObject,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams,
+    ProgressNotificationParam, Prompt, PromptArgument, PromptMessage, ProtocolVersion,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, Role, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
@@ -63,7 +64,7 @@ fn tools() -> Vec<Tool> {
         ),
         Tool::new(
             "sleep",
-            "Sleep for ms milliseconds; logs 'sleep cancelled' when cancelled",
+            "Sleep for ms milliseconds (progress 'sleeping' first); logs 'sleep cancelled' when cancelled",
             schema(json!({"type": "object", "properties": {"ms": {"type": "integer"}}})),
         ),
         Tool::new(
@@ -133,11 +134,16 @@ impl Echo {
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let string = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or("");
-        let number = |key: &str, default: u64| args.get(key).and_then(Value::as_u64).unwrap_or(default);
+        let number =
+            |key: &str, default: u64| args.get(key).and_then(Value::as_u64).unwrap_or(default);
         match name {
             "echo" => Ok(text(string("text"))),
             "sleep" => {
                 let ms = number("ms", 1000);
+                if let Some(token) = ctx.meta.get_progress_token() {
+                    let param = ProgressNotificationParam::new(token, 0.0).with_message("sleeping");
+                    let _ = ctx.peer.notify_progress(param).await;
+                }
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(ms)) => Ok(text(format!("slept {ms} ms"))),
                     () = ctx.ct.cancelled() => {
@@ -161,8 +167,9 @@ impl Echo {
                 Ok(text(format!("{steps} steps done")))
             }
             "log" => {
-                let param = LoggingMessageNotificationParam::new(LoggingLevel::Info, json!(string("text")))
-                    .with_logger("echo");
+                let param =
+                    LoggingMessageNotificationParam::new(LoggingLevel::Info, json!(string("text")))
+                        .with_logger("echo");
                 let _ = ctx.peer.notify_logging_message(param).await;
                 Ok(text("logged"))
             }
@@ -190,10 +197,9 @@ impl Echo {
                 };
                 match ctx.peer.create_elicitation(params).await {
                     Ok(answer) => Ok(text(match answer.action {
-                        ElicitationAction::Accept => format!(
-                            "accepted {}",
-                            answer.content.unwrap_or(Value::Null)
-                        ),
+                        ElicitationAction::Accept => {
+                            format!("accepted {}", answer.content.unwrap_or(Value::Null))
+                        }
                         ElicitationAction::Decline => "declined".to_string(),
                         _ => "cancelled".to_string(),
                     })),
@@ -204,7 +210,8 @@ impl Echo {
                 }
             }
             "spawn_grandchild" => {
-                let exe = std::env::current_exe().map_err(|e| McpError::internal_error(e.to_string(), None))?;
+                let exe = std::env::current_exe()
+                    .map_err(|e| McpError::internal_error(e.to_string(), None))?;
                 let child = std::process::Command::new(exe)
                     .arg("--idle")
                     .stdin(std::process::Stdio::null())
@@ -218,7 +225,10 @@ impl Echo {
                 Ok(text(format!("{} {tag}", std::process::id())))
             }
             other if self.extra_tools.lock().unwrap().contains(other) => Ok(text(other)),
-            other => Err(McpError::invalid_params(format!("unknown tool {other}"), None)),
+            other => Err(McpError::invalid_params(
+                format!("unknown tool {other}"),
+                None,
+            )),
         }
     }
 }
@@ -233,14 +243,14 @@ impl ServerHandler for Echo {
             .enable_tools()
             .enable_tool_list_changed()
             .build();
-        ServerConfig::new(capabilities)
-            .with_server_info(Implementation::new("echo-server", env!("CARGO_PKG_VERSION")))
+        ServerConfig::new(capabilities).with_server_info(Implementation::new(
+            "echo-server",
+            env!("CARGO_PKG_VERSION"),
+        ))
     }
 
     fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
-        std::borrow::Cow::Borrowed(ProtocolVersion::known_up_to(
-            &ProtocolVersion::V_2025_11_25,
-        ))
+        std::borrow::Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
     }
 
     async fn list_tools(
@@ -357,6 +367,14 @@ async fn main() {
             let code = args.get(1).and_then(|c| c.parse().ok()).unwrap_or(1);
             eprintln!("echo-server: refusing to start (exit code {code})");
             std::process::exit(code);
+        }
+        Some("--launch") => {
+            // Run a command with our stdin/stdout/stderr and wait for it: a stand-in for an
+            // MCP client process that the tests can kill outright.
+            let status = std::process::Command::new(&args[1])
+                .args(&args[2..])
+                .status();
+            std::process::exit(status.ok().and_then(|s| s.code()).unwrap_or(1));
         }
         Some("--hang") => {
             // Read everything and answer nothing, until the input closes.
