@@ -671,7 +671,7 @@ async fn servers_import_list_and_test_from_the_command_line() {
         &client_config,
         serde_json::to_string_pretty(&json!({"mcpServers": {
             "echo": {"command": echo_server().display().to_string(), "env": {"ECHO_SERVER_TAG": "imported"}},
-            "my tools": {"command": echo_server().display().to_string()},
+            "my tools": {"command": echo_server().display().to_string(), "env": {"ECHO_SERVER_TAG": "mine"}},
             "switchboard": {"command": binary().display().to_string(), "args": ["serve"]},
         }, "globalShortcut": ""}))
         .unwrap(),

@@ -11,8 +11,8 @@
 //! - `echo-server --launch PROGRAM ARGS...` runs a program on its own stdio and waits (a
 //!   client stand-in that a test can kill outright).
 //!
-//! `ECHO_SERVER_TAG` (environment) is included in `whoami`'s answer, so tests can tell
-//! instances and configurations apart.
+//! `ECHO_SERVER_TAG` (environment) is included in `whoami`'s answer and in the resource URIs
+//! (`echo-<tag>://...`), so tests can tell instances apart and run two side by side.
 
 #![allow(deprecated)] // MCP logging is deprecated in 2026-07-28 only.
 
@@ -275,7 +275,7 @@ impl ServerHandler for Echo {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let readme = Resource::new("echo://readme", "readme");
+        let readme = Resource::new(format!("{}://readme", scheme()), "readme");
         Ok(ListResourcesResult::with_all_items(vec![readme]))
     }
 
@@ -284,7 +284,7 @@ impl ServerHandler for Echo {
         _request: Option<PaginatedRequestParams>,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let template = ResourceTemplate::new("echo://item/{id}", "item");
+        let template = ResourceTemplate::new(format!("{}://item/{{id}}", scheme()), "item");
         Ok(ListResourceTemplatesResult::with_all_items(vec![template]))
     }
 
@@ -293,9 +293,10 @@ impl ServerHandler for Echo {
         request: ReadResourceRequestParams,
         _ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let body = if request.uri == "echo://readme" {
+        let scheme = scheme();
+        let body = if request.uri == format!("{scheme}://readme") {
             "the echo server's readme".to_string()
-        } else if let Some(id) = request.uri.strip_prefix("echo://item/") {
+        } else if let Some(id) = request.uri.strip_prefix(&format!("{scheme}://item/")) {
             format!("item {id}")
         } else {
             return Err(McpError::resource_not_found(
@@ -349,6 +350,14 @@ impl ServerHandler for Echo {
             .collect();
         let info = CompletionInfo::new(values).map_err(|e| McpError::internal_error(e, None))?;
         Ok(CompleteResult::new(info))
+    }
+}
+
+/// `echo`, or `echo-<tag>` with `ECHO_SERVER_TAG`, so two instances offer distinct resources.
+fn scheme() -> String {
+    match std::env::var("ECHO_SERVER_TAG") {
+        Ok(tag) if !tag.is_empty() => format!("echo-{tag}"),
+        _ => "echo".to_string(),
     }
 }
 
