@@ -118,7 +118,6 @@ impl Hub {
             .unwrap_or_else(|e| e.into_inner())
             .push(member(Arc::new(servers.status_provider())));
         if options.watch {
-            crate::server::supervise::watch_parent();
             servers.publish(&config.home.state_dir);
         }
         let (notices, _) = broadcast::channel(256);

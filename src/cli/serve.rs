@@ -24,8 +24,12 @@ pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
     })?;
     tracing::info!(config = %loaded.source, state = %state.path().display(), "switchboard starting");
     let hub = Hub::start(loaded, state, StartOptions { watch: true });
+    // The client that launched us may die without closing our stdin: end with it.
+    crate::server::supervise::watch_parent();
     let face = Face::new(hub.clone());
-    let outcome = match face.serve(rmcp::transport::stdio_pipes()).await {
+    let (stdin, stdout) = rmcp::transport::stdio_pipes();
+    let transport = crate::mcp::stdio::LineTransport::new(stdin, stdout);
+    let outcome = match face.serve(transport).await {
         Ok(running) => {
             let cancel = running.cancellation_token();
             let unservable = async {

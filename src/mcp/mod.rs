@@ -10,6 +10,7 @@
 
 mod errors;
 pub mod notices;
+pub mod stdio;
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;

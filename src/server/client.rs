@@ -1,7 +1,7 @@
 //! The rmcp client handler of one downstream connection: what the server sends back goes to
-//! whoever it concerns. Progress reaches the upstream request that caused it (under that
-//! request's own token), questions (elicitation, sampling) go to that request's client, log
-//! messages to every client, and list changes refresh the server's offer.
+//! whoever it concerns. Questions (elicitation, sampling) go to the client of the request that
+//! caused them, log messages to every client, and list changes refresh the server's offer.
+//! (Progress is taken out earlier, in wire order: see [`super::progress`].)
 
 #![allow(deprecated)] // logging and sampling are deprecated in 2026-07-28 only.
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rmcp::model::{
     ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
     ElicitRequestParams, ElicitResult, Implementation, LoggingMessageNotificationParam,
-    ProgressNotificationParam, ProtocolVersion,
+    ProtocolVersion,
 };
 use rmcp::service::{InboundStreamOrigin, NotificationContext, RequestContext};
 use rmcp::{ClientHandler, ErrorData as McpError, RoleClient};
@@ -46,10 +46,10 @@ impl Downstream {
             Some(InboundStreamOrigin::OutboundRequest(id)) => Some(id),
             _ => None,
         };
-        self.server.requester_for_question(origin).ok_or_else(|| {
+        self.server.requester_for_question(origin).map_err(|why| {
             McpError::invalid_request(
                 format!(
-                    "switchboard passes a server's {what} on to its client only while one of that server's requests is running; server {} asked outside any request",
+                    "switchboard cannot pass server {}'s {what} on: {why}",
                     self.server.spec.name
                 ),
                 None,
@@ -96,8 +96,10 @@ impl ClientHandler for Downstream {
         ctx: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, McpError> {
         let requester = self.asker(&ctx, "question (elicitation)")?;
+        // Through the client when it can ask the person, else the approval inbox.
+        let asker = format!("server {}", self.server.spec.name);
         requester
-            .elicit(request)
+            .elicit_for(&asker, request)
             .await
             .map_err(|e| self.ask_error("elicitation", e))
     }
@@ -112,22 +114,6 @@ impl ClientHandler for Downstream {
             .sample(params)
             .await
             .map_err(|e| self.ask_error("sampling", e))
-    }
-
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _ctx: NotificationContext<RoleClient>,
-    ) {
-        if let Some(requester) = self
-            .server
-            .requester_for_progress(&params.progress_token)
-            .await
-        {
-            requester
-                .progress(params.progress, params.total, params.message)
-                .await;
-        }
     }
 
     async fn on_logging_message(

@@ -17,6 +17,7 @@
 pub mod client;
 pub mod config;
 pub mod process;
+pub mod progress;
 pub mod provider;
 pub mod status;
 pub mod supervise;
@@ -66,6 +67,7 @@ struct Inflight {
     id: RequestId,
     token: ProgressToken,
     requester: Requester,
+    progress: Arc<progress::Pending>,
 }
 
 /// What a running server offers and how to reach it.
@@ -88,6 +90,7 @@ pub struct Server {
     stop: CancellationToken,
     refused: Mutex<Option<String>>,
     stderr: Mutex<VecDeque<String>>,
+    progress: progress::Relay,
 }
 
 impl Server {
@@ -104,6 +107,7 @@ impl Server {
             stop: CancellationToken::new(),
             refused: Mutex::new(None),
             stderr: Mutex::default(),
+            progress: progress::Relay::default(),
         }
     }
 
@@ -238,9 +242,16 @@ impl Server {
         (!lines.is_empty()).then(|| lines.join(" | "))
     }
 
-    /// Remember that `requester` waits on the request `id` whose progress token is `token`.
-    fn track(&self, id: RequestId, token: ProgressToken, requester: Requester) -> u64 {
+    /// Remember that `requester` waits on the request `id` whose progress token is `token`;
+    /// returns its number and the count of its progress notifications not yet passed on.
+    fn track(
+        &self,
+        id: RequestId,
+        token: ProgressToken,
+        requester: Requester,
+    ) -> (u64, Arc<progress::Pending>) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let pending = Arc::new(progress::Pending::default());
         self.inflight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -249,9 +260,38 @@ impl Server {
                 id,
                 token,
                 requester,
+                progress: pending.clone(),
             });
         self.registered.notify_waiters();
-        seq
+        (seq, pending)
+    }
+
+    /// Pass a progress notification on to the request it belongs to, in the order the server
+    /// sent it (called as it is read from the transport, before any later answer).
+    fn route_progress(self: &Arc<Self>, params: rmcp::model::ProgressNotificationParam) {
+        let found = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|f| f.token == params.progress_token)
+            .map(|f| (f.requester.clone(), f.progress.clone()));
+        match found {
+            Some((requester, pending)) => self.progress.send(requester, params, pending),
+            // Sent before its request was registered (a busy moment): look it up shortly.
+            None => {
+                let server = self.clone();
+                tokio::spawn(async move {
+                    if let Some(requester) =
+                        server.requester_for_progress(&params.progress_token).await
+                    {
+                        requester
+                            .progress(params.progress, params.total, params.message)
+                            .await;
+                    }
+                });
+            }
+        }
     }
 
     fn untrack(&self, seq: u64) {
@@ -283,19 +323,32 @@ impl Server {
     }
 
     /// The requester a server's question belongs to: the request it arrived with when the
-    /// transport says (Streamable HTTP), else the most recent forwarded request (stdio
-    /// carries no such link; every request of one switchboard process has the same client).
-    fn requester_for_question(&self, origin: Option<&RequestId>) -> Option<Requester> {
+    /// transport says (Streamable HTTP); else, as stdio carries no such link, the most recent
+    /// forwarded request, provided every request in flight comes from the same client
+    /// session (a question is never shown to a client it may not belong to).
+    fn requester_for_question(&self, origin: Option<&RequestId>) -> Result<Requester, String> {
         let inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(id) = origin
             && let Some(found) = inflight.iter().find(|f| &f.id == id)
         {
-            return Some(found.requester.clone());
+            return Ok(found.requester.clone());
         }
-        inflight
-            .iter()
-            .max_by_key(|f| f.seq)
-            .map(|f| f.requester.clone())
+        let Some(latest) = inflight.iter().max_by_key(|f| f.seq) else {
+            return Err("it asked while none of its requests was running".into());
+        };
+        let session = |r: &Requester| {
+            r.request_id()
+                .rsplit_once('/')
+                .map(|(session, _)| session.to_string())
+        };
+        let mine = session(&latest.requester);
+        if inflight.iter().any(|f| session(&f.requester) != mine) {
+            return Err(format!(
+                "it asked while {} of its requests from different clients were running, and switchboard cannot tell which one the question belongs to",
+                inflight.len()
+            ));
+        }
+        Ok(latest.requester.clone())
     }
 }
 

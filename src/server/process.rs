@@ -114,15 +114,18 @@ impl Group {
     /// ends what the leader left behind when it exited. Returns the leader's exit status.
     pub async fn terminate(&mut self, grace: Duration) -> Option<ExitStatus> {
         if let Ok(Ok(status)) = tokio::time::timeout(grace, self.wait()).await {
+            // What the leader left behind gets the same chance: SIGTERM, then SIGKILL.
+            if self.group_alive() {
+                self.signal(Signal::Term);
+                let _ = tokio::time::timeout(grace, self.group_gone()).await;
+            }
             self.signal(Signal::Kill);
             return Some(status);
         }
         self.signal(Signal::Term);
         let ended = tokio::time::timeout(grace, async {
             let status = self.wait().await.ok();
-            while self.group_alive() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            self.group_gone().await;
             status
         })
         .await;
@@ -133,7 +136,41 @@ impl Group {
         }
     }
 
-    #[cfg(unix)]
+    /// Wait until no process of the group runs (checked every 20 ms: the members are not
+    /// our children, so there is nothing to wait on).
+    async fn group_gone(&self) {
+        while self.group_alive() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether a process of the group still runs; zombies waiting for whoever adopted them
+    /// do not count.
+    #[cfg(target_os = "linux")]
+    fn group_alive(&self) -> bool {
+        let Some(group) = self.pid else { return false };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let is_pid = entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit());
+            is_pid
+                && std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+                    let fields: Vec<&str> = stat
+                        .rfind(')')
+                        .map(|i| stat[i + 1..].split_whitespace().take(3).collect())
+                        .unwrap_or_default();
+                    fields.len() == 3 && fields[0] != "Z" && fields[2] == group.to_string()
+                })
+        })
+    }
+
+    #[cfg(all(unix, not(target_os = "linux")))]
     fn group_alive(&self) -> bool {
         match self.pid {
             // SAFETY: signal 0 only checks whether the group exists.

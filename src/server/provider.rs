@@ -109,7 +109,7 @@ impl Server {
             Err(ServiceError::TransportClosed) => return Err(self.lost(what).await),
             Err(e) => return Err(self.failure(e)),
         };
-        let seq = self.track(
+        let (seq, progress) = self.track(
             handle.id.clone(),
             handle.progress_token.clone(),
             requester.clone(),
@@ -126,6 +126,8 @@ impl Server {
             () = requester.cancellation().cancelled() => return Err(ProviderError::Cancelled),
         };
         tracked.answered = true;
+        // Progress the server sent before its answer reaches the client before the answer.
+        progress.flushed().await;
         drop(tracked);
         match answer {
             Ok(result) => Ok(result),

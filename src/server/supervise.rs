@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use rmcp::RoleClient;
 use rmcp::model::{ServerCapabilities, Tool};
 use rmcp::service::{ClientCacheConfig, Peer, RunningService, ServiceExt};
+use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::client::{Downstream, ListKind};
 use super::config::{Transport, expand};
 use super::process::{self, Group, Launch, describe_exit};
+use super::progress::Ordered;
 use super::status::Phase;
 use super::{Server, config::ServerSpec};
 use crate::provider::Offer;
@@ -29,6 +31,15 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 struct Connection {
     running: RunningService<RoleClient, Downstream>,
     group: Option<Group>,
+    /// Copies the child's stderr to the log; ends when every writer of it is gone.
+    stderr: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Wait (briefly) until a dead child's last stderr lines are read, so reports can quote them.
+async fn drained(stderr: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = stderr {
+        let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+    }
 }
 
 /// How serving ended.
@@ -110,7 +121,11 @@ pub async fn supervise(server: Arc<Server>) {
 
 /// Serve through `connection` until the server dies or is stopped.
 async fn serve(server: &Arc<Server>, connection: Connection) -> Ended {
-    let Connection { running, mut group } = connection;
+    let Connection {
+        running,
+        mut group,
+        stderr,
+    } = connection;
     let stop = running.cancellation_token();
     let mut serving = tokio::spawn(running.waiting());
     let exited = async {
@@ -139,6 +154,7 @@ async fn serve(server: &Arc<Server>, connection: Connection) -> Ended {
         Some(group) => group.terminate(STOP_GRACE).await,
         None => None,
     };
+    drained(stderr).await;
     match why {
         Why::Stop => Ended::Stopped,
         Why::Exited(status) => Ended::Died(death_reason(server, status.as_ref(), "")),
@@ -164,7 +180,7 @@ fn death_reason(server: &Server, status: Option<&std::process::ExitStatus>, lead
 /// Start `server` and read what it offers.
 async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
     let handler = Downstream::new(server.clone());
-    let (running, group) = match &server.spec.transport {
+    let (running, group, stderr) = match &server.spec.transport {
         Transport::Stdio {
             command,
             args,
@@ -181,15 +197,17 @@ async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
                 format!("cannot start {command:?}: {e}{hint}")
             })?;
             let mut group = spawned.group;
-            if let Some(stderr) = spawned.stderr {
-                tokio::spawn(follow_stderr(server.clone(), stderr));
-            }
+            let stderr = spawned
+                .stderr
+                .map(|stderr| tokio::spawn(follow_stderr(server.clone(), stderr)));
             let pid = group.pid();
             tracing::info!(server = %server.spec.name, pid, command = %command, "downstream server started");
-            match handler.serve((spawned.stdout, spawned.stdin)).await {
-                Ok(running) => (running, Some(group)),
+            let transport = AsyncRwTransport::new_client(spawned.stdout, spawned.stdin);
+            match handler.serve(Ordered::new(transport, server.clone())).await {
+                Ok(running) => (running, Some(group), stderr),
                 Err(e) => {
                     let status = group.terminate(Duration::from_millis(200)).await;
+                    drained(stderr).await;
                     let mut message = format!("initialize failed: {e}");
                     if let Some(status) = status {
                         message = format!("{} during start-up", describe_exit(&status));
@@ -202,8 +220,8 @@ async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
             }
         }
         Transport::Http { url, headers } => {
-            let running = connect_http(&server.spec, url, headers, handler).await?;
-            (running, None)
+            let running = connect_http(server, url, headers, handler).await?;
+            (running, None, None)
         }
     };
     let peer = running.peer().clone();
@@ -211,7 +229,11 @@ async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
         .await;
     let offer = read_offer(&server.spec, &peer).await?;
     server.go_live(peer, offer, group.as_ref().and_then(Group::pid));
-    Ok(Connection { running, group })
+    Ok(Connection {
+        running,
+        group,
+        stderr,
+    })
 }
 
 /// The process to start, with every reference expanded.
@@ -241,7 +263,7 @@ fn launch<'a>(
 }
 
 async fn connect_http(
-    spec: &ServerSpec,
+    server: &Arc<Server>,
     url: &str,
     headers: &BTreeMap<String, String>,
     handler: Downstream,
@@ -250,7 +272,7 @@ async fn connect_http(
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     // rustls needs a crypto provider; ring is the one built in (a second install is a no-op).
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let name = &spec.name;
+    let name = &server.spec.name;
     let url = expand(url, &format!("mcpServers.{name}.url"))?;
     let mut custom = HashMap::new();
     for (header, value) in headers {
@@ -265,7 +287,7 @@ async fn connect_http(
     let config = StreamableHttpClientTransportConfig::with_uri(url.clone()).custom_headers(custom);
     let transport = StreamableHttpClientTransport::from_config(config);
     handler
-        .serve(transport)
+        .serve(Ordered::new(transport, server.clone()))
         .await
         .map_err(|e| format!("cannot reach {url}: {e}"))
 }
@@ -362,8 +384,9 @@ pub async fn refetch(server: &Arc<Server>, kind: ListKind) -> Result<(), String>
     Ok(())
 }
 
-/// While switchboard serves, notice when the process that started it (the MCP client) is
-/// gone without closing our stdin, and shut down as on SIGTERM, so no server outlives it.
+/// While switchboard serves a client over stdio, notice when the process that started it (the
+/// MCP client) is gone without closing our stdin, and shut down as on SIGTERM, so no server
+/// outlives it. (Not for `serve --http`, which outlives the shell that started it.)
 #[cfg(unix)]
 pub fn watch_parent() {
     // SAFETY: getppid has no preconditions.

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod cli;
+mod hostile;
 mod plugins;
 mod search;
 mod servers;

@@ -337,15 +337,44 @@ async fn elicitation_reaches_the_client_and_cancellation_reaches_the_server() {
 }
 
 #[tokio::test]
-async fn a_client_without_elicitation_gets_a_clear_refusal() {
+async fn a_client_without_elicitation_gets_the_question_in_the_inbox_or_a_clear_refusal() {
+    // With the approval inbox (the default), the question waits there for the person.
     let home = home_with(json!({"echo": echo(json!({}))}), CONFIG);
+    let (client, mut events) = connect(&home).await;
+    let asking = tokio::spawn({
+        let peer = client.peer().clone();
+        async move {
+            peer.call_tool(call("echo__ask", json!({"message": "Go?"})))
+                .await
+        }
+    });
+    let id = events
+        .wait_for(Duration::from_secs(20), |e| match e {
+            Event::Log(l) => l.data.as_str().and_then(|text| {
+                let (_, rest) = text.split_once("switchboard approvals approve ")?;
+                Some(
+                    rest.split(|c: char| !c.is_alphanumeric())
+                        .next()?
+                        .to_string(),
+                )
+            }),
+            _ => None,
+        })
+        .await;
+    let approved = home.run(&["approvals", "approve", &id]);
+    assert!(approved.status.success(), "{}", stdout(&approved));
+    let result = asking.await.expect("join").expect("echo__ask");
+    assert!(text_of(&result).starts_with("accepted"), "{result:?}");
+    client.cancel().await.ok();
+
+    // Without it, nothing can ask the person: a clear refusal.
+    let config = "approvals:\n  default: allow\n  inbox: false\nservers:\n  startup_wait: 20s\n";
+    let home = home_with(json!({"echo": echo(json!({}))}), config);
     let (client, _events) = connect(&home).await;
     let (text, _) = call_text(&client, "echo__ask", json!({"message": "Go?"})).await;
     assert!(text.contains("elicitation failed"), "{text}");
-    assert!(
-        text.contains("did not declare the elicitation capability"),
-        "{text}"
-    );
+    assert!(text.contains("cannot ask the person"), "{text}");
+    assert!(text.contains("approvals.inbox"), "{text}");
     client.cancel().await.ok();
 }
 
@@ -582,12 +611,8 @@ async fn the_reference_server_everything_is_forwarded_over_stdio() {
         call_text(&client, "everything__echo", json!({"message": "hi"})).await,
         ("Echo: hi".into(), false)
     );
-    assert_eq!(
-        call_text(&client, "everything__get-sum", json!({"a": 2, "b": 3}))
-            .await
-            .1,
-        false
-    );
+    let (sum, is_error) = call_text(&client, "everything__get-sum", json!({"a": 2, "b": 3})).await;
+    assert!(!is_error && sum.contains('5'), "{sum}");
     let (text, _) = call_text(
         &client,
         "everything__trigger-long-running-operation",

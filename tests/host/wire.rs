@@ -1,97 +1,11 @@
 //! The raw wire: malformed lines, unknown methods, end of input, and the audit trail they
 //! leave. These talk JSON-RPC by hand over the process's pipes.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout};
 
+use crate::support::raw::Raw;
 use crate::support::{Home, Plugin, stdout};
-
-struct Raw {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl Raw {
-    fn spawn(home: &Home) -> Self {
-        let mut command = tokio::process::Command::new(crate::support::binary());
-        command
-            .arg("serve")
-            .env("SWITCHBOARD_HOME", home.path())
-            .env("SWITCHBOARD_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("spawn");
-        let stdin = child.stdin.take();
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        Self {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    async fn send_bytes(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(bytes).await.expect("write");
-        stdin.write_all(b"\n").await.expect("write");
-        stdin.flush().await.expect("flush");
-    }
-
-    async fn send(&mut self, message: Value) {
-        self.send_bytes(message.to_string().as_bytes()).await;
-    }
-
-    /// The response with `id`; notifications in between are skipped. Every line must be
-    /// JSON-RPC: stdout is protocol only.
-    async fn response(&mut self, id: i64) -> Value {
-        loop {
-            let line = tokio::time::timeout(Duration::from_secs(15), self.lines.next_line())
-                .await
-                .expect("response in time")
-                .expect("read")
-                .expect("stdout open");
-            let message: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("non-JSON on stdout ({e}): {line}"));
-            assert_eq!(message["jsonrpc"], "2.0", "{line}");
-            if message["id"] == json!(id) {
-                return message;
-            }
-        }
-    }
-
-    async fn initialize(&mut self) {
-        self.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}))
-            .await;
-        let answer = self.response(1).await;
-        assert_eq!(answer["result"]["serverInfo"]["name"], "switchboard");
-        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-    }
-
-    async fn call(&mut self, id: i64, tool: &str, arguments: Value) -> Value {
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}))
-            .await;
-        self.response(id).await
-    }
-
-    /// Close stdin and wait for the process to exit.
-    async fn finish(mut self) -> std::process::ExitStatus {
-        drop(self.stdin.take());
-        tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .expect("exit after stdin closes")
-            .expect("wait")
-    }
-}
 
 fn audit_rows(home: &Home) -> Vec<Value> {
     let output = home.run(&["audit", "--json", "--limit", "1000"]);

@@ -32,6 +32,20 @@ pub struct Config {
     /// Extra environment variables for every command.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The variables of switchboard's own environment a command sees; nothing else passes
+    /// (switchboard's environment may hold secrets other plugins declared).
+    #[serde(default = "default_inherit_env")]
+    pub inherit_env: Vec<String>,
+}
+
+fn default_inherit_env() -> Vec<String> {
+    [
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TMPDIR",
+        "TZ",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect()
 }
 
 fn default_folders() -> Vec<String> {
@@ -67,6 +81,7 @@ impl Default for Config {
             max_timeout_ms: default_max_timeout_ms(),
             max_output_bytes: default_max_output_bytes(),
             env: BTreeMap::new(),
+            inherit_env: default_inherit_env(),
         }
     }
 }
@@ -153,7 +168,15 @@ impl Config {
                     "additionalProperties": {"type": "string"},
                     "default": {},
                     "description": "Extra environment variables for every command, on top of \
-                        switchboard's own environment."
+                        the inherited ones."
+                },
+                "inherit_env": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": default_inherit_env(),
+                    "description": "The variables of switchboard's own environment a command \
+                        sees; no other passes, so secrets in switchboard's environment stay out of \
+                        commands."
                 }
             }
         })

@@ -60,7 +60,7 @@ pub struct Spec {
     pub args: Vec<OsString>,
     /// The folder it starts in.
     pub cwd: PathBuf,
-    /// Extra environment variables.
+    /// The whole environment (nothing else is inherited).
     pub env: Vec<(String, String)>,
     /// What its stdin holds; `None` is an empty stdin.
     pub stdin: Option<String>,
@@ -285,6 +285,7 @@ fn spawn(spec: &Spec) -> io::Result<Child> {
     command
         .args(&spec.args)
         .current_dir(&spec.cwd)
+        .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()

@@ -25,9 +25,10 @@ pub fn run(shell: &Shell, request: &Request, cwd: PathBuf, call: &Call) -> ToolR
         args,
         cwd,
         env: config
-            .env
+            .inherit_env
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+            .chain(config.env.iter().map(|(k, v)| (k.clone(), v.clone())))
             .collect(),
         stdin: request.stdin.clone(),
         timeout: request.timeout,

@@ -452,3 +452,16 @@ fn a_background_process_that_let_go_of_the_output_is_left_running() {
     unsafe { libc::kill(daemon[0], libc::SIGKILL) };
     assert_all_gone(&daemon);
 }
+
+#[test]
+fn only_the_allowed_environment_reaches_a_command() {
+    // The test process's own environment stands in for switchboard's: PATH is allowed,
+    // CARGO_PKG_NAME (set by cargo for every test) is not.
+    assert!(std::env::var("CARGO_PKG_NAME").is_ok());
+    let w = world(json!({}));
+    let (_, out) = run(&w, json!({"command": "printf '%s|%s' \"${CARGO_PKG_NAME:-unset}\" \"${PATH:+set}\""}));
+    assert_eq!(out["stdout"], json!("unset|set"));
+    let w = world(json!({"inherit_env": ["PATH", "CARGO_PKG_NAME"]}));
+    let (_, out) = run(&w, json!({"command": "printf %s \"${CARGO_PKG_NAME:-unset}\""}));
+    assert_eq!(out["stdout"], json!("switchboard-shell"));
+}

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod client;
+pub mod raw;
 pub mod everything;
 
 use std::path::{Path, PathBuf};

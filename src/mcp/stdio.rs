@@ -1,0 +1,395 @@
+//! The stdio wire: newline-delimited JSON-RPC on stdin/stdout, with precise answers to bad
+//! input.
+//!
+//! rmcp's own stdio framing drops what it cannot decode without a word (a malformed line, a
+//! request whose params do not fit its method, a batch). This transport decodes each line
+//! itself and answers what it must refuse with the JSON-RPC error a client can act on:
+//! `-32700` for text that is not JSON, `-32600` for JSON that is not a request (batches, a
+//! missing or wrong `jsonrpc`, a `null` id, a line over the size limit), `-32602` for params
+//! that do not fit a known method. What decodes passes to rmcp untouched. The read and write
+//! halves are rmcp's non-blocking `stdio_pipes()`.
+
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, ErrorCode, JsonRpcMessage, ServerJsonRpcMessage,
+};
+use rmcp::transport::Transport;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::{Mutex, mpsc};
+
+/// The longest line accepted; longer ones are refused (and skipped to their end).
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// MCP request methods a client may send; a request naming one whose params do not decode
+/// gets `-32602` rather than rmcp's "method not found".
+const KNOWN_METHODS: &[&str] = &[
+    "initialize",
+    "ping",
+    "server/discover",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "subscriptions/listen",
+];
+
+/// Newline-delimited JSON-RPC over a reader and a writer.
+///
+/// Reading and decoding run in a task of their own: rmcp may drop a pending `receive` to
+/// send something, and a line half-read (or a refusal half-written) at that moment must not
+/// be lost. `receive` only takes decoded messages from a channel, which is cancel-safe.
+pub struct LineTransport<W> {
+    writer: Arc<Mutex<BufWriter<W>>>,
+    incoming: mpsc::Receiver<ClientJsonRpcMessage>,
+    inflight: InFlight,
+}
+
+/// The ids of requests read but not yet answered: a second request with the id of one still
+/// being answered is refused, since its answer could not be told apart.
+type InFlight = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+fn id_key(id: &rmcp::model::RequestId) -> String {
+    match id {
+        rmcp::model::NumberOrString::Number(n) => format!("n{n}"),
+        rmcp::model::NumberOrString::String(s) => format!("s{s}"),
+    }
+}
+
+impl<W> LineTransport<W>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    /// A transport reading `reader` and writing `writer`; spawns the reading task.
+    pub fn new<R: AsyncRead + Unpin + Send + 'static>(reader: R, writer: W) -> Self {
+        let writer = Arc::new(Mutex::new(BufWriter::new(writer)));
+        let (sender, incoming) = mpsc::channel(64);
+        let inflight = InFlight::default();
+        let reading = LineReader {
+            reader: BufReader::with_capacity(64 * 1024, reader),
+            writer: writer.clone(),
+            line: Vec::with_capacity(4096),
+            inflight: inflight.clone(),
+        };
+        tokio::spawn(reading.run(sender));
+        Self {
+            writer,
+            incoming,
+            inflight,
+        }
+    }
+}
+
+/// The reading half: lines in, decoded messages out, refusals written directly.
+struct LineReader<R, W> {
+    reader: BufReader<R>,
+    writer: Arc<Mutex<BufWriter<W>>>,
+    line: Vec<u8>,
+    inflight: InFlight,
+}
+
+impl<R, W> LineReader<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    /// Read the next line into `self.line`; `Ok(false)` at end of input, `Err(())` when the
+    /// line was over [`MAX_LINE`] (it is consumed to its end).
+    async fn read_line(&mut self) -> std::io::Result<Result<bool, ()>> {
+        self.line.clear();
+        let mut too_long = false;
+        loop {
+            let buffer = self.reader.fill_buf().await?;
+            if buffer.is_empty() {
+                return Ok(if too_long {
+                    Err(())
+                } else {
+                    Ok(!self.line.is_empty())
+                });
+            }
+            let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
+                Some(end) => (&buffer[..end], end + 1),
+                None => (buffer, buffer.len()),
+            };
+            let newline = done > chunk.len();
+            if !too_long {
+                if self.line.len() + chunk.len() > MAX_LINE {
+                    too_long = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(chunk);
+                }
+            }
+            self.reader.consume(done);
+            if newline {
+                return Ok(if too_long { Err(()) } else { Ok(true) });
+            }
+        }
+    }
+
+    /// Read until end of input (or until nobody receives any more).
+    async fn run(mut self, sender: mpsc::Sender<ClientJsonRpcMessage>) {
+        loop {
+            match self.read_line().await {
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading stdin failed; ending the session");
+                    return;
+                }
+                Ok(Ok(false)) => return,
+                Ok(Err(())) => {
+                    let message =
+                        format!("Invalid request: the message is longer than {MAX_LINE} bytes");
+                    refuse(
+                        self.writer.clone(),
+                        Value::Null,
+                        ErrorCode::INVALID_REQUEST,
+                        message,
+                    )
+                    .await;
+                    continue;
+                }
+                Ok(Ok(true)) => {}
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            match serde_json::from_slice::<ClientJsonRpcMessage>(&self.line) {
+                Ok(message) => match misfit(&message) {
+                    None => {
+                        // A cancelled request may never be answered: forget its id.
+                        if let JsonRpcMessage::Notification(notification) = &message
+                            && let rmcp::model::ClientNotification::CancelledNotification(cancelled) =
+                                &notification.notification
+                            && let Some(id) = &cancelled.params.request_id
+                        {
+                            self.inflight
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&id_key(id));
+                        }
+                        if let JsonRpcMessage::Request(request) = &message {
+                            let fresh = self
+                                .inflight
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(id_key(&request.id));
+                            if !fresh {
+                                let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+                                let why = "Invalid request: a request with this id is still being answered; use a new id".to_string();
+                                refuse(self.writer.clone(), id, ErrorCode::INVALID_REQUEST, why)
+                                    .await;
+                                continue;
+                            }
+                        }
+                        if sender.send(message).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some((id, method)) => {
+                        let detail = serde_json::from_slice::<Value>(&self.line)
+                            .ok()
+                            .and_then(|v| serde_json::from_value::<ClientRequestProbe>(v).err())
+                            .map(|e| e.to_string())
+                            .unwrap_or_else(|| "they do not match the method's schema".into());
+                        let message = format!("Invalid params for {method}: {detail}");
+                        refuse(self.writer.clone(), id, ErrorCode::INVALID_PARAMS, message).await;
+                    }
+                },
+                Err(error) => {
+                    let (id, code, message) = self.diagnose(&error);
+                    refuse(self.writer.clone(), id, code, message).await;
+                }
+            }
+        }
+    }
+
+    /// What to answer to a line that did not decode as a client message.
+    fn diagnose(&self, error: &serde_json::Error) -> (Value, ErrorCode, String) {
+        let value: Value = match serde_json::from_slice(&self.line) {
+            Ok(value) => value,
+            Err(parse) => {
+                let what = if std::str::from_utf8(&self.line).is_err() {
+                    "the message is not UTF-8 text".to_string()
+                } else {
+                    format!("the message is not valid JSON: {parse}")
+                };
+                return (
+                    Value::Null,
+                    ErrorCode::PARSE_ERROR,
+                    format!("Parse error: {what}"),
+                );
+            }
+        };
+        let invalid = |id: Value, why: &str| {
+            (
+                id,
+                ErrorCode::INVALID_REQUEST,
+                format!("Invalid request: {why}"),
+            )
+        };
+        let Value::Object(object) = &value else {
+            if value.is_array() {
+                return invalid(
+                    Value::Null,
+                    "batches are not supported; send one message per line",
+                );
+            }
+            return invalid(Value::Null, "a message must be a JSON object");
+        };
+        let id = match object.get("id") {
+            Some(id @ Value::String(_)) => id.clone(),
+            Some(id @ Value::Number(n)) if n.is_i64() || n.is_u64() => id.clone(),
+            Some(Value::Number(_)) => {
+                return invalid(
+                    Value::Null,
+                    "the id must be an integer that fits in 64 bits, or a string",
+                );
+            }
+            Some(Value::Null) => {
+                return invalid(
+                    Value::Null,
+                    "the id must be a string or an integer, not null",
+                );
+            }
+            Some(_) => return invalid(Value::Null, "the id must be a string or an integer"),
+            None => Value::Null,
+        };
+        if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return invalid(id, "\"jsonrpc\" must be \"2.0\"");
+        }
+        match object.get("method").map(|m| m.as_str()) {
+            Some(Some(method)) if KNOWN_METHODS.contains(&method) => (
+                id,
+                ErrorCode::INVALID_PARAMS,
+                format!("Invalid params for {method}: {error}"),
+            ),
+            Some(Some(method)) => (
+                id,
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+            ),
+            Some(None) => invalid(id, "\"method\" must be a string"),
+            None => invalid(
+                id,
+                "a request needs a \"method\" (responses to unknown ids are not accepted)",
+            ),
+        }
+    }
+}
+
+/// Answer a refused message on the same writer as every other answer.
+async fn refuse<W: AsyncWrite + Unpin>(
+    writer: Arc<Mutex<BufWriter<W>>>,
+    id: Value,
+    code: ErrorCode,
+    message: String,
+) {
+    tracing::debug!(code = code.0, %message, "refused a malformed message");
+    let reply = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code.0, "message": message}});
+    let mut text = reply.to_string().into_bytes();
+    text.push(b'\n');
+    let mut writer = writer.lock().await;
+    if writer.write_all(&text).await.is_ok() {
+        let _ = writer.flush().await;
+    }
+}
+
+/// A request rmcp decoded only as a custom request although it names a known method: its
+/// params did not fit.
+fn misfit(message: &ClientJsonRpcMessage) -> Option<(Value, String)> {
+    let JsonRpcMessage::Request(request) = message else {
+        return None;
+    };
+    let ClientRequest::CustomRequest(custom) = &request.request else {
+        return None;
+    };
+    KNOWN_METHODS.contains(&custom.method.as_str()).then(|| {
+        let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+        (id, custom.method.clone())
+    })
+}
+
+impl<W> Transport<RoleServer> for LineTransport<W>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    type Error = std::io::Error;
+
+    fn send(
+        &mut self,
+        item: ServerJsonRpcMessage,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
+        let answered = match &item {
+            JsonRpcMessage::Response(response) => Some(&response.id),
+            JsonRpcMessage::Error(error) => error.id.as_ref(),
+            _ => None,
+        };
+        if let Some(id) = answered {
+            self.inflight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id_key(id));
+        }
+        let writer = self.writer.clone();
+        async move {
+            let mut text = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+            text.push(b'\n');
+            let mut writer = writer.lock().await;
+            writer.write_all(&text).await?;
+            writer.flush().await
+        }
+    }
+
+    async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
+        self.incoming.recv().await
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        let mut writer = self.writer.lock().await;
+        writer.flush().await
+    }
+}
+
+/// Decodes only the typed requests (no custom fallback), to say why params did not fit.
+type ClientRequestProbe = rmcp::model::JsonRpcRequest<StrictRequest>;
+
+/// The typed requests of [`ClientRequest`] without its catch-all, so decoding says what is
+/// wrong with the params.
+#[derive(serde::Deserialize)]
+#[serde(tag = "method")]
+#[allow(dead_code, clippy::large_enum_variant)] // Decoded only for the error message.
+enum StrictRequest {
+    #[serde(rename = "tools/call")]
+    CallTool {
+        params: rmcp::model::CallToolRequestParams,
+    },
+    #[serde(rename = "resources/read")]
+    ReadResource {
+        params: rmcp::model::ReadResourceRequestParams,
+    },
+    #[serde(rename = "prompts/get")]
+    GetPrompt {
+        params: rmcp::model::GetPromptRequestParams,
+    },
+    #[serde(rename = "completion/complete")]
+    Complete {
+        params: rmcp::model::CompleteRequestParams,
+    },
+    #[serde(rename = "logging/setLevel")]
+    SetLevel {
+        params: rmcp::model::SetLevelRequestParams,
+    },
+    #[serde(rename = "initialize")]
+    Initialize {
+        params: rmcp::model::InitializeRequestParams,
+    },
+}
