@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit tests and the black-box tests that drive the
-# built binary over real pipes with real plugins. CI runs exactly this (see .ci/run).
+# The whole test suite: formatting, lints, unit tests, the black-box tests that drive the
+# built binary over real pipes with real plugins and servers, the official MCP conformance
+# suite, and the official SDK clients. CI runs exactly this (see .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +14,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # Plugin panics in the tests are expected; keep their output to the message.
 RUST_BACKTRACE=0 cargo test --workspace --locked
+
+echo "== the conformance suite and external clients (debug build)"
+cargo build --workspace --locked
+scripts/conformance.sh
+if [ -x scripts/e2e-clients.sh ]; then
+  scripts/e2e-clients.sh
+fi
