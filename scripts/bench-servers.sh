@@ -3,7 +3,8 @@
 # server (tests/servers/echo) directly, and to the same server through `switchboard serve` as
 # `echo__echo`, alternated with mcp-bench's pipe floor in one run. Prints mcp-bench's table
 # of medians on stderr and its JSON summary lines on stdout; the added latency is
-# sb-echo's seq_p50_us minus echo-direct's.
+# sb-echo's seq_p50_us minus echo-direct's. For reference, sb-probe calls the probe plugin's
+# echo through the same switchboard pipeline (no downstream hop).
 #
 #   scripts/bench-servers.sh            # 3 rounds
 #   ROUNDS=7 scripts/bench-servers.sh
@@ -12,19 +13,23 @@ cd "$(dirname "$0")/.."
 root=$PWD
 rounds=${ROUNDS:-3}
 
-cargo build --release --locked -p switchboard -p switchboard-echo-server
+cargo build --release --locked -p switchboard -p switchboard-echo-server -p switchboard-probe
 CARGO_TARGET_DIR="$root/target" cargo build --release --locked --manifest-path bench/mcp-bench/Cargo.toml
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 home=$work/home
-mkdir -p "$home"
+mkdir -p "$home/plugins"
+for lib in "$root"/target/release/libswitchboard_probe.{so,dylib}; do
+  if [ -e "$lib" ]; then cp "$lib" "$home/plugins/"; fi
+done
 echo_server="$root/target/release/echo-server"
 # Approvals off for the measured tool (its annotations are not trusted by default), logs off.
 cat > "$home/config.yaml" <<YAML
 log: {level: "off", file: false}
 plugins: {bundled: false}
 approvals: {default: allow}
+connectors: {probe: {enabled: true}}
 YAML
 cat > "$home/servers_config.json" <<JSON
 {"mcpServers": {"echo": {"command": "$echo_server"}}}
@@ -36,7 +41,9 @@ cat > "$work/suite.json" <<JSON
   {"name": "floor", "cmd": ["$root/target/release/mcp-floor"]},
   {"name": "echo-direct", "cmd": ["$echo_server"], "tool": "echo", "args": {"text": "hi"}},
   {"name": "sb-echo", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
-   "tool": "echo__echo", "args": {"text": "hi"}}
+   "tool": "echo__echo", "args": {"text": "hi"}},
+  {"name": "sb-probe", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
+   "tool": "probe__echo", "args": {"text": "hi"}}
 ]
 JSON
 "$root/target/release/mcp-bench" --rounds "$rounds" --baseline echo-direct --suite "$work/suite.json"

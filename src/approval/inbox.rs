@@ -38,7 +38,7 @@ pub struct Question<'a> {
 /// How asking through the inbox ended.
 pub enum Waited {
     /// Someone answered (the row says how); it is marked used.
-    Answered(ApprovalRow),
+    Answered(Box<ApprovalRow>),
     /// Nobody answered in time; `how` says how the person can still answer it.
     TimedOut {
         /// The instructions.
@@ -117,7 +117,7 @@ pub async fn ask(
         Ok(Some(row)) => {
             let _ =
                 tokio::task::block_in_place(|| state.settle_approval(&id, &row.status, "consumed"));
-            Waited::Answered(row)
+            Waited::Answered(Box::new(row))
         }
         Ok(None) if requester.is_cancelled() => Waited::Cancelled,
         Ok(None) => Waited::TimedOut { how },

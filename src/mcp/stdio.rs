@@ -162,127 +162,147 @@ where
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            match serde_json::from_slice::<ClientJsonRpcMessage>(&self.line) {
-                Ok(message) => match misfit(&message) {
-                    None => {
-                        // A cancelled request may never be answered: forget its id.
-                        if let JsonRpcMessage::Notification(notification) = &message
-                            && let rmcp::model::ClientNotification::CancelledNotification(cancelled) =
-                                &notification.notification
-                            && let Some(id) = &cancelled.params.request_id
-                        {
-                            self.inflight
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .remove(&id_key(id));
-                        }
-                        if let JsonRpcMessage::Request(request) = &message {
-                            let fresh = self
-                                .inflight
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .insert(id_key(&request.id));
-                            if !fresh {
-                                let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
-                                let why = "Invalid request: a request with this id is still being answered; use a new id".to_string();
-                                refuse(self.writer.clone(), id, ErrorCode::INVALID_REQUEST, why)
-                                    .await;
-                                continue;
-                            }
-                        }
-                        if sender.send(message).await.is_err() {
-                            return;
-                        }
-                    }
-                    Some((id, method)) => {
-                        let detail = serde_json::from_slice::<Value>(&self.line)
-                            .ok()
-                            .and_then(|v| serde_json::from_value::<ClientRequestProbe>(v).err())
-                            .map(|e| e.to_string())
-                            .unwrap_or_else(|| "they do not match the method's schema".into());
-                        let message = format!("Invalid params for {method}: {detail}");
-                        refuse(self.writer.clone(), id, ErrorCode::INVALID_PARAMS, message).await;
-                    }
-                },
-                Err(error) => {
-                    let (id, code, message) = self.diagnose(&error);
-                    refuse(self.writer.clone(), id, code, message).await;
+            let message = match decode(&self.line) {
+                Decoded::Message(message) => *message,
+                Decoded::Refuse(id, code, why) => {
+                    refuse(self.writer.clone(), id, code, why).await;
+                    continue;
                 }
+            };
+            // A cancelled request may never be answered: forget its id.
+            if let JsonRpcMessage::Notification(notification) = &message
+                && let rmcp::model::ClientNotification::CancelledNotification(cancelled) =
+                    &notification.notification
+                && let Some(id) = &cancelled.params.request_id
+            {
+                self.inflight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id_key(id));
+            }
+            if let JsonRpcMessage::Request(request) = &message {
+                let fresh = self
+                    .inflight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id_key(&request.id));
+                if !fresh {
+                    let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
+                    let why = "Invalid request: a request with this id is still being answered; use a new id".to_string();
+                    refuse(self.writer.clone(), id, ErrorCode::INVALID_REQUEST, why).await;
+                    continue;
+                }
+            }
+            if sender.send(message).await.is_err() {
+                return;
             }
         }
     }
+}
 
-    /// What to answer to a line that did not decode as a client message.
-    fn diagnose(&self, error: &serde_json::Error) -> (Value, ErrorCode, String) {
-        let value: Value = match serde_json::from_slice(&self.line) {
-            Ok(value) => value,
-            Err(parse) => {
-                let what = if std::str::from_utf8(&self.line).is_err() {
-                    "the message is not UTF-8 text".to_string()
-                } else {
-                    format!("the message is not valid JSON: {parse}")
-                };
-                return (
-                    Value::Null,
-                    ErrorCode::PARSE_ERROR,
-                    format!("Parse error: {what}"),
-                );
+/// What one line decodes to.
+pub enum Decoded {
+    /// A message for rmcp.
+    Message(Box<ClientJsonRpcMessage>),
+    /// A refusal to write back: id, code, message.
+    Refuse(Value, ErrorCode, String),
+}
+
+/// Decode one (non-blank) line: a message for rmcp, or the precise refusal.
+pub fn decode(line: &[u8]) -> Decoded {
+    match serde_json::from_slice::<ClientJsonRpcMessage>(line) {
+        Ok(message) => match misfit(&message) {
+            None => Decoded::Message(Box::new(message)),
+            Some((id, method)) => {
+                let detail = serde_json::from_slice::<Value>(line)
+                    .ok()
+                    .and_then(|v| serde_json::from_value::<ClientRequestProbe>(v).err())
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "they do not match the method's schema".into());
+                Decoded::Refuse(
+                    id,
+                    ErrorCode::INVALID_PARAMS,
+                    format!("Invalid params for {method}: {detail}"),
+                )
             }
-        };
-        let invalid = |id: Value, why: &str| {
-            (
-                id,
-                ErrorCode::INVALID_REQUEST,
-                format!("Invalid request: {why}"),
-            )
-        };
-        let Value::Object(object) = &value else {
-            if value.is_array() {
-                return invalid(
-                    Value::Null,
-                    "batches are not supported; send one message per line",
-                );
-            }
-            return invalid(Value::Null, "a message must be a JSON object");
-        };
-        let id = match object.get("id") {
-            Some(id @ Value::String(_)) => id.clone(),
-            Some(id @ Value::Number(n)) if n.is_i64() || n.is_u64() => id.clone(),
-            Some(Value::Number(_)) => {
-                return invalid(
-                    Value::Null,
-                    "the id must be an integer that fits in 64 bits, or a string",
-                );
-            }
-            Some(Value::Null) => {
-                return invalid(
-                    Value::Null,
-                    "the id must be a string or an integer, not null",
-                );
-            }
-            Some(_) => return invalid(Value::Null, "the id must be a string or an integer"),
-            None => Value::Null,
-        };
-        if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            return invalid(id, "\"jsonrpc\" must be \"2.0\"");
+        },
+        Err(error) => {
+            let (id, code, message) = diagnose(line, &error);
+            Decoded::Refuse(id, code, message)
         }
-        match object.get("method").map(|m| m.as_str()) {
-            Some(Some(method)) if KNOWN_METHODS.contains(&method) => (
-                id,
-                ErrorCode::INVALID_PARAMS,
-                format!("Invalid params for {method}: {error}"),
-            ),
-            Some(Some(method)) => (
-                id,
-                ErrorCode::METHOD_NOT_FOUND,
-                format!("Method not found: {method}"),
-            ),
-            Some(None) => invalid(id, "\"method\" must be a string"),
-            None => invalid(
-                id,
-                "a request needs a \"method\" (responses to unknown ids are not accepted)",
-            ),
+    }
+}
+
+/// What to answer to a line that did not decode as a client message.
+fn diagnose(line: &[u8], error: &serde_json::Error) -> (Value, ErrorCode, String) {
+    let value: Value = match serde_json::from_slice(line) {
+        Ok(value) => value,
+        Err(parse) => {
+            let what = if std::str::from_utf8(line).is_err() {
+                "the message is not UTF-8 text".to_string()
+            } else {
+                format!("the message is not valid JSON: {parse}")
+            };
+            return (
+                Value::Null,
+                ErrorCode::PARSE_ERROR,
+                format!("Parse error: {what}"),
+            );
         }
+    };
+    let invalid = |id: Value, why: &str| {
+        (
+            id,
+            ErrorCode::INVALID_REQUEST,
+            format!("Invalid request: {why}"),
+        )
+    };
+    let Value::Object(object) = &value else {
+        if value.is_array() {
+            return invalid(
+                Value::Null,
+                "batches are not supported; send one message per line",
+            );
+        }
+        return invalid(Value::Null, "a message must be a JSON object");
+    };
+    let id = match object.get("id") {
+        Some(id @ Value::String(_)) => id.clone(),
+        Some(id @ Value::Number(n)) if n.is_i64() || n.is_u64() => id.clone(),
+        Some(Value::Number(_)) => {
+            return invalid(
+                Value::Null,
+                "the id must be an integer that fits in 64 bits, or a string",
+            );
+        }
+        Some(Value::Null) => {
+            return invalid(
+                Value::Null,
+                "the id must be a string or an integer, not null",
+            );
+        }
+        Some(_) => return invalid(Value::Null, "the id must be a string or an integer"),
+        None => Value::Null,
+    };
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return invalid(id, "\"jsonrpc\" must be \"2.0\"");
+    }
+    match object.get("method").map(|m| m.as_str()) {
+        Some(Some(method)) if KNOWN_METHODS.contains(&method) => (
+            id,
+            ErrorCode::INVALID_PARAMS,
+            format!("Invalid params for {method}: {error}"),
+        ),
+        Some(Some(method)) => (
+            id,
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("Method not found: {method}"),
+        ),
+        Some(None) => invalid(id, "\"method\" must be a string"),
+        None => invalid(
+            id,
+            "a request needs a \"method\" (responses to unknown ids are not accepted)",
+        ),
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Pending {
 impl Pending {
     /// Wait (briefly at most) until every queued notification was passed on.
     pub async fn flushed(&self) {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let _ = tokio::time::timeout(FLUSH_LIMIT, async {
             loop {
                 let idle = self.idle.notified();

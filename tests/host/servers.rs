@@ -211,6 +211,18 @@ async fn tools_resources_prompts_and_completion_are_forwarded_with_filters() {
     );
     assert!(echo_status["pid"].as_u64().is_some(), "{echo_status}");
     client.cancel().await.ok();
+
+    // Downstream calls leave audit rows like every other call, naming the server.
+    let audit = home.run(&["audit", "--json", "--limit", "50"]);
+    let rows: Vec<Value> = stdout(&audit)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        rows.iter()
+            .any(|r| r["tool"] == "echo__echo" && r["provider"] == "echo" && r["outcome"] == "ok"),
+        "{rows:#?}"
+    );
 }
 
 #[tokio::test]
