@@ -459,9 +459,15 @@ fn only_the_allowed_environment_reaches_a_command() {
     // CARGO_PKG_NAME (set by cargo for every test) is not.
     assert!(std::env::var("CARGO_PKG_NAME").is_ok());
     let w = world(json!({}));
-    let (_, out) = run(&w, json!({"command": "printf '%s|%s' \"${CARGO_PKG_NAME:-unset}\" \"${PATH:+set}\""}));
+    let (_, out) = run(
+        &w,
+        json!({"command": "printf '%s|%s' \"${CARGO_PKG_NAME:-unset}\" \"${PATH:+set}\""}),
+    );
     assert_eq!(out["stdout"], json!("unset|set"));
     let w = world(json!({"inherit_env": ["PATH", "CARGO_PKG_NAME"]}));
-    let (_, out) = run(&w, json!({"command": "printf %s \"${CARGO_PKG_NAME:-unset}\""}));
+    let (_, out) = run(
+        &w,
+        json!({"command": "printf %s \"${CARGO_PKG_NAME:-unset}\""}),
+    );
     assert_eq!(out["stdout"], json!("switchboard-shell"));
 }

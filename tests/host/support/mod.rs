@@ -3,8 +3,8 @@
 
 pub mod build;
 pub mod client;
-pub mod raw;
 pub mod everything;
+pub mod raw;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

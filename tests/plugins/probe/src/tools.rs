@@ -49,7 +49,8 @@ impl Tools {
         // The greeting is part of greet's definition, so a test can change a tool's
         // definition by changing the configuration.
         for tool in tools.iter_mut().filter(|t| t.name == "greet") {
-            tool.description = format!("Returns the configured greeting (now {:?}).", self.greeting);
+            tool.description =
+                format!("Returns the configured greeting (now {:?}).", self.greeting);
         }
         tools.extend(self.dynamic_names().into_iter().map(|name| {
             ToolDef::new(
