@@ -346,6 +346,7 @@ impl Gate {
                 name: Some(call.tool),
                 provider: Some(call.provider),
                 arguments: None,
+                args_sha256: None,
             },
             outcome,
             by,

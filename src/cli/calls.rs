@@ -42,6 +42,7 @@ async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallT
         requester: Requester::local(session.request_id(1)).with_fallback(hub.questions.clone()),
         session,
         retry: None,
+        args_sha256: None,
     };
     Ok(hub.pipeline.call(call).await?)
 }

@@ -5,7 +5,7 @@
 //! whose arguments are wrong answers a JSON-RPC error (`-32602`), because nothing ran.
 
 use rmcp::ErrorData as McpError;
-use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, ResultType};
 
 use crate::pipeline::{CallError, CallResult};
 use crate::provider::ProviderError;
@@ -30,7 +30,12 @@ pub fn provider_error(target: &str, error: ProviderError) -> McpError {
 /// The answer to a tool call.
 pub fn tool_response(tool: &str, result: CallResult) -> Result<CallToolResponse, McpError> {
     match result {
-        Ok(result) => Ok(result.into()),
+        Ok(mut result) => {
+            // Results decoded from a plugin or server lack the 2026-07-28 `resultType`; rmcp
+            // strips it for older peers but never adds it.
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+            Ok(result.into())
+        }
         Err(e @ CallError::InvalidArguments { .. }) => {
             Err(McpError::invalid_params(e.to_string(), None))
         }

@@ -22,7 +22,7 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestParams, CompleteResult,
     GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
     ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, Reference,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, Reference, ResultType,
     ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
     SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
@@ -209,6 +209,7 @@ impl ServerHandler for Face {
                     name: Some(&name),
                     provider: None,
                     arguments: Some(&text),
+                    args_sha256: None,
                 },
                 Err(&error),
                 started,
@@ -227,6 +228,7 @@ impl ServerHandler for Face {
                     responses,
                     state: request.request_state,
                 }),
+            args_sha256: None,
         };
         // A panic anywhere on the road must still answer the request (rmcp would not).
         let outcome = AssertUnwindSafe(self.inner.hub.pipeline.call(call))
@@ -320,6 +322,7 @@ impl ServerHandler for Face {
             name: Some(&uri),
             provider: owner.as_ref().map(|p| p.name()),
             arguments: None,
+            args_sha256: None,
         };
         self.audit(
             &ctx,
@@ -328,7 +331,10 @@ impl ServerHandler for Face {
             result.as_ref().map(|_| ()),
             started,
         );
-        result.map(Into::into)
+        result.map(|mut result| {
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+            result.into()
+        })
     }
 
     async fn subscribe(
@@ -441,6 +447,7 @@ impl ServerHandler for Face {
             name: Some(&name),
             provider: route.as_ref().map(|r| r.provider.name()),
             arguments: Some(&text),
+            args_sha256: None,
         };
         self.audit(
             &ctx,
@@ -449,7 +456,10 @@ impl ServerHandler for Face {
             result.as_ref().map(|_| ()),
             started,
         );
-        result.map(Into::into)
+        result.map(|mut result| {
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+            result.into()
+        })
     }
 
     async fn complete(
@@ -508,6 +518,7 @@ impl ServerHandler for Face {
             name: Some(&label),
             provider: provider.as_ref().map(|p| p.name()),
             arguments: None,
+            args_sha256: None,
         };
         self.audit(
             &ctx,

@@ -16,7 +16,10 @@ pub struct Approval(pub Gate);
 impl Layer for Approval {
     fn handle<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
         Box::pin(async move {
-            let args_sha256 = digest(&arguments_text(&call.arguments));
+            let args_sha256 = match &call.args_sha256 {
+                Some(digest) => digest.clone(),
+                None => digest(&arguments_text(&call.arguments)),
+            };
             let provider = call.route.provider.clone();
             let clearance = self
                 .0

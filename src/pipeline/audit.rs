@@ -30,6 +30,8 @@ pub struct Target<'a> {
     pub provider: Option<&'a str>,
     /// Its arguments as JSON text.
     pub arguments: Option<&'a str>,
+    /// Their digest, when already computed.
+    pub args_sha256: Option<&'a str>,
 }
 
 impl Auditor {
@@ -56,7 +58,11 @@ impl Auditor {
         record.tool = target.name.map(str::to_string);
         record.provider = target.provider.map(str::to_string);
         if let Some(text) = target.arguments {
-            record.args_sha256 = Some(digest(text));
+            record.args_sha256 = Some(
+                target
+                    .args_sha256
+                    .map_or_else(|| digest(text), str::to_string),
+            );
             if self.store_arguments {
                 record.arguments = Some(text.to_string());
             }
@@ -135,7 +141,7 @@ fn first_text(result: &rmcp::model::CallToolResult) -> Option<String> {
 }
 
 impl Layer for Audit {
-    fn handle<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
+    fn handle<'a>(&'a self, mut call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
         Box::pin(async move {
             let started = Instant::now();
             let session = call.session.clone();
@@ -144,6 +150,8 @@ impl Layer for Audit {
             let provider = call.route.provider.name().to_string();
             // The digest is of the arguments as received, before any layer touches them.
             let arguments = arguments_text(&call.arguments);
+            let args_sha256 = digest(&arguments);
+            call.args_sha256 = Some(args_sha256.clone());
             let result = next.run(call).await;
             let verdict = classify(&result);
             self.0.record(
@@ -154,6 +162,7 @@ impl Layer for Audit {
                     name: Some(&name),
                     provider: Some(&provider),
                     arguments: Some(&arguments),
+                    args_sha256: Some(&args_sha256),
                 },
                 verdict,
                 started,

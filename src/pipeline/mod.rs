@@ -35,6 +35,8 @@ pub struct ToolCall {
     pub session: SessionInfo,
     /// Answers to an earlier input-required result, when this call is a retry.
     pub retry: Option<crate::approval::Retry>,
+    /// SHA-256 of the arguments as received (set by the audit layer, used by the others).
+    pub args_sha256: Option<String>,
 }
 
 /// Why a call did not produce a result.

@@ -244,13 +244,20 @@ fn instantiate(
 /// every file whole, so callers run it off the request path.
 pub fn record_digests(state: &State, found: &mut [Found]) {
     for entry in found.iter_mut() {
+        let stamp = file_stamp(&entry.path);
         if entry.sha256.is_none() {
-            match library::digest_file(&entry.path) {
-                Ok(digest) => entry.sha256 = Some(digest),
-                Err(e) => {
-                    tracing::warn!(file = %entry.path.display(), error = %e, "cannot read the library to digest it")
-                }
-            }
+            // An unchanged file (same size and modification time) keeps its recorded digest.
+            let known = stamp.and_then(|s| state.known_digest(&entry.path, s).ok().flatten());
+            entry.sha256 = match known {
+                Some(digest) => Some(digest),
+                None => match library::digest_file(&entry.path) {
+                    Ok(digest) => Some(digest),
+                    Err(e) => {
+                        tracing::warn!(file = %entry.path.display(), error = %e, "cannot read the library to digest it");
+                        None
+                    }
+                },
+            };
         }
         if let (Status::Loaded, Some(manifest), Some(sha256)) =
             (&entry.status, &entry.manifest, &entry.sha256)
@@ -259,11 +266,25 @@ pub fn record_digests(state: &State, found: &mut [Found]) {
                 &manifest.name,
                 &entry.path,
                 sha256,
-                &manifest.version,
-                &manifest.api_version,
+                (&manifest.version, &manifest.api_version),
+                stamp,
             );
         }
     }
+}
+
+/// A file's size and modification time in nanoseconds.
+fn file_stamp(path: &Path) -> Option<(i64, i64)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some((
+        i64::try_from(metadata.len()).ok()?,
+        i64::try_from(modified.as_nanos()).ok()?,
+    ))
 }
 
 /// Check `config` against the plugin's schema; the error starts with the JSON path within the

@@ -132,14 +132,41 @@ impl State {
     }
 
     /// Record that a plugin file was loaded.
-    pub fn record_plugin(&self, name: &str, file: &Path, sha256: &str, version: &str, api: &str) {
+    /// Record that a plugin file was loaded; `stamp` is the file's (size, mtime in ns).
+    pub fn record_plugin(
+        &self,
+        name: &str,
+        file: &Path,
+        sha256: &str,
+        (version, api): (&str, &str),
+        stamp: Option<(i64, i64)>,
+    ) {
         self.inner.writer.send(Op::Plugin {
             name: name.to_string(),
             file: file.display().to_string(),
             sha256: sha256.to_string(),
             version: version.to_string(),
             api_version: api.to_string(),
+            stamp,
         });
+    }
+
+    /// The digest recorded for `file` when it had this size and modification time.
+    pub fn known_digest(
+        &self,
+        file: &Path,
+        (size, mtime_ns): (i64, i64),
+    ) -> Result<Option<String>, StateError> {
+        let file = file.display().to_string();
+        self.read(|c| {
+            c.query_row(
+                "SELECT sha256 FROM plugins WHERE file = ?1 AND size = ?2 AND mtime_ns = ?3
+                 ORDER BY last_loaded DESC LIMIT 1",
+                params![file, size, mtime_ns],
+                |r| r.get(0),
+            )
+            .optional()
+        })
     }
 
     /// Write (or with `None` delete) a plugin's key; durable when this returns. Blocks: call it

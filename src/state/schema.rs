@@ -83,6 +83,10 @@ const MIGRATIONS: &[&str] = &[
         changed       TEXT
     );
     ALTER TABLE audit ADD COLUMN decided_by TEXT;",
+    // 3: plugin files' size and modification time, so an unchanged file's digest is reused
+    // instead of read again at every start.
+    "ALTER TABLE plugins ADD COLUMN size INTEGER;
+    ALTER TABLE plugins ADD COLUMN mtime_ns INTEGER;",
 ];
 
 /// The schema version this binary writes.

@@ -35,6 +35,7 @@ pub enum Op {
         sha256: String,
         version: String,
         api_version: String,
+        stamp: Option<(i64, i64)>,
     },
     Kv {
         plugin: String,
@@ -224,12 +225,23 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<usize> {
             sha256,
             version,
             api_version,
+            stamp,
         } => tx.execute(
-            "INSERT INTO plugins (name, file, sha256, version, api_version, first_seen, last_loaded)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+            "INSERT INTO plugins (name, file, sha256, version, api_version, first_seen, last_loaded, size, mtime_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
              ON CONFLICT (name, file, sha256) DO UPDATE SET last_loaded = excluded.last_loaded,
-                 version = excluded.version, api_version = excluded.api_version",
-            params![name, file, sha256, version, api_version, now()],
+                 version = excluded.version, api_version = excluded.api_version,
+                 size = excluded.size, mtime_ns = excluded.mtime_ns",
+            params![
+                name,
+                file,
+                sha256,
+                version,
+                api_version,
+                now(),
+                stamp.map(|s| s.0),
+                stamp.map(|s| s.1)
+            ],
         ),
         Op::Kv {
             plugin, key, value, ..

@@ -572,6 +572,17 @@ async fn no_process_outlives_switchboard(end: &str) {
         "parent dies" => unsafe {
             libc::kill(launcher.expect("launcher pid") as i32, libc::SIGKILL);
         },
+        "SIGKILL" => {
+            // No chance to clean up: the kernel tells the server (PR_SET_PDEATHSIG); what the
+            // server itself started is the server's business then, so end it here.
+            unsafe { libc::kill(switchboard, libc::SIGKILL) };
+            wait_until(Duration::from_secs(10), "the server exits", || {
+                !process_running(group)
+            })
+            .await;
+            unsafe { libc::kill(grandchild, libc::SIGKILL) };
+            return;
+        }
         other => panic!("unknown ending {other}"),
     }
     wait_until(Duration::from_secs(15), "switchboard exits", || {
@@ -597,6 +608,12 @@ async fn no_child_process_remains_when_stdin_closes() {
 async fn no_child_process_remains_after_sigterm_or_sigint() {
     no_process_outlives_switchboard("SIGTERM").await;
     no_process_outlives_switchboard("SIGINT").await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_server_ends_when_switchboard_is_killed_outright() {
+    no_process_outlives_switchboard("SIGKILL").await;
 }
 
 #[cfg(target_os = "linux")]
