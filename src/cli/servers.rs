@@ -193,9 +193,13 @@ fn import(loaded: &Loaded, file: Option<&Path>) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", source.display()))?;
     let client: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", source.display()))?;
-    let Some(found) = client.get("mcpServers").and_then(Value::as_object) else {
+    // Claude Desktop and Cursor say "mcpServers", VS Code's mcp.json says "servers".
+    let Some((key, found)) = ["mcpServers", "servers"]
+        .iter()
+        .find_map(|key| Some((*key, client.get(*key).and_then(Value::as_object)?)))
+    else {
         bail!(
-            "{} has no \"mcpServers\" object: nothing to import",
+            "{} has no \"mcpServers\" (or \"servers\") object: nothing to import",
             source.display()
         );
     };
@@ -294,15 +298,19 @@ fn import(loaded: &Loaded, file: Option<&Path>) -> Result<ExitCode> {
     }
     println!(
         "\nNow make the client launch switchboard instead: in {}, replace the imported entries\n\
-         under \"mcpServers\" with this one, and restart the client:\n",
+         under \"{key}\" with this one, and restart the client:\n",
         source.display()
     );
-    println!("{}", serde_json::to_string_pretty(&client_entry(loaded))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&client_entry(loaded, key))?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `mcpServers` entry that launches this switchboard with this home and configuration.
-fn client_entry(loaded: &Loaded) -> Value {
+/// The client's entry (under `key`) that launches this switchboard with this home and
+/// configuration.
+fn client_entry(loaded: &Loaded, key: &str) -> Value {
     let command = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "switchboard".into());
@@ -318,7 +326,7 @@ fn client_entry(loaded: &Loaded) -> Value {
     if let Some(home) = std::env::var_os("SWITCHBOARD_HOME").filter(|v| !v.is_empty()) {
         entry["env"] = json!({"SWITCHBOARD_HOME": home.to_string_lossy()});
     }
-    json!({"mcpServers": {"switchboard": entry}})
+    json!({ key: {"switchboard": entry} })
 }
 
 #[cfg(test)]

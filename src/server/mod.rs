@@ -91,6 +91,8 @@ pub struct Server {
     refused: Mutex<Option<String>>,
     stderr: Mutex<VecDeque<String>>,
     progress: progress::Relay,
+    /// Re-reading a list after a change notice, one at a time, so the last read wins.
+    refetching: tokio::sync::Mutex<()>,
 }
 
 impl Server {
@@ -108,6 +110,7 @@ impl Server {
             refused: Mutex::new(None),
             stderr: Mutex::default(),
             progress: progress::Relay::default(),
+            refetching: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -329,8 +329,22 @@ async fn read_tools(spec: &ServerSpec, peer: &Peer<RoleClient>) -> Result<Vec<To
         .map_err(|e| format!("tools/list failed: {e}"))?;
     Ok(tools
         .into_iter()
-        .filter(|t| spec.tools.admits(&t.name))
+        .filter(|t| spec.tools.admits(&t.name) && exposable(spec, "tool", &t.name))
         .collect())
+}
+
+/// Whether `name` can be offered under the server's prefix; a name that cannot (a dot, too
+/// long) is left out with a warning rather than refusing the whole server.
+fn exposable(spec: &ServerSpec, kind: &str, name: &str) -> bool {
+    let exposed = crate::catalog::naming::exposed(&spec.prefix, name);
+    let fits = crate::catalog::naming::is_valid_tool_name(&exposed);
+    if !fits {
+        tracing::warn!(
+            server = %spec.name,
+            "the server offers a {kind} named {name:?}, which cannot be offered as {exposed:?} (letters, digits, '_' and '-', at most 64 characters); it is left out (a shorter \"prefix\" may help)"
+        );
+    }
+    fits
 }
 
 async fn read_resources(
@@ -352,14 +366,21 @@ async fn read_resources(
 }
 
 async fn read_prompts(spec: &ServerSpec, peer: &Peer<RoleClient>) -> Vec<rmcp::model::Prompt> {
-    peer.list_all_prompts().await.unwrap_or_else(|e| {
+    let prompts = peer.list_all_prompts().await.unwrap_or_else(|e| {
         tracing::warn!(server = %spec.name, error = %e, "prompts/list failed; its prompts are not offered");
         Vec::new()
-    })
+    });
+    prompts
+        .into_iter()
+        .filter(|p| exposable(spec, "prompt", &p.name))
+        .collect()
 }
 
 /// Re-read one list after the server announced that it changed.
 pub async fn refetch(server: &Arc<Server>, kind: ListKind) -> Result<(), String> {
+    // Notices are handled on tasks of their own; reading one list at a time means the read
+    // that finishes last started last, so the offer ends with the server's latest list.
+    let _one_at_a_time = server.refetching.lock().await;
     let Some(peer) = server.peer() else {
         return Ok(());
     };

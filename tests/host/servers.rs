@@ -292,6 +292,22 @@ async fn progress_logs_and_list_changes_travel_end_to_end() {
             .await
             .contains(&"echo__fresh".to_string())
     );
+
+    // A name that cannot be offered (a dot) is left out; the server keeps serving the rest.
+    call_text(&client, "echo__add_tool", json!({"name": "has.dot"})).await;
+    call_text(&client, "echo__add_tool", json!({"name": "after"})).await;
+    events
+        .wait_for(Duration::from_secs(10), |e| {
+            matches!(e, Event::ToolsChanged).then_some(())
+        })
+        .await;
+    let names = tool_names(&client).await;
+    assert!(names.contains(&"echo__after".to_string()), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("has.dot")), "{names:?}");
+    assert_eq!(
+        server_status(&status(&client).await, "echo")["state"],
+        "running"
+    );
     client.cancel().await.ok();
 }
 
