@@ -52,6 +52,7 @@
 
 pub mod abi;
 pub mod model;
+pub mod paths;
 pub mod sdk;
 
 pub use abi::{ErrorKind, LogLevel, PluginError};

@@ -450,13 +450,11 @@ fn validate(config: &Config, source: &Source) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Expand a leading `~` to the user's home folder.
+/// Expand a leading `~` to the user's home folder (as plugins do).
 pub fn expand_tilde(path: &Path) -> PathBuf {
-    let Ok(rest) = path.strip_prefix("~") else {
-        return path.to_path_buf();
-    };
-    match directories::BaseDirs::new() {
-        Some(dirs) => dirs.home_dir().join(rest),
+    use switchboard_plugin_api::paths::{expand_home, home_dir};
+    match path.to_str() {
+        Some(text) => expand_home(text, home_dir().as_deref()),
         None => path.to_path_buf(),
     }
 }

@@ -4,8 +4,6 @@
 //! The schema and the serde defaults live side by side here so they cannot drift apart: every
 //! default named in the schema is the value of the matching `default_*` function.
 
-use std::path::{Path, PathBuf};
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -162,27 +160,7 @@ impl Config {
     }
 }
 
-/// Expand a leading `~` (alone or followed by a separator) to `home`. Anything else, including
-/// `~user`, is returned unchanged.
-pub fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
-    let rest = if path == "~" {
-        Some("")
-    } else if cfg!(windows) {
-        path.strip_prefix("~/").or_else(|| path.strip_prefix("~\\"))
-    } else {
-        path.strip_prefix("~/")
-    };
-    match (rest, home) {
-        (Some(""), Some(home)) => home.to_path_buf(),
-        (Some(rest), Some(home)) => home.join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
-/// The current user's home folder, if the platform knows it.
-pub fn home_dir() -> Option<PathBuf> {
-    std::env::home_dir().filter(|p| !p.as_os_str().is_empty())
-}
+pub use switchboard_plugin_api::paths::{expand_home, home_dir};
 
 #[cfg(test)]
 mod tests {
@@ -211,18 +189,5 @@ mod tests {
             .collect();
         let parsed = Config::from_value(Value::Object(defaults));
         assert_eq!(parsed, Ok(Config::default()));
-    }
-
-    #[test]
-    fn tilde_expansion() {
-        let home = Path::new("/home/ada");
-        assert_eq!(expand_home("~", Some(home)), PathBuf::from("/home/ada"));
-        assert_eq!(
-            expand_home("~/notes", Some(home)),
-            PathBuf::from("/home/ada/notes")
-        );
-        assert_eq!(expand_home("~bob/x", Some(home)), PathBuf::from("~bob/x"));
-        assert_eq!(expand_home("/srv/~", Some(home)), PathBuf::from("/srv/~"));
-        assert_eq!(expand_home("~/x", None), PathBuf::from("~/x"));
     }
 }

@@ -5,7 +5,6 @@
 //! schema names is the value of the matching `default_*` function (a test checks it).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -183,27 +182,7 @@ impl Config {
     }
 }
 
-/// Expand a leading `~` (alone or followed by a separator) to `home`. Anything else, including
-/// `~user`, is returned unchanged.
-pub fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
-    let rest = if path == "~" {
-        Some("")
-    } else if cfg!(windows) {
-        path.strip_prefix("~/").or_else(|| path.strip_prefix("~\\"))
-    } else {
-        path.strip_prefix("~/")
-    };
-    match (rest, home) {
-        (Some(""), Some(home)) => home.to_path_buf(),
-        (Some(rest), Some(home)) => home.join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
-/// The current user's home folder, if the platform knows it.
-pub fn home_dir() -> Option<PathBuf> {
-    std::env::home_dir().filter(|p| !p.as_os_str().is_empty())
-}
+pub use switchboard_plugin_api::paths::{expand_home, home_dir};
 
 #[cfg(test)]
 mod tests {
@@ -244,14 +223,5 @@ mod tests {
         ] {
             assert!(Config::from_value(bad.clone()).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn tilde_expansion() {
-        let home = Path::new("/home/ada");
-        assert_eq!(expand_home("~", Some(home)), PathBuf::from("/home/ada"));
-        assert_eq!(expand_home("~/src", Some(home)), home.join("src"));
-        assert_eq!(expand_home("~bob", Some(home)), PathBuf::from("~bob"));
-        assert_eq!(expand_home("~/x", None), PathBuf::from("~/x"));
     }
 }
