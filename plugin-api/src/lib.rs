@@ -54,6 +54,8 @@ pub mod abi;
 pub mod model;
 pub mod paths;
 pub mod sdk;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use abi::{ErrorKind, LogLevel, PluginError};
 pub use model::{Manifest, ToolResult};

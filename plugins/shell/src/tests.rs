@@ -8,94 +8,15 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, ROk, ROption, RResult, RStr, RString, RVec};
+use abi_stable::std_types::RArc;
 use serde_json::{Value, json};
-use switchboard_plugin_api::abi::{RawCall, RawCall_TO, RawHost, RawHost_TO};
 use switchboard_plugin_api::model::Content;
-use switchboard_plugin_api::{Call, Connector, ErrorKind, Host, LogLevel, PluginError, ToolResult};
+use switchboard_plugin_api::testing::{self, FakeCall, FakeHost};
+use switchboard_plugin_api::{Connector, ErrorKind, ToolResult};
 
 use crate::Shell;
-
-#[derive(Default)]
-struct FakeHost {
-    logs: Mutex<Vec<String>>,
-}
-
-impl RawHost for FakeHost {
-    fn log(&self, _level: LogLevel, message: RStr<'_>) {
-        if let Ok(mut logs) = self.logs.lock() {
-            logs.push(message.to_string());
-        }
-    }
-    fn kv_get(&self, _key: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
-        ROk(ROption::RNone)
-    }
-    fn kv_set(&self, _key: RStr<'_>, _value: RStr<'_>) -> RResult<(), PluginError> {
-        ROk(())
-    }
-    fn kv_delete(&self, _key: RStr<'_>) -> RResult<(), PluginError> {
-        ROk(())
-    }
-    fn kv_keys(&self, _prefix: RStr<'_>) -> RResult<RVec<RString>, PluginError> {
-        ROk(RVec::new())
-    }
-    fn secret(&self, _name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
-        ROk(ROption::RNone)
-    }
-    fn data_dir(&self) -> RString {
-        RString::new()
-    }
-    fn notify_list_changed(&self) {}
-}
-
-/// A call that records progress and signals each notification.
-#[derive(Default)]
-struct FakeCall {
-    cancelled: AtomicBool,
-    progress: Mutex<Vec<(f64, String)>>,
-    arrived: Condvar,
-}
-
-impl FakeCall {
-    /// Wait until a progress message equals `line`.
-    fn wait_for_line(&self, line: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut seen = self.progress.lock().expect("progress");
-        while !seen.iter().any(|(_, l)| l == line) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no progress line {line:?}: {seen:?}");
-            seen = self.arrived.wait_timeout(seen, left).expect("wait").0;
-        }
-    }
-
-    fn lines(&self) -> Vec<(f64, String)> {
-        self.progress.lock().expect("progress").clone()
-    }
-}
-
-impl RawCall for FakeCall {
-    fn progress(&self, progress: f64, _total: ROption<f64>, message: RStr<'_>) {
-        if let Ok(mut seen) = self.progress.lock() {
-            seen.push((progress, message.to_string()));
-        }
-        self.arrived.notify_all();
-    }
-    fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
-    }
-    fn log(&self, _level: LogLevel, _logger: RStr<'_>, _data_json: RStr<'_>) {}
-    fn elicit(&self, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
-        switchboard_plugin_api::abi::unsupported("elicitation")
-    }
-    fn sample(&self, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
-        switchboard_plugin_api::abi::unsupported("sampling")
-    }
-}
 
 struct World {
     _dir: tempfile::TempDir,
@@ -120,12 +41,8 @@ fn world(extra: Value) -> World {
             config.insert(k.clone(), v.clone());
         }
     }
-    let host = RArc::new(FakeHost::default());
-    let shell = Shell::new(
-        Host::from_raw(RawHost_TO::from_ptr(host.clone(), TD_Opaque)),
-        config,
-    )
-    .expect("create");
+    let host = FakeHost::new(PathBuf::new());
+    let shell = Shell::new(testing::host(&host), config).expect("create");
     World {
         _dir: dir,
         base,
@@ -136,11 +53,19 @@ fn world(extra: Value) -> World {
 }
 
 fn fake_call() -> RArc<FakeCall> {
-    RArc::new(FakeCall::default())
+    FakeCall::new()
+}
+
+/// The progress lines reported: (count so far, line).
+fn lines(fake: &FakeCall) -> Vec<(f64, String)> {
+    fake.progress()
+        .into_iter()
+        .map(|(n, _, line)| (n, line))
+        .collect()
 }
 
 fn run_with(w: &World, fake: &RArc<FakeCall>, arguments: Value) -> (ToolResult, Value) {
-    let call = Call::from_raw(RawCall_TO::from_ptr(fake.clone(), TD_Opaque));
+    let call = testing::call(fake);
     let object = arguments.as_object().cloned().unwrap_or_default();
     let result = w.shell.call_tool("run", object, &call).expect("tool ran");
     let structured = result.structured_content.clone().unwrap_or(Value::Null);
@@ -239,7 +164,7 @@ fn manifest_and_catalog() {
     assert_eq!(hints.read_only_hint, Some(false));
     assert_eq!(hints.destructive_hint, Some(true));
     assert_eq!(hints.open_world_hint, Some(true));
-    let call = Call::from_raw(RawCall_TO::from_ptr(fake_call(), TD_Opaque));
+    let call = testing::call(&fake_call());
     let unknown = w.shell.call_tool("exec", Default::default(), &call);
     assert!(matches!(unknown, Err(e) if e.kind == ErrorKind::NOT_FOUND));
 }
@@ -331,7 +256,7 @@ fn stdin_is_the_calls_or_empty_and_env_is_added() {
     assert_eq!(out["stdout"], json!(""));
     let (_, out) = run(&w, json!({"command": "printf %s \"$GREETING\""}));
     assert_eq!(out["stdout"], json!("hi there"));
-    assert!(w.host.logs.lock().expect("logs").is_empty());
+    assert!(w.host.logs().is_empty());
 }
 
 #[test]
@@ -376,8 +301,8 @@ fn cancellation_kills_the_whole_process_group() {
             )
         });
         // The output streams while the command runs: cancel once it said it started.
-        fake.wait_for_line("started");
-        fake.cancelled.store(true, Ordering::SeqCst);
+        fake.wait_for_progress(Duration::from_secs(20), |line| line == "started");
+        fake.cancel();
         running.join().expect("run thread")
     });
     assert!(result.is_error);
@@ -403,7 +328,7 @@ fn output_is_capped_and_progress_is_throttled_but_ends_with_the_last_line() {
         &stdout[stdout.len().saturating_sub(200)..]
     );
     assert!(stdout.len() < 1100);
-    let lines = fake.lines();
+    let lines = lines(&fake);
     let last = lines.last().expect("progress");
     assert_eq!(last, &(200_000.0, "200000".to_string()));
     assert!(lines.windows(2).all(|p| p[0].0 < p[1].0), "rising values");
@@ -421,7 +346,7 @@ fn stderr_lines_are_reported_as_such() {
     let fake = fake_call();
     let (_, out) = run_with(&w, &fake, json!({"command": "echo problem >&2"}));
     assert_eq!(out["stderr"], json!("problem\n"));
-    assert_eq!(fake.lines(), vec![(1.0, "stderr: problem".to_string())]);
+    assert_eq!(lines(&fake), vec![(1.0, "stderr: problem".to_string())]);
 }
 
 #[test]
