@@ -61,6 +61,11 @@ impl FakeHost {
         lock(&self.logs).iter().any(|(_, line)| line.contains(text))
     }
 
+    /// The data folder it hands out.
+    pub fn folder(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// How often the plugin said its catalog changed.
     pub fn list_changes(&self) -> usize {
         self.list_changed.load(Ordering::SeqCst)

@@ -2,77 +2,17 @@
 //! fake per-request services standing in for switchboard.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, ROk, ROption, RResult, RStr, RString, RVec};
+use abi_stable::std_types::RArc;
 use serde_json::{Value, json};
-use switchboard_plugin_api::abi::{RawCall, RawCall_TO, RawHost, RawHost_TO};
 use switchboard_plugin_api::model::{
     CompletionArgument, CompletionRequest, Content, ResourceContents, SearchRequest,
 };
-use switchboard_plugin_api::{Call, Connector, ErrorKind, Host, LogLevel, PluginError};
+use switchboard_plugin_api::testing::{self, FakeCall, FakeHost};
+use switchboard_plugin_api::{Call, Connector, ErrorKind, LogLevel};
 
 use crate::Files;
-
-#[derive(Default)]
-pub(crate) struct FakeHost {
-    pub(crate) data_dir: String,
-    pub(crate) logs: Mutex<Vec<(u32, String)>>,
-}
-
-impl RawHost for FakeHost {
-    fn log(&self, level: LogLevel, message: RStr<'_>) {
-        if let Ok(mut logs) = self.logs.lock() {
-            logs.push((level.0, message.to_string()));
-        }
-    }
-    fn kv_get(&self, _key: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
-        ROk(ROption::RNone)
-    }
-    fn kv_set(&self, _key: RStr<'_>, _value: RStr<'_>) -> RResult<(), PluginError> {
-        ROk(())
-    }
-    fn kv_delete(&self, _key: RStr<'_>) -> RResult<(), PluginError> {
-        ROk(())
-    }
-    fn kv_keys(&self, _prefix: RStr<'_>) -> RResult<RVec<RString>, PluginError> {
-        ROk(RVec::new())
-    }
-    fn secret(&self, _name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
-        ROk(ROption::RNone)
-    }
-    fn data_dir(&self) -> RString {
-        RString::from(self.data_dir.as_str())
-    }
-    fn notify_list_changed(&self) {}
-}
-
-#[derive(Default)]
-pub(crate) struct FakeCall {
-    pub(crate) cancelled: AtomicBool,
-    pub(crate) progress: Mutex<Vec<(f64, Option<f64>, String)>>,
-}
-
-impl RawCall for FakeCall {
-    fn progress(&self, progress: f64, total: ROption<f64>, message: RStr<'_>) {
-        if let Ok(mut log) = self.progress.lock() {
-            log.push((progress, total.into_option(), message.to_string()));
-        }
-    }
-    fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
-    }
-    fn log(&self, _level: LogLevel, _logger: RStr<'_>, _data_json: RStr<'_>) {}
-    fn elicit(&self, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
-        switchboard_plugin_api::abi::unsupported("elicitation")
-    }
-    fn sample(&self, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
-        switchboard_plugin_api::abi::unsupported("sampling")
-    }
-}
 
 pub(crate) struct World {
     pub(crate) _dir: tempfile::TempDir,
@@ -83,10 +23,7 @@ pub(crate) struct World {
 }
 
 pub(crate) fn call() -> Call {
-    Call::from_raw(RawCall_TO::from_ptr(
-        RArc::new(FakeCall::default()),
-        TD_Opaque,
-    ))
+    testing::call(&FakeCall::new())
 }
 
 pub(crate) fn world(extra_config: Value) -> World {
@@ -125,12 +62,8 @@ pub(crate) fn world(extra_config: Value) -> World {
             config.insert(k.clone(), v.clone());
         }
     }
-    let host = RArc::new(FakeHost {
-        data_dir: data.display().to_string(),
-        ..FakeHost::default()
-    });
-    let host_box = RawHost_TO::from_ptr(host.clone(), TD_Opaque);
-    let files = Files::new(Host::from_raw(host_box), config).expect("create");
+    let host = FakeHost::new(&data);
+    let files = Files::new(testing::host(&host), config).expect("create");
     World {
         _dir: dir,
         base,
@@ -171,10 +104,10 @@ fn manifest_declares_a_data_source_with_a_schema() {
 #[test]
 fn missing_roots_warn_but_do_not_fail() {
     let w = world(json!({}));
-    let logs = w.host.logs.lock().expect("logs");
+    let logs = w.host.logs();
     assert!(
         logs.iter()
-            .any(|(level, m)| *level == LogLevel::WARNING.0 && m.contains("absent")),
+            .any(|(level, m)| *level == LogLevel::WARNING && m.contains("absent")),
         "{logs:?}"
     );
     let roots = w
@@ -271,9 +204,9 @@ fn search_reports_progress_and_honours_cancellation() {
     for i in 0..600 {
         fs::write(w.root.join(format!("notes/n{i}.txt")), format!("note {i}")).expect("write");
     }
-    let cancelled = RArc::new(FakeCall::default());
-    cancelled.cancelled.store(true, Ordering::SeqCst);
-    let c = Call::from_raw(RawCall_TO::from_ptr(cancelled.clone(), TD_Opaque));
+    let cancelled = FakeCall::new();
+    cancelled.cancel();
+    let c = testing::call(&cancelled);
     let error = w
         .files
         .search(
@@ -286,8 +219,8 @@ fn search_reports_progress_and_honours_cancellation() {
         .expect_err("cancelled");
     assert_eq!(error.kind, ErrorKind::CANCELLED);
 
-    let live = RArc::new(FakeCall::default());
-    let c = Call::from_raw(RawCall_TO::from_ptr(live.clone(), TD_Opaque));
+    let live = FakeCall::new();
+    let c = testing::call(&live);
     let hits = w
         .files
         .search(
@@ -299,7 +232,7 @@ fn search_reports_progress_and_honours_cancellation() {
         )
         .expect("search");
     assert_eq!(hits.len(), 5);
-    let progress = live.progress.lock().expect("progress");
+    let progress = live.progress();
     assert!(progress.len() >= 2, "{progress:?}");
     let last = progress.last().expect("some progress");
     assert_eq!(Some(last.0), last.1);
@@ -510,11 +443,11 @@ fn concurrent_searches_share_one_index() {
             assert_eq!(handle.join().ok(), Some(Ok(1)));
         }
     });
-    let logs = w.host.logs.lock().expect("logs");
+    let logs = w.host.logs();
     let index_runs = logs.iter().filter(|(_, m)| m.starts_with("index:")).count();
     assert_eq!(index_runs, 1, "{logs:?}");
     // The index lives in the plugin's data folder.
-    assert!(Path::new(&w.host.data_dir).join("index.sqlite").exists());
+    assert!(w.host.folder().join("index.sqlite").exists());
 }
 
 #[test]
@@ -539,13 +472,7 @@ fn a_large_first_build_answers_at_once_and_finishes_in_the_background() {
         &call(),
     );
     assert!(first.is_ok(), "{first:?}");
-    let logged = |needle: &str| {
-        w.host
-            .logs
-            .lock()
-            .map(|logs| logs.iter().any(|(_, text)| text.contains(needle)))
-            .unwrap_or(false)
-    };
+    let logged = |needle: &str| w.host.logged(needle);
     // When 100 ms were not enough (the usual case), the rest is built in the background:
     // wait for it to say so.
     if logged("still being built") {

@@ -5,15 +5,13 @@
 use std::fs;
 use std::path::Path;
 
-use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::RArc;
 use serde_json::{Value, json};
-use switchboard_plugin_api::abi::RawHost_TO;
 use switchboard_plugin_api::model::SearchRequest;
-use switchboard_plugin_api::{Connector, ErrorKind, Host, ToolResult};
+use switchboard_plugin_api::{Connector, ErrorKind, ToolResult};
 
 use crate::Files;
-use crate::tests::{FakeHost, World, args, call, text_of, world};
+use crate::tests::{World, args, call, text_of, world};
+use switchboard_plugin_api::testing::{self, FakeHost};
 
 fn run(w: &World, tool: &str, arguments: Value) -> ToolResult {
     w.files
@@ -441,12 +439,9 @@ fn the_plugins_own_data_folder_is_never_touched() {
     let w = world(json!({}));
     // A second connector sharing the whole base folder, its data folder included.
     let data = w.base.join("data");
-    let host = RArc::new(FakeHost {
-        data_dir: s(&data),
-        ..FakeHost::default()
-    });
+    let host = FakeHost::new(&data);
     let files = Files::new(
-        Host::from_raw(RawHost_TO::from_ptr(host, TD_Opaque)),
+        testing::host(&host),
         json!({"roots": [s(&w.base)], "rescan_seconds": 0}),
     )
     .expect("create");
