@@ -69,6 +69,25 @@ fn audit_decisions(home: &Home) -> Vec<Value> {
         .collect()
 }
 
+/// Start a call that will wait for an answer; its result comes when it is answered.
+fn call_in_background(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
+    tool: &str,
+    arguments: Value,
+) -> tokio::task::JoinHandle<Result<rmcp::model::CallToolResult, rmcp::ServiceError>> {
+    let peer = client.peer().clone();
+    let params = call(tool, arguments);
+    tokio::spawn(async move { peer.call_tool(params).await })
+}
+
+/// [`wait_for_pending`] without blocking the test's runtime.
+async fn pending(home: &Home, count: usize) -> Vec<String> {
+    let path = home.path().to_path_buf();
+    tokio::task::spawn_blocking(move || wait_for_pending(&Home::at(&path), count))
+        .await
+        .expect("waiting for the inbox")
+}
+
 /// Wait until the inbox holds `count` questions; return their ids, oldest first.
 fn wait_for_pending(home: &Home, count: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -295,10 +314,7 @@ async fn a_deny_rule_beats_an_allow_rule() {
 async fn without_elicitation_the_call_waits_for_the_inbox() {
     let home = home(ASKING);
     let (client, mut events) = connect(&home).await;
-    let waiting = tokio::spawn({
-        let peer = client.peer().clone();
-        async move { peer.call_tool(call("probe__counter", json!({}))).await }
-    });
+    let waiting = call_in_background(&client, "probe__counter", json!({}));
     // The client is told where to approve.
     let told = events
         .wait_for(Duration::from_secs(20), |e| match e {
@@ -308,12 +324,7 @@ async fn without_elicitation_the_call_waits_for_the_inbox() {
         .await;
     assert!(told.contains("switchboard approvals approve"), "{told}");
 
-    let ids = tokio::task::spawn_blocking({
-        let path = home.path().to_path_buf();
-        move || wait_for_pending(&Home::at(&path), 1)
-    })
-    .await
-    .unwrap();
+    let ids = pending(&home, 1).await;
     let approve = home.run(&["approvals", "approve", &ids[0]]);
     assert!(approve.status.success(), "{}", stdout(&approve));
     let result = waiting.await.unwrap().expect("the call completes");
@@ -366,29 +377,10 @@ async fn two_processes_ask_at_once_and_each_gets_its_own_answer() {
     let home = home(ASKING);
     let (first, _e1) = connect(&home).await;
     let (second, _e2) = connect(&home).await;
-    let call_first = tokio::spawn({
-        let peer = first.peer().clone();
-        async move { peer.call_tool(call("probe__counter", json!({}))).await }
-    });
-    let ids_one = tokio::task::spawn_blocking({
-        let path = home.path().to_path_buf();
-        move || wait_for_pending(&Home::at(&path), 1)
-    })
-    .await
-    .unwrap();
-    let call_second = tokio::spawn({
-        let peer = second.peer().clone();
-        async move {
-            peer.call_tool(call("probe__echo", json!({"text": "second"})))
-                .await
-        }
-    });
-    let ids = tokio::task::spawn_blocking({
-        let path = home.path().to_path_buf();
-        move || wait_for_pending(&Home::at(&path), 2)
-    })
-    .await
-    .unwrap();
+    let call_first = call_in_background(&first, "probe__counter", json!({}));
+    let ids_one = pending(&home, 1).await;
+    let call_second = call_in_background(&second, "probe__echo", json!({"text": "second"}));
+    let ids = pending(&home, 2).await;
     let counter_id = ids_one[0].clone();
     let echo_id = ids.into_iter().find(|id| *id != counter_id).unwrap();
 
@@ -502,16 +494,8 @@ impl Drop for Page {
 async fn the_local_page_approves_through_its_form() {
     let home = home(ASKING);
     let (client, _e) = connect(&home).await;
-    let waiting = tokio::spawn({
-        let peer = client.peer().clone();
-        async move { peer.call_tool(call("probe__counter", json!({}))).await }
-    });
-    let ids = tokio::task::spawn_blocking({
-        let path = home.path().to_path_buf();
-        move || wait_for_pending(&Home::at(&path), 1)
-    })
-    .await
-    .unwrap();
+    let waiting = call_in_background(&client, "probe__counter", json!({}));
+    let ids = pending(&home, 1).await;
 
     let page = Page::start(&home);
     let host = format!("127.0.0.1:{}", page.port);
@@ -554,19 +538,8 @@ async fn a_plugins_question_goes_to_the_inbox_when_the_client_cannot_ask() {
     home.install(Plugin::Fixture);
     let (client, _e) = connect(&home).await;
     for (verb, expected) in [("approve", "action=accept"), ("deny", "action=decline")] {
-        let waiting = tokio::spawn({
-            let peer = client.peer().clone();
-            async move {
-                peer.call_tool(call("test_elicitation_sep1034_defaults", json!({})))
-                    .await
-            }
-        });
-        let ids = tokio::task::spawn_blocking({
-            let path = home.path().to_path_buf();
-            move || wait_for_pending(&Home::at(&path), 1)
-        })
-        .await
-        .unwrap();
+        let waiting = call_in_background(&client, "test_elicitation_sep1034_defaults", json!({}));
+        let ids = pending(&home, 1).await;
         let listed = stdout(&home.run(&["approvals", "list"]));
         assert!(
             listed.contains("fixture: question") && listed.contains("John Doe"),
