@@ -26,7 +26,7 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::VersionStrings,
-    std_types::{RArc, RBox, RErr, ROption, RResult, RStr, RString, RVec},
+    std_types::{RArc, RBox, ROption, RResult, RStr, RString, RVec},
 };
 
 /// What went wrong inside a plugin or a host service. An open enum: new kinds may be added in a
@@ -236,12 +236,4 @@ impl RootModule for PluginModRef {
     const BASE_NAME: &'static str = "switchboard_plugin";
     const NAME: &'static str = "switchboard plugin";
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
-}
-
-/// The default answer of an entry point a connector does not implement.
-pub fn unsupported<T>(what: &str) -> RResult<T, PluginError> {
-    RErr(PluginError::new(
-        ErrorKind::UNSUPPORTED,
-        format!("this plugin does not support {what}"),
-    ))
 }
