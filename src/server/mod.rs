@@ -4,6 +4,7 @@
 //! - [`config`]: the file (Claude Desktop's `mcpServers` format plus switchboard's keys);
 //! - [`process`]: child processes in their own process group, ended as a group;
 //! - [`supervise`]: start, watch, restart with backoff, stop;
+//! - [`link`]: a stdio server's pipes, where forwarded requests skip rmcp's client;
 //! - [`client`]: the rmcp client handler that carries a server's notifications and questions
 //!   back to the request that caused them;
 //! - [`provider`]: forwarding tools, resources, prompts and completion to a running server;
@@ -16,6 +17,7 @@
 
 pub mod client;
 pub mod config;
+pub mod link;
 pub mod process;
 pub mod progress;
 pub mod provider;
@@ -74,6 +76,8 @@ struct Inflight {
 #[derive(Default)]
 struct Live {
     peer: Option<Peer<RoleClient>>,
+    /// A stdio server's pipes, for forwarded requests.
+    link: Option<Arc<link::Link>>,
     offer: Offer,
 }
 
@@ -167,12 +171,19 @@ impl Server {
             .clone()
     }
 
-    /// It is up: serve `offer` through `peer`.
-    fn go_live(&self, peer: Peer<RoleClient>, offer: Offer, pid: Option<u32>) {
+    /// It is up: serve `offer` through `peer` (and `link`, for a stdio server).
+    fn go_live(
+        &self,
+        peer: Peer<RoleClient>,
+        link: Option<Arc<link::Link>>,
+        offer: Offer,
+        pid: Option<u32>,
+    ) {
         let tools = offer.tools.len();
         {
             let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
             live.peer = Some(peer);
+            live.link = link;
             live.offer = offer;
         }
         self.update_status(|s| {

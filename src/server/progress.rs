@@ -1,9 +1,10 @@
 //! Progress from downstream servers, passed on in order and before the answer it precedes.
 //!
 //! rmcp hands each notification to its handler on a task of its own, so a progress
-//! notification could reach the client after the answer that followed it on the wire. Here
-//! the transport is wrapped: progress is taken out as it is read, queued in wire order to one
-//! relay task, and a forwarded request waits for its queued progress before it answers.
+//! notification could reach the client after the answer that followed it on the wire. So
+//! progress is taken out as it is read (by the [`super::link`] reader for stdio servers, by the
+//! [`Ordered`] transport wrapper for Streamable HTTP ones), queued in wire order to one relay
+//! task, and a forwarded request waits for its queued progress before it answers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,29 +4,88 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use rmcp::RoleClient;
 use rmcp::model::{
-    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
-    ClientRequest, CompleteRequest, CompleteRequestParams, CompletionInfo, ErrorCode,
-    GetPromptRequest, GetPromptRequestParams, GetPromptResult, JsonObject, ReadResourceRequest,
-    ReadResourceRequestParams, ReadResourceResult, RequestId, ServerResult,
+    CallToolRequestParams, CallToolResult, CancelledNotificationParam, ClientRequest,
+    CompleteRequestParams, CompleteResult, CompletionInfo, ErrorCode, GetPromptRequestParams,
+    GetPromptResult, JsonObject, ProgressToken, ReadResourceRequestParams, ReadResourceResult,
+    RequestId, RequestParamsMeta, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions, ServiceError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Server;
+use super::link::{Answer, Link};
 use super::status::Phase;
 use crate::provider::{Offer, Provider, ProviderError};
 use crate::requester::Requester;
+
+/// A request switchboard forwards to a server, and the result it expects back.
+trait Forwarded: DeserializeOwned {
+    /// Its params.
+    type Params: Serialize + RequestParamsMeta + Send;
+    /// Its JSON-RPC method.
+    const METHOD: &'static str;
+    /// What it is called in messages.
+    const WHAT: &'static str;
+    /// The request, for rmcp's client.
+    fn request(params: Self::Params) -> ClientRequest;
+    /// The result, from rmcp's client (or what came instead).
+    fn from_result(result: ServerResult) -> Result<Self, ServerResult>;
+}
+
+macro_rules! forwarded {
+    ($result:ty, $params:ty, $method:literal, $what:literal, $request:ident, $variant:ident) => {
+        impl Forwarded for $result {
+            type Params = $params;
+            const METHOD: &'static str = $method;
+            const WHAT: &'static str = $what;
+            fn request(params: Self::Params) -> ClientRequest {
+                ClientRequest::$request(rmcp::model::$request::new(params))
+            }
+            fn from_result(result: ServerResult) -> Result<Self, ServerResult> {
+                match result {
+                    ServerResult::$variant(result) => Ok(result),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
+forwarded!(CallToolResult, CallToolRequestParams, "tools/call", "tool call", CallToolRequest, CallToolResult);
+forwarded!(ReadResourceResult, ReadResourceRequestParams, "resources/read", "resource read", ReadResourceRequest, ReadResourceResult);
+forwarded!(GetPromptResult, GetPromptRequestParams, "prompts/get", "prompt", GetPromptRequest, GetPromptResult);
+forwarded!(CompleteResult, CompleteRequestParams, "completion/complete", "completion", CompleteRequest, CompleteResult);
+
+/// A forwarded request's answer, as its channel gives it.
+enum Reply {
+    Link(Answer),
+    Peer(Result<ServerResult, ServiceError>),
+}
+
+/// How a forwarded request reaches its server.
+enum Channel {
+    /// Straight down a stdio server's pipe.
+    Link(Arc<Link>),
+    /// Through rmcp's client (Streamable HTTP).
+    Peer(Peer<RoleClient>),
+}
 
 /// Removes a forwarded request from the in-flight list when it ends; a request abandoned
 /// before its answer (timeout, upstream cancellation) is cancelled downstream too.
 struct Tracked<'a> {
     server: &'a Server,
     seq: u64,
-    peer: Peer<RoleClient>,
+    channel: &'a Channel,
     id: RequestId,
+    /// Its number on the link, for requests sent that way.
+    number: Option<u64>,
     answered: bool,
 }
 
@@ -36,14 +95,27 @@ impl Drop for Tracked<'_> {
         if self.answered {
             return;
         }
-        let peer = self.peer.clone();
-        let id = self.id.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let reason = "cancelled by switchboard's client (or its deadline passed)";
-                let param = CancelledNotificationParam::new(Some(id), Some(reason.into()));
-                let _ = peer.notify_cancelled(param).await;
-            });
+        let reason = "cancelled by switchboard's client (or its deadline passed)";
+        let param = CancelledNotificationParam::new(Some(self.id.clone()), Some(reason.into()));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        match self.channel {
+            Channel::Link(link) => {
+                if let Some(number) = self.number {
+                    link.forget(number);
+                }
+                let link = link.clone();
+                runtime.spawn(async move {
+                    let _ = link.notify("notifications/cancelled", &param).await;
+                });
+            }
+            Channel::Peer(peer) => {
+                let peer = peer.clone();
+                runtime.spawn(async move {
+                    let _ = peer.notify_cancelled(param).await;
+                });
+            }
         }
     }
 }
@@ -90,49 +162,104 @@ impl Server {
         ))
     }
 
-    /// Send `request` and wait for its answer, forwarding progress and cancellation.
-    async fn forward(
-        &self,
-        what: &str,
-        request: ClientRequest,
+    /// How to reach the server now, if it is up.
+    fn channel(&self) -> Option<Channel> {
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        match (&live.link, &live.peer) {
+            (Some(link), _) => Some(Channel::Link(link.clone())),
+            (None, Some(peer)) => Some(Channel::Peer(peer.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Register a request in flight until the returned guard is dropped.
+    fn tracked<'a>(
+        &'a self,
+        channel: &'a Channel,
+        id: RequestId,
+        token: ProgressToken,
         requester: &Requester,
-    ) -> Result<ServerResult, ProviderError> {
-        let peer = self.peer().ok_or_else(|| self.unavailable())?;
+    ) -> (Tracked<'a>, Arc<super::progress::Pending>) {
+        let (seq, progress) = self.track(id.clone(), token, requester.clone());
+        let tracked = Tracked {
+            server: self,
+            seq,
+            channel,
+            id,
+            number: None,
+            answered: false,
+        };
+        (tracked, progress)
+    }
+
+    /// Send a request and wait for its answer, forwarding progress and cancellation.
+    async fn forward<T: Forwarded>(
+        &self,
+        mut params: T::Params,
+        requester: &Requester,
+    ) -> Result<T, ProviderError> {
+        let what = T::WHAT;
+        let channel = self.channel().ok_or_else(|| self.unavailable())?;
         if requester.is_cancelled() {
             return Err(ProviderError::Cancelled);
         }
-        let handle = match peer
-            .send_request_with_option(request, PeerRequestOptions::no_options())
-            .await
-        {
-            Ok(handle) => handle,
-            Err(ServiceError::TransportClosed) => return Err(self.lost(what).await),
-            Err(e) => return Err(self.failure(e)),
+        // Registered before it is sent: the server may ask a question about it at once.
+        let (mut tracked, progress, reply): (_, _, BoxFuture<'_, Reply>) = match &channel {
+            Channel::Link(link) => {
+                let Ok(sent) = link.reserve() else {
+                    return Err(self.lost(what).await);
+                };
+                let id = sent.id.clone();
+                params.set_progress_token(ProgressToken(id.clone()));
+                let (mut tracked, progress) =
+                    self.tracked(&channel, id.clone(), ProgressToken(id), requester);
+                tracked.number = Some(sent.number());
+                if link.send(&sent, T::METHOD, &params).await.is_err() {
+                    tracked.answered = true;
+                    return Err(self.lost(what).await);
+                }
+                let reply = Box::pin(async move { Reply::Link(sent.answer().await) });
+                (tracked, progress, reply)
+            }
+            Channel::Peer(peer) => {
+                let handle = match peer
+                    .send_request_with_option(T::request(params), PeerRequestOptions::no_options())
+                    .await
+                {
+                    Ok(handle) => handle,
+                    Err(ServiceError::TransportClosed) => return Err(self.lost(what).await),
+                    Err(e) => return Err(self.failure(e)),
+                };
+                let (id, token) = (handle.id.clone(), handle.progress_token.clone());
+                let (tracked, progress) = self.tracked(&channel, id, token, requester);
+                let reply = Box::pin(async move { Reply::Peer(handle.await_response().await) });
+                (tracked, progress, reply)
+            }
         };
-        let (seq, progress) = self.track(
-            handle.id.clone(),
-            handle.progress_token.clone(),
-            requester.clone(),
-        );
-        let mut tracked = Tracked {
-            server: self,
-            seq,
-            peer,
-            id: handle.id.clone(),
-            answered: false,
-        };
-        let answer = tokio::select! {
-            answer = handle.await_response() => answer,
+        let reply = tokio::select! {
+            reply = reply => reply,
             () = requester.cancellation().cancelled() => return Err(ProviderError::Cancelled),
         };
         tracked.answered = true;
         // Progress the server sent before its answer reaches the client before the answer.
         progress.flushed().await;
         drop(tracked);
-        match answer {
-            Ok(result) => Ok(result),
-            Err(ServiceError::TransportClosed) => Err(self.lost(what).await),
-            Err(e) => Err(self.failure(e)),
+        match reply {
+            Reply::Link(Answer::Result(result)) => serde_json::from_str(result.get()).map_err(|e| {
+                ProviderError::Failed(format!(
+                    "server {} answered a {what} with something that is not its result: {e}",
+                    self.spec.name
+                ))
+            }),
+            Reply::Link(Answer::Error(error)) => Err(self.failure(ServiceError::McpError(error))),
+            Reply::Link(Answer::Closed) | Reply::Peer(Err(ServiceError::TransportClosed)) => {
+                Err(self.lost(what).await)
+            }
+            Reply::Peer(Ok(result)) => match T::from_result(result) {
+                Ok(result) => Ok(result),
+                Err(other) => Err(self.unexpected(what, &other)),
+            },
+            Reply::Peer(Err(e)) => Err(self.failure(e)),
         }
     }
 
@@ -198,11 +325,7 @@ impl Provider for Server {
         Box::pin(async move {
             let mut params = CallToolRequestParams::new(tool);
             params.arguments = Some(arguments);
-            let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
-            match self.forward("tool call", request, &requester).await? {
-                ServerResult::CallToolResult(result) => Ok(result),
-                other => Err(self.unexpected("tool call", &other)),
-            }
+            self.forward(params, &requester).await
         })
     }
 
@@ -212,12 +335,8 @@ impl Provider for Server {
         requester: Requester,
     ) -> BoxFuture<'_, Result<ReadResourceResult, ProviderError>> {
         Box::pin(async move {
-            let params = ReadResourceRequestParams::new(uri);
-            let request = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(params));
-            match self.forward("resource read", request, &requester).await? {
-                ServerResult::ReadResourceResult(result) => Ok(result),
-                other => Err(self.unexpected("resource", &other)),
-            }
+            self.forward(ReadResourceRequestParams::new(uri), &requester)
+                .await
         })
     }
 
@@ -230,11 +349,7 @@ impl Provider for Server {
         Box::pin(async move {
             let mut params = GetPromptRequestParams::new(prompt);
             params.arguments = Some(arguments);
-            let request = ClientRequest::GetPromptRequest(GetPromptRequest::new(params));
-            match self.forward("prompt", request, &requester).await? {
-                ServerResult::GetPromptResult(result) => Ok(result),
-                other => Err(self.unexpected("prompt", &other)),
-            }
+            self.forward(params, &requester).await
         })
     }
 
@@ -246,11 +361,8 @@ impl Provider for Server {
         Box::pin(async move {
             let params: CompleteRequestParams = serde_json::from_value(request)
                 .map_err(|e| ProviderError::InvalidInput(format!("completion request: {e}")))?;
-            let request = ClientRequest::CompleteRequest(CompleteRequest::new(params));
-            match self.forward("completion", request, &requester).await? {
-                ServerResult::CompleteResult(result) => Ok(result.completion),
-                other => Err(self.unexpected("completion", &other)),
-            }
+            let result: CompleteResult = self.forward(params, &requester).await?;
+            Ok(result.completion)
         })
     }
 }

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use rmcp::RoleClient;
 use rmcp::model::{ServerCapabilities, Tool};
 use rmcp::service::{ClientCacheConfig, Peer, RunningService, ServiceExt};
-use rmcp::transport::async_rw::AsyncRwTransport;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::client::{Downstream, ListKind};
 use super::config::{Transport, expand};
+use super::link::Link;
 use super::process::{self, Group, Launch, describe_exit};
 use super::progress::Ordered;
 use super::status::Phase;
@@ -180,7 +180,7 @@ fn death_reason(server: &Server, status: Option<&std::process::ExitStatus>, lead
 /// Start `server` and read what it offers.
 async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
     let handler = Downstream::new(server.clone());
-    let (running, group, stderr) = match &server.spec.transport {
+    let (running, link, group, stderr) = match &server.spec.transport {
         Transport::Stdio {
             command,
             args,
@@ -202,9 +202,9 @@ async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
                 .map(|stderr| tokio::spawn(follow_stderr(server.clone(), stderr)));
             let pid = group.pid();
             tracing::info!(server = %server.spec.name, pid, command = %command, "downstream server started");
-            let transport = AsyncRwTransport::new_client(spawned.stdout, spawned.stdin);
-            match handler.serve(Ordered::new(transport, server.clone())).await {
-                Ok(running) => (running, Some(group), stderr),
+            let (link, transport) = Link::open(spawned.stdout, spawned.stdin, server.clone());
+            match handler.serve(transport).await {
+                Ok(running) => (running, Some(link), Some(group), stderr),
                 Err(e) => {
                     let status = group.terminate(Duration::from_millis(200)).await;
                     drained(stderr).await;
@@ -221,14 +221,14 @@ async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
         }
         Transport::Http { url, headers } => {
             let running = connect_http(server, url, headers, handler).await?;
-            (running, None, None)
+            (running, None, None, None)
         }
     };
     let peer = running.peer().clone();
     peer.set_response_cache_config(ClientCacheConfig::disabled())
         .await;
     let offer = read_offer(&server.spec, &peer).await?;
-    server.go_live(peer, offer, group.as_ref().and_then(Group::pid));
+    server.go_live(peer, link, offer, group.as_ref().and_then(Group::pid));
     Ok(Connection {
         running,
         group,
