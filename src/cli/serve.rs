@@ -28,7 +28,9 @@ pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
     crate::server::supervise::watch_parent();
     let face = Face::new(hub.clone());
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
-    let transport = crate::mcp::stdio::LineTransport::new(stdin, stdout);
+    let shortcut: std::sync::Arc<dyn crate::mcp::stdio::Shortcut> =
+        std::sync::Arc::new(face.clone());
+    let transport = crate::mcp::stdio::LineTransport::new(stdin, stdout, Some(shortcut));
     let outcome = match face.serve(transport).await {
         Ok(running) => {
             let cancel = running.cancellation_token();

@@ -8,6 +8,7 @@
 
 #![allow(deprecated)] // logging and resources/subscribe are deprecated in 2026-07-28 only.
 
+pub mod direct;
 mod errors;
 pub mod notices;
 pub mod stdio;
@@ -51,6 +52,8 @@ pub struct Face {
 struct Inner {
     hub: Arc<Hub>,
     session: OnceLock<SessionInfo>,
+    /// Set once a classic session is initialized: what the direct lane needs.
+    direct: OnceLock<direct::Lane>,
     logs: LogGate,
     relay: notices::Relay,
     subscriptions: Mutex<BTreeSet<String>>,
@@ -65,6 +68,7 @@ impl Face {
             inner: Arc::new(Inner {
                 hub,
                 session: OnceLock::new(),
+                direct: OnceLock::new(),
                 logs,
                 relay,
                 subscriptions: Mutex::new(BTreeSet::new()),
@@ -73,35 +77,48 @@ impl Face {
     }
 
     fn session(&self, ctx: &RequestContext<RoleServer>) -> SessionInfo {
+        self.session_of(ctx.client_info().as_ref())
+    }
+
+    /// The session, described by the client's `initialize` the first time.
+    fn session_of(&self, client: Option<&Implementation>) -> SessionInfo {
         self.inner
             .session
-            .get_or_init(|| {
-                let client = ctx
-                    .client_info()
-                    .map(|i| format!("{}/{}", i.name, i.version));
-                SessionInfo::new(client)
-            })
+            .get_or_init(|| SessionInfo::new(client.map(|i| format!("{}/{}", i.name, i.version))))
             .clone()
     }
 
     fn requester(&self, ctx: &RequestContext<RoleServer>, session: &SessionInfo) -> Requester {
-        let capabilities = ctx.client_capabilities();
-        let abilities = ClientAbilities {
-            elicitation: capabilities
-                .as_ref()
-                .is_some_and(|c| c.elicitation.is_some()),
-            sampling: capabilities.as_ref().is_some_and(|c| c.sampling.is_some()),
-        };
         let stateless = ctx
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        Requester::session(
+        self.requester_for(
             session.request_id(&ctx.id),
             ctx.peer.clone(),
             ctx.meta.get_progress_token(),
-            abilities,
+            abilities(ctx.client_capabilities().as_ref()),
             stateless,
             ctx.ct.child_token(),
+        )
+    }
+
+    /// The way back to the client of one request.
+    fn requester_for(
+        &self,
+        request_id: String,
+        peer: rmcp::service::Peer<RoleServer>,
+        progress_token: Option<rmcp::model::ProgressToken>,
+        abilities: ClientAbilities,
+        stateless: bool,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Requester {
+        Requester::session(
+            request_id,
+            peer,
+            progress_token,
+            abilities,
+            stateless,
+            cancel,
             self.inner.logs.clone(),
         )
         .with_fallback(self.inner.hub.questions.clone())
@@ -128,18 +145,98 @@ impl Face {
         started: Instant,
     ) {
         let session = self.session(ctx);
+        let request_id = session.request_id(&ctx.id);
+        self.audit_as(&session, &request_id, method, target, result, started);
+    }
+
+    fn audit_as(
+        &self,
+        session: &SessionInfo,
+        request_id: &str,
+        method: &str,
+        target: Target<'_>,
+        result: Result<(), &McpError>,
+        started: Instant,
+    ) {
         let verdict = match result {
             Ok(()) => (Outcome::Ok, None),
             Err(e) => (Outcome::Error, Some(e.message.to_string())),
         };
-        self.inner.hub.auditor.record(
-            &session,
-            &session.request_id(&ctx.id),
-            method,
-            target,
-            verdict,
-            started,
-        );
+        self.inner
+            .hub
+            .auditor
+            .record(session, request_id, method, target, verdict, started);
+    }
+
+    /// A tool call, whichever way it arrived (rmcp's handler or the [`direct`] lane): looked
+    /// up in the catalog and sent down the pipeline.
+    async fn tool_call(
+        &self,
+        request: CallToolRequestParams,
+        session: SessionInfo,
+        requester: Requester,
+    ) -> Result<CallToolResponse, McpError> {
+        let started = Instant::now();
+        let name = request.name.to_string();
+        let arguments = request.arguments.unwrap_or_default();
+        let Some(route) = self.snapshot().await?.tools.get(&name).cloned() else {
+            let error = errors::unknown("tool", &name);
+            let text = arguments_text(&arguments);
+            let target = Target {
+                name: Some(&name),
+                provider: None,
+                arguments: Some(&text),
+                args_sha256: None,
+            };
+            let request_id = requester.request_id().to_string();
+            self.audit_as(
+                &session,
+                &request_id,
+                "tools/call",
+                target,
+                Err(&error),
+                started,
+            );
+            return Err(error);
+        };
+        let call = ToolCall {
+            name: name.clone(),
+            route,
+            arguments,
+            requester,
+            session,
+            retry: request
+                .input_responses
+                .map(|responses| crate::approval::Retry {
+                    responses,
+                    state: request.request_state,
+                }),
+            args_sha256: None,
+        };
+        // A panic anywhere on the road must still answer the request (rmcp would not).
+        let outcome = AssertUnwindSafe(self.inner.hub.pipeline.call(call))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(result) => errors::tool_response(&name, result),
+            Err(_) => {
+                tracing::error!(tool = %name, "a tool call panicked inside switchboard");
+                Err(McpError::internal_error(
+                    format!(
+                        "switchboard failed internally while calling {name}; the server keeps running"
+                    ),
+                    None,
+                ))
+            }
+        }
+    }
+}
+
+/// What a client's declared capabilities let switchboard ask of it.
+fn abilities(capabilities: Option<&rmcp::model::ClientCapabilities>) -> ClientAbilities {
+    ClientAbilities {
+        elicitation: capabilities.is_some_and(|c| c.elicitation.is_some()),
+        sampling: capabilities.is_some_and(|c| c.sampling.is_some()),
     }
 }
 
@@ -166,6 +263,7 @@ impl ServerHandler for Face {
 
     async fn on_initialized(&self, ctx: NotificationContext<RoleServer>) {
         self.inner.relay.add_peer(ctx.peer.clone());
+        self.open_lane(ctx.peer);
     }
 
     async fn list_tools(
@@ -195,57 +293,9 @@ impl ServerHandler for Face {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let started = Instant::now();
         let session = self.session(&ctx);
-        let name = request.name.to_string();
-        let arguments = request.arguments.unwrap_or_default();
-        let Some(route) = self.snapshot().await?.tools.get(&name).cloned() else {
-            let error = errors::unknown("tool", &name);
-            let text = arguments_text(&arguments);
-            self.audit(
-                &ctx,
-                "tools/call",
-                Target {
-                    name: Some(&name),
-                    provider: None,
-                    arguments: Some(&text),
-                    args_sha256: None,
-                },
-                Err(&error),
-                started,
-            );
-            return Err(error);
-        };
-        let call = ToolCall {
-            name: name.clone(),
-            route,
-            arguments,
-            requester: self.requester(&ctx, &session),
-            session,
-            retry: request
-                .input_responses
-                .map(|responses| crate::approval::Retry {
-                    responses,
-                    state: request.request_state,
-                }),
-            args_sha256: None,
-        };
-        // A panic anywhere on the road must still answer the request (rmcp would not).
-        let outcome = AssertUnwindSafe(self.inner.hub.pipeline.call(call))
-            .catch_unwind()
-            .await;
-        match outcome {
-            Ok(result) => errors::tool_response(&name, result),
-            Err(_) => {
-                tracing::error!(tool = %name, "a tool call panicked inside switchboard");
-                Err(McpError::internal_error(
-                    format!(
-                        "switchboard failed internally while calling {name}; the server keeps running"
-                    ),
-                    None,
-                ))
-            }
-        }
+        let requester = self.requester(&ctx, &session);
+        self.tool_call(request, session, requester).await
     }
 
     async fn list_resources(

@@ -6,19 +6,26 @@
 //! itself and answers what it must refuse with the JSON-RPC error a client can act on:
 //! `-32700` for text that is not JSON, `-32600` for JSON that is not a request (batches, a
 //! missing or wrong `jsonrpc`, a `null` id, a line over the size limit), `-32602` for params
-//! that do not fit a known method. What decodes passes to rmcp untouched. The read and write
-//! halves are rmcp's non-blocking `stdio_pipes()`.
+//! that do not fit a known method. What decodes passes to rmcp untouched, except `tools/call`
+//! requests a [`Shortcut`] takes: those are answered without rmcp's service loop (see
+//! [`super::direct`]). The read and write halves are rmcp's non-blocking `stdio_pipes()`.
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use rmcp::RoleServer;
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientRequest, ErrorCode, JsonRpcMessage, ServerJsonRpcMessage,
+    CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, ErrorCode, JsonRpcMessage,
+    RequestId, ServerJsonRpcMessage,
 };
 use rmcp::transport::Transport;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
 
 /// The longest line accepted; longer ones are refused (and skipped to their end).
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -43,6 +50,76 @@ const KNOWN_METHODS: &[&str] = &[
     "subscriptions/listen",
 ];
 
+/// Answers some `tools/call` requests itself instead of rmcp's service loop.
+pub trait Shortcut: Send + Sync + 'static {
+    /// Whether it takes this call (when not, it goes through rmcp as usual).
+    fn accepts(&self, params: &CallToolRequestParams) -> bool;
+
+    /// Answer the call through `reply`; `cancel` fires when the client cancels it or the
+    /// connection ends.
+    fn call_tool(&self, params: CallToolRequestParams, cancel: CancellationToken, reply: Reply);
+}
+
+/// Where the answer to a request taken by a [`Shortcut`] goes.
+pub struct Reply {
+    id: RequestId,
+    key: String,
+    ticket: u64,
+    writer: Arc<dyn LineSink>,
+    inflight: InFlight,
+    direct: Direct,
+}
+
+impl Reply {
+    /// The request's id.
+    pub fn id(&self) -> &RequestId {
+        &self.id
+    }
+
+    /// Write the answer, unless the client cancelled the request (then nothing is sent).
+    pub async fn send(self, message: ServerJsonRpcMessage) {
+        {
+            let mut direct = lock(&self.direct);
+            if direct
+                .get(&self.key)
+                .is_none_or(|(ticket, _)| *ticket != self.ticket)
+            {
+                return;
+            }
+            direct.remove(&self.key);
+        }
+        lock(&self.inflight).remove(&self.key);
+        match serde_json::to_vec(&message) {
+            Ok(text) => {
+                if let Err(e) = self.writer.write_line(text).await {
+                    tracing::debug!(error = %e, "writing an answer to stdout failed");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "an answer could not be encoded"),
+        }
+    }
+}
+
+/// Writes whole lines, one at a time, on the shared output.
+trait LineSink: Send + Sync {
+    fn write_line(&self, text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>>;
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> LineSink for Mutex<BufWriter<W>> {
+    fn write_line(&self, mut text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>> {
+        Box::pin(async move {
+            text.push(b'\n');
+            let mut writer = self.lock().await;
+            writer.write_all(&text).await?;
+            writer.flush().await
+        })
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Newline-delimited JSON-RPC over a reader and a writer.
 ///
 /// Reading and decoding run in a task of their own: rmcp may drop a pending `receive` to
@@ -56,7 +133,12 @@ pub struct LineTransport<W> {
 
 /// The ids of requests read but not yet answered: a second request with the id of one still
 /// being answered is refused, since its answer could not be told apart.
-type InFlight = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+type InFlight = Arc<std::sync::Mutex<HashSet<String>>>;
+
+/// The requests a [`Shortcut`] is answering, by id key: each with a ticket of its own (an id
+/// is free again once its request is cancelled, so the key alone cannot tell a late answer
+/// from the answer to a new request with the same id) and its cancellation.
+type Direct = Arc<std::sync::Mutex<HashMap<String, (u64, CancellationToken)>>>;
 
 fn id_key(id: &rmcp::model::RequestId) -> String {
     match id {
@@ -70,7 +152,12 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     /// A transport reading `reader` and writing `writer`; spawns the reading task.
-    pub fn new<R: AsyncRead + Unpin + Send + 'static>(reader: R, writer: W) -> Self {
+    /// `shortcut`, when given, answers the `tools/call` requests it accepts.
+    pub fn new<R: AsyncRead + Unpin + Send + 'static>(
+        reader: R,
+        writer: W,
+        shortcut: Option<Arc<dyn Shortcut>>,
+    ) -> Self {
         let writer = Arc::new(Mutex::new(BufWriter::new(writer)));
         let (sender, incoming) = mpsc::channel(64);
         let inflight = InFlight::default();
@@ -79,6 +166,10 @@ where
             writer: writer.clone(),
             line: Vec::with_capacity(4096),
             inflight: inflight.clone(),
+            shortcut,
+            direct: Direct::default(),
+            tickets: 0,
+            ended: CancellationToken::new(),
         };
         tokio::spawn(reading.run(sender));
         Self {
@@ -95,6 +186,11 @@ struct LineReader<R, W> {
     writer: Arc<Mutex<BufWriter<W>>>,
     line: Vec<u8>,
     inflight: InFlight,
+    shortcut: Option<Arc<dyn Shortcut>>,
+    direct: Direct,
+    tickets: u64,
+    /// Fires when reading ends, cancelling what the shortcut still answers.
+    ended: CancellationToken,
 }
 
 impl<R, W> LineReader<R, W>
@@ -138,6 +234,7 @@ where
 
     /// Read until end of input (or until nobody receives any more).
     async fn run(mut self, sender: mpsc::Sender<ClientJsonRpcMessage>) {
+        let _ended = self.ended.clone().drop_guard();
         loop {
             match self.read_line().await {
                 Err(e) => {
@@ -162,6 +259,14 @@ where
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            if let Some(shortcut) = &self.shortcut
+                && let Some((id, params)) = tool_call(&self.line)
+                && shortcut.accepts(&params)
+            {
+                let shortcut = shortcut.clone();
+                self.take_call(&shortcut, id, params).await;
+                continue;
+            }
             let message = match decode(&self.line) {
                 Decoded::Message(message) => *message,
                 Decoded::Refuse(id, code, why) => {
@@ -175,20 +280,17 @@ where
                     &notification.notification
                 && let Some(id) = &cancelled.params.request_id
             {
-                self.inflight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&id_key(id));
+                let key = id_key(id);
+                lock(&self.inflight).remove(&key);
+                if let Some((_, cancel)) = lock(&self.direct).remove(&key) {
+                    cancel.cancel();
+                }
             }
             if let JsonRpcMessage::Request(request) = &message {
-                let fresh = self
-                    .inflight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id_key(&request.id));
+                let fresh = lock(&self.inflight).insert(id_key(&request.id));
                 if !fresh {
                     let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
-                    let why = "Invalid request: a request with this id is still being answered; use a new id".to_string();
+                    let why = STILL_ANSWERING.to_string();
                     refuse(self.writer.clone(), id, ErrorCode::INVALID_REQUEST, why).await;
                     continue;
                 }
@@ -198,6 +300,75 @@ where
             }
         }
     }
+}
+
+impl<R, W> LineReader<R, W>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    /// Hand a `tools/call` to the shortcut, refusing an id still in use.
+    async fn take_call(
+        &mut self,
+        shortcut: &Arc<dyn Shortcut>,
+        id: RequestId,
+        params: CallToolRequestParams,
+    ) {
+        let key = id_key(&id);
+        if !lock(&self.inflight).insert(key.clone()) {
+            let id = serde_json::to_value(&id).unwrap_or(Value::Null);
+            refuse(
+                self.writer.clone(),
+                id,
+                ErrorCode::INVALID_REQUEST,
+                STILL_ANSWERING.into(),
+            )
+            .await;
+            return;
+        }
+        let cancel = self.ended.child_token();
+        self.tickets += 1;
+        let ticket = self.tickets;
+        lock(&self.direct).insert(key.clone(), (ticket, cancel.clone()));
+        let reply = Reply {
+            id,
+            key,
+            ticket,
+            writer: self.writer.clone(),
+            inflight: self.inflight.clone(),
+            direct: self.direct.clone(),
+        };
+        shortcut.call_tool(params, cancel, reply);
+    }
+}
+
+/// The refusal of a request whose id is taken.
+const STILL_ANSWERING: &str =
+    "Invalid request: a request with this id is still being answered; use a new id";
+
+/// Just enough of a line to tell a `tools/call` request.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(default)]
+    id: Option<RequestId>,
+    #[serde(borrow, default)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+}
+
+/// The id and params of a well-formed `tools/call` request; anything else (including a
+/// malformed call, which deserves the precise refusal [`decode`] gives) is `None`.
+fn tool_call(line: &[u8]) -> Option<(RequestId, CallToolRequestParams)> {
+    let envelope: Envelope<'_> = serde_json::from_slice(line).ok()?;
+    if envelope.method.as_deref() != Some("tools/call")
+        || envelope.jsonrpc.as_deref() != Some("2.0")
+    {
+        return None;
+    }
+    let params = serde_json::from_str(envelope.params?.get()).ok()?;
+    Some((envelope.id?, params))
 }
 
 /// What one line decodes to.
@@ -307,7 +478,7 @@ fn diagnose(line: &[u8], error: &serde_json::Error) -> (Value, ErrorCode, String
 }
 
 /// Answer a refused message on the same writer as every other answer.
-async fn refuse<W: AsyncWrite + Unpin>(
+async fn refuse<W: AsyncWrite + Unpin + Send + 'static>(
     writer: Arc<Mutex<BufWriter<W>>>,
     id: Value,
     code: ErrorCode,
@@ -315,12 +486,7 @@ async fn refuse<W: AsyncWrite + Unpin>(
 ) {
     tracing::debug!(code = code.0, %message, "refused a malformed message");
     let reply = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code.0, "message": message}});
-    let mut text = reply.to_string().into_bytes();
-    text.push(b'\n');
-    let mut writer = writer.lock().await;
-    if writer.write_all(&text).await.is_ok() {
-        let _ = writer.flush().await;
-    }
+    let _ = writer.write_line(reply.to_string().into_bytes()).await;
 }
 
 /// A request rmcp decoded only as a custom request although it names a known method: its
@@ -354,18 +520,12 @@ where
             _ => None,
         };
         if let Some(id) = answered {
-            self.inflight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&id_key(id));
+            lock(&self.inflight).remove(&id_key(id));
         }
         let writer = self.writer.clone();
         async move {
-            let mut text = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
-            text.push(b'\n');
-            let mut writer = writer.lock().await;
-            writer.write_all(&text).await?;
-            writer.flush().await
+            let text = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
+            writer.write_line(text).await
         }
     }
 

@@ -248,7 +248,11 @@ async fn read(
 
 /// Deliver one line: an answer to a forwarded request goes to its waiter and a progress
 /// notification to its request's client; anything else is returned, decoded, for rmcp.
-fn dispatch(link: &Link, server: &Arc<Server>, line: &[u8]) -> Option<RxJsonRpcMessage<RoleClient>> {
+fn dispatch(
+    link: &Link,
+    server: &Arc<Server>,
+    line: &[u8],
+) -> Option<RxJsonRpcMessage<RoleClient>> {
     if let Ok(envelope) = serde_json::from_slice::<Envelope<'_>>(line) {
         match envelope.method.as_deref() {
             None => {
@@ -267,7 +271,8 @@ fn dispatch(link: &Link, server: &Arc<Server>, line: &[u8]) -> Option<RxJsonRpcM
             }
             Some("notifications/progress") => {
                 if let Some(params) = envelope.params
-                    && let Ok(params) = serde_json::from_str::<ProgressNotificationParam>(params.get())
+                    && let Ok(params) =
+                        serde_json::from_str::<ProgressNotificationParam>(params.get())
                 {
                     server.route_progress(params);
                     return None;

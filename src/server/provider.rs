@@ -36,7 +36,7 @@ trait Forwarded: DeserializeOwned {
     /// The request, for rmcp's client.
     fn request(params: Self::Params) -> ClientRequest;
     /// The result, from rmcp's client (or what came instead).
-    fn from_result(result: ServerResult) -> Result<Self, ServerResult>;
+    fn from_result(result: ServerResult) -> Result<Self, Box<ServerResult>>;
 }
 
 macro_rules! forwarded {
@@ -48,25 +48,53 @@ macro_rules! forwarded {
             fn request(params: Self::Params) -> ClientRequest {
                 ClientRequest::$request(rmcp::model::$request::new(params))
             }
-            fn from_result(result: ServerResult) -> Result<Self, ServerResult> {
+            fn from_result(result: ServerResult) -> Result<Self, Box<ServerResult>> {
                 match result {
                     ServerResult::$variant(result) => Ok(result),
-                    other => Err(other),
+                    other => Err(Box::new(other)),
                 }
             }
         }
     };
 }
 
-forwarded!(CallToolResult, CallToolRequestParams, "tools/call", "tool call", CallToolRequest, CallToolResult);
-forwarded!(ReadResourceResult, ReadResourceRequestParams, "resources/read", "resource read", ReadResourceRequest, ReadResourceResult);
-forwarded!(GetPromptResult, GetPromptRequestParams, "prompts/get", "prompt", GetPromptRequest, GetPromptResult);
-forwarded!(CompleteResult, CompleteRequestParams, "completion/complete", "completion", CompleteRequest, CompleteResult);
+forwarded!(
+    CallToolResult,
+    CallToolRequestParams,
+    "tools/call",
+    "tool call",
+    CallToolRequest,
+    CallToolResult
+);
+forwarded!(
+    ReadResourceResult,
+    ReadResourceRequestParams,
+    "resources/read",
+    "resource read",
+    ReadResourceRequest,
+    ReadResourceResult
+);
+forwarded!(
+    GetPromptResult,
+    GetPromptRequestParams,
+    "prompts/get",
+    "prompt",
+    GetPromptRequest,
+    GetPromptResult
+);
+forwarded!(
+    CompleteResult,
+    CompleteRequestParams,
+    "completion/complete",
+    "completion",
+    CompleteRequest,
+    CompleteResult
+);
 
 /// A forwarded request's answer, as its channel gives it.
 enum Reply {
     Link(Answer),
-    Peer(Result<ServerResult, ServiceError>),
+    Peer(Box<Result<ServerResult, ServiceError>>),
 }
 
 /// How a forwarded request reaches its server.
@@ -232,7 +260,8 @@ impl Server {
                 };
                 let (id, token) = (handle.id.clone(), handle.progress_token.clone());
                 let (tracked, progress) = self.tracked(&channel, id, token, requester);
-                let reply = Box::pin(async move { Reply::Peer(handle.await_response().await) });
+                let reply =
+                    Box::pin(async move { Reply::Peer(Box::new(handle.await_response().await)) });
                 (tracked, progress, reply)
             }
         };
@@ -245,21 +274,21 @@ impl Server {
         progress.flushed().await;
         drop(tracked);
         match reply {
-            Reply::Link(Answer::Result(result)) => serde_json::from_str(result.get()).map_err(|e| {
-                ProviderError::Failed(format!(
-                    "server {} answered a {what} with something that is not its result: {e}",
-                    self.spec.name
-                ))
-            }),
-            Reply::Link(Answer::Error(error)) => Err(self.failure(ServiceError::McpError(error))),
-            Reply::Link(Answer::Closed) | Reply::Peer(Err(ServiceError::TransportClosed)) => {
-                Err(self.lost(what).await)
+            Reply::Link(Answer::Result(result)) => {
+                serde_json::from_str(result.get()).map_err(|e| {
+                    ProviderError::Failed(format!(
+                        "server {} answered a {what} with something that is not its result: {e}",
+                        self.spec.name
+                    ))
+                })
             }
-            Reply::Peer(Ok(result)) => match T::from_result(result) {
-                Ok(result) => Ok(result),
-                Err(other) => Err(self.unexpected(what, &other)),
+            Reply::Link(Answer::Error(error)) => Err(self.failure(ServiceError::McpError(error))),
+            Reply::Link(Answer::Closed) => Err(self.lost(what).await),
+            Reply::Peer(result) => match *result {
+                Ok(result) => T::from_result(result).map_err(|other| self.unexpected(what, &other)),
+                Err(ServiceError::TransportClosed) => Err(self.lost(what).await),
+                Err(e) => Err(self.failure(e)),
             },
-            Reply::Peer(Err(e)) => Err(self.failure(e)),
         }
     }
 

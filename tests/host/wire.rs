@@ -125,3 +125,72 @@ async fn arguments_are_stored_only_when_configured() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+fn tool_call(id: i64, tool: &str, arguments: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": arguments}})
+}
+
+#[tokio::test]
+async fn tool_calls_keep_their_ids_apart_and_a_cancelled_one_is_never_answered() {
+    let home = Home::new("connectors:\n  probe: {enabled: true}\n");
+    home.install(Plugin::Probe);
+    let mut raw = Raw::spawn(&home);
+    raw.initialize().await;
+    // Settle the session: tool calls from here on take the direct lane.
+    assert!(raw.call(1, "probe__echo", json!({"text": "warm"})).await["result"].is_object());
+
+    // A second request with the id of a call still running is refused, not mixed up.
+    raw.send(tool_call(2, "probe__slow", json!({"ms": 10000})))
+        .await;
+    raw.send(tool_call(2, "probe__echo", json!({"text": "dup"})))
+        .await;
+    let refused = raw.response(2).await;
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("still being answered")),
+        "{refused}"
+    );
+
+    // The client cancels the slow call: it stops, and its id is free again. Every message up
+    // to the answers of the next two calls is looked at: none may answer the cancelled call.
+    raw.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                    "params": {"requestId": 2, "reason": "changed my mind"}}),
+    )
+    .await;
+    raw.send(tool_call(3, "probe__echo", json!({"text": "after"})))
+        .await;
+    raw.send(tool_call(2, "probe__echo", json!({"text": "reused"})))
+        .await;
+    let mut answers = Vec::new();
+    while answers
+        .iter()
+        .filter(|m: &&Value| m.get("id").is_some())
+        .count()
+        < 2
+    {
+        answers.push(raw.next().await);
+    }
+    let mut texts: Vec<(Value, Value)> = answers
+        .iter()
+        .filter(|m| m.get("id").is_some())
+        .map(|m| (m["id"].clone(), m["result"]["content"][0]["text"].clone()))
+        .collect();
+    texts.sort_by_key(|(id, _)| id.as_i64());
+    assert_eq!(
+        texts,
+        [(json!(2), json!("reused")), (json!(3), json!("after"))],
+        "{answers:#?}"
+    );
+    assert!(raw.finish().await.success());
+
+    let outcomes: Vec<Value> = audit_rows(&home)
+        .into_iter()
+        .filter(|r| r["method"] == "tools/call" && r["tool"] == "probe__slow")
+        .map(|r| r["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, [json!("cancelled")]);
+}
