@@ -244,10 +244,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         command => {
             let loaded = loaded?;
             let _log_guard = crate::logging::init(&loaded, matches!(command, Command::Serve(_)))?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("switchboard")
-                .build()?;
+            let mut runtime = tokio::runtime::Builder::new_multi_thread();
+            // One client on stdio: one worker thread runs every task, so a request's hops
+            // between tasks (reader, call, downstream reader) never wake a second thread,
+            // which costs more than the work itself. Plugins still run on blocking threads.
+            if matches!(&command, Command::Serve(args) if args.http.is_none()) {
+                runtime.worker_threads(1);
+            }
+            let runtime = runtime.enable_all().thread_name("switchboard").build()?;
             let code = runtime.block_on(dispatch(command, loaded));
             // Plugin calls abandoned by a deadline may still hold blocking threads.
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -393,7 +393,10 @@ async fn main() {
         }
         _ => {}
     }
-    let running = match Echo::default().serve(rmcp::transport::stdio()).await {
+    // The non-blocking pipes (as switchboard serves): a benchmark of the hop through
+    // switchboard should not be measured against a server busy handing its stdio between
+    // threads.
+    let running = match Echo::default().serve(rmcp::transport::stdio_pipes()).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("echo-server: {e}");
