@@ -59,8 +59,8 @@ pub struct TemplateRoute {
 /// The catalog at one moment.
 #[derive(Clone, Default)]
 pub struct Snapshot {
-    /// Tools by exposed name.
-    pub tools: BTreeMap<String, ToolRoute>,
+    /// Tools by exposed name (shared: a call holds its route without copying the definition).
+    pub tools: BTreeMap<String, Arc<ToolRoute>>,
     /// Prompts by exposed name.
     pub prompts: BTreeMap<String, PromptRoute>,
     /// Resources by URI.
@@ -213,11 +213,11 @@ pub fn merge(offers: &[(Member, Offer)]) -> Result<Snapshot, MergeError> {
             exposed.name = name.clone().into();
             snapshot.tools.insert(
                 name,
-                ToolRoute {
+                Arc::new(ToolRoute {
                     provider: member.provider.clone(),
                     local: tool.name.to_string(),
                     tool: exposed,
-                },
+                }),
             );
         }
         for prompt in &offer.prompts {

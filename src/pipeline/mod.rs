@@ -13,6 +13,8 @@ pub mod audit;
 pub mod deadline;
 pub mod validate;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use rmcp::model::{CallToolResult, JsonObject};
 
@@ -26,7 +28,7 @@ pub struct ToolCall {
     /// The name the client used.
     pub name: String,
     /// Where the name leads.
-    pub route: ToolRoute,
+    pub route: Arc<ToolRoute>,
     /// The arguments object.
     pub arguments: JsonObject,
     /// The way back to the client.
