@@ -4,7 +4,8 @@
 //!
 //! Classic `initialize` sessions and 2026-07-28 stateless requests share this code; the only
 //! differences (how list changes are announced, whether the server may ask the client) are
-//! in [`notices`] and [`crate::requester`].
+//! in [`notices`] and [`crate::requester`]. On stdio, tool calls of a classic session skip
+//! rmcp's dispatch through [`direct`], into the same `Face::tool_call`.
 
 #![allow(deprecated)] // logging and resources/subscribe are deprecated in 2026-07-28 only.
 

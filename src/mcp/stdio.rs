@@ -198,51 +198,17 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    /// Read the next line into `self.line`; `Ok(false)` at end of input, `Err(())` when the
-    /// line was over [`MAX_LINE`] (it is consumed to its end).
-    async fn read_line(&mut self) -> std::io::Result<Result<bool, ()>> {
-        self.line.clear();
-        let mut too_long = false;
-        loop {
-            let buffer = self.reader.fill_buf().await?;
-            if buffer.is_empty() {
-                return Ok(if too_long {
-                    Err(())
-                } else {
-                    Ok(!self.line.is_empty())
-                });
-            }
-            let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
-                Some(end) => (&buffer[..end], end + 1),
-                None => (buffer, buffer.len()),
-            };
-            let newline = done > chunk.len();
-            if !too_long {
-                if self.line.len() + chunk.len() > MAX_LINE {
-                    too_long = true;
-                    self.line.clear();
-                } else {
-                    self.line.extend_from_slice(chunk);
-                }
-            }
-            self.reader.consume(done);
-            if newline {
-                return Ok(if too_long { Err(()) } else { Ok(true) });
-            }
-        }
-    }
-
     /// Read until end of input (or until nobody receives any more).
     async fn run(mut self, sender: mpsc::Sender<ClientJsonRpcMessage>) {
         let _ended = self.ended.clone().drop_guard();
         loop {
-            match self.read_line().await {
+            match read_line(&mut self.reader, &mut self.line).await {
                 Err(e) => {
                     tracing::warn!(error = %e, "reading stdin failed; ending the session");
                     return;
                 }
-                Ok(Ok(false)) => return,
-                Ok(Err(())) => {
+                Ok(Line::End) => return,
+                Ok(Line::TooLong) => {
                     let message =
                         format!("Invalid request: the message is longer than {MAX_LINE} bytes");
                     refuse(
@@ -254,7 +220,7 @@ where
                     .await;
                     continue;
                 }
-                Ok(Ok(true)) => {}
+                Ok(Line::Read) => {}
             }
             if self.line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -338,6 +304,54 @@ where
             direct: self.direct.clone(),
         };
         shortcut.call_tool(params, cancel, reply);
+    }
+}
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line (without its newline); the last one may lack the newline.
+    Read,
+    /// A line longer than [`MAX_LINE`], consumed to its end and dropped.
+    TooLong,
+    /// The end of input.
+    End,
+}
+
+/// Read the next newline-delimited line of `reader` into `line`, holding at most
+/// [`MAX_LINE`] bytes of it: a peer cannot make switchboard buffer without bound.
+pub async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<Line> {
+    line.clear();
+    let mut too_long = false;
+    loop {
+        let buffer = reader.fill_buf().await?;
+        if buffer.is_empty() {
+            return Ok(match (too_long, line.is_empty()) {
+                (true, _) => Line::TooLong,
+                (false, true) => Line::End,
+                (false, false) => Line::Read,
+            });
+        }
+        let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
+            Some(end) => (&buffer[..end], end + 1),
+            None => (buffer, buffer.len()),
+        };
+        let newline = done > chunk.len();
+        if !too_long {
+            if line.len() + chunk.len() > MAX_LINE {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(done);
+        if newline {
+            return Ok(if too_long { Line::TooLong } else { Line::Read });
+        }
     }
 }
 

@@ -20,11 +20,12 @@ use rmcp::service::{RxJsonRpcMessage, TxJsonRpcMessage};
 use rmcp::transport::Transport;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Server;
+use crate::mcp::stdio::{Line, MAX_LINE, read_line};
 
 /// The id prefix of switchboard's own requests.
 const ID_PREFIX: &str = "switchboard-";
@@ -225,10 +226,13 @@ async fn read(
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::with_capacity(4096);
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) => break,
-            Ok(_) => {}
+        match read_line(&mut reader, &mut line).await {
+            Ok(Line::Read) => {}
+            Ok(Line::End) => break,
+            Ok(Line::TooLong) => {
+                tracing::warn!(server = %server.spec.name, "the server wrote a line longer than {MAX_LINE} bytes; it is ignored");
+                continue;
+            }
             Err(e) => {
                 tracing::debug!(server = %server.spec.name, error = %e, "reading the server's stdout failed");
                 break;
