@@ -24,9 +24,11 @@ mod state;
 /// Entry points for the fuzz targets (`fuzz/`); not an API.
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Decode one stdio line the way the server does; `true` when it is a message for rmcp,
-    /// `false` when it is refused. Must never panic, whatever the bytes.
+    /// Decode one stdio line the way the server does (the direct lane's look for a tool call
+    /// first); `true` when it is a message for rmcp, `false` when it is refused. Must never
+    /// panic, whatever the bytes.
     pub fn decode_line(line: &[u8]) -> bool {
+        let _ = crate::mcp::stdio::tool_call(line);
         matches!(
             crate::mcp::stdio::decode(line),
             crate::mcp::stdio::Decoded::Message(_)

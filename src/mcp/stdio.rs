@@ -374,7 +374,7 @@ struct Envelope<'a> {
 
 /// The id and params of a well-formed `tools/call` request; anything else (including a
 /// malformed call, which deserves the precise refusal [`decode`] gives) is `None`.
-fn tool_call(line: &[u8]) -> Option<(RequestId, CallToolRequestParams)> {
+pub fn tool_call(line: &[u8]) -> Option<(RequestId, CallToolRequestParams)> {
     let envelope: Envelope<'_> = serde_json::from_slice(line).ok()?;
     if envelope.method.as_deref() != Some("tools/call")
         || envelope.jsonrpc.as_deref() != Some("2.0")
