@@ -3,17 +3,23 @@
 # server (tests/servers/echo) directly, and to the same server through `switchboard serve` as
 # `echo__echo`, alternated with mcp-bench's pipe floor in one run. Prints mcp-bench's table
 # of medians on stderr and its JSON summary lines on stdout; the added latency is
-# sb-echo's seq_p50_us minus echo-direct's. For reference, sb-probe calls the probe plugin's
-# echo through the same switchboard pipeline (no downstream hop).
+# sb-echo's seq_p50_us minus echo-direct's. For reference, relay-echo puts a process that only
+# copies lines (bench/relay) in switchboard's place: what one more process on the path costs
+# by itself; sb-probe calls the probe plugin's echo through switchboard (no downstream hop).
+#
+# PIN=CPU runs everything on that one CPU (taskset). On a VM whose idle vCPUs must be woken
+# by the hypervisor, a chain of three processes spread over two vCPUs pays for that wake-up
+# on most hops; on one CPU the figures show the work itself.
 #
 #   scripts/bench-servers.sh            # 3 rounds
 #   ROUNDS=7 scripts/bench-servers.sh
+#   PIN=0 ROUNDS=7 scripts/bench-servers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 rounds=${ROUNDS:-3}
 
-cargo build --release --locked -p switchboard -p switchboard-echo-server -p switchboard-probe
+cargo build --release --locked -p switchboard -p switchboard-echo-server -p switchboard-probe -p mcp-relay
 CARGO_TARGET_DIR="$root/target" cargo build --release --locked --manifest-path bench/mcp-bench/Cargo.toml
 
 work=$(mktemp -d)
@@ -40,10 +46,15 @@ cat > "$work/suite.json" <<JSON
 [
   {"name": "floor", "cmd": ["$root/target/release/mcp-floor"]},
   {"name": "echo-direct", "cmd": ["$echo_server"], "tool": "echo", "args": {"text": "hi"}},
+  {"name": "relay-echo", "cmd": ["$root/target/release/mcp-relay", "$echo_server"], "tool": "echo", "args": {"text": "hi"}},
   {"name": "sb-echo", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "echo__echo", "args": {"text": "hi"}},
   {"name": "sb-probe", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "probe__echo", "args": {"text": "hi"}}
 ]
 JSON
-"$root/target/release/mcp-bench" --rounds "$rounds" --baseline echo-direct --suite "$work/suite.json"
+pin=()
+if [ -n "${PIN:-}" ]; then
+  pin=(taskset -c "$PIN")
+fi
+"${pin[@]}" "$root/target/release/mcp-bench" --rounds "$rounds" --baseline echo-direct --suite "$work/suite.json"
