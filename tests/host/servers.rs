@@ -811,3 +811,23 @@ async fn servers_import_list_and_test_from_the_command_line() {
     );
     client.cancel().await.ok();
 }
+
+#[tokio::test]
+async fn junk_on_a_servers_stdout_is_skipped_and_the_server_keeps_serving() {
+    let home = home_with(json!({"echo": echo(json!({}))}), CONFIG);
+    let (client, _events) = connect(&home).await;
+    // A stray line, then one over the 16 MiB line limit: each is dropped, the call answers.
+    for bytes in [20, 17 * 1024 * 1024] {
+        let (text, is_error) = call_text(&client, "echo__junk", json!({"bytes": bytes})).await;
+        assert!(
+            !is_error && text == "junk written: true",
+            "{bytes} bytes: {text}"
+        );
+    }
+    let (text, _) = call_text(&client, "echo__echo", json!({"text": "still here"})).await;
+    assert_eq!(text, "still here");
+    // The same process answered throughout.
+    let status = status(&client).await;
+    assert_eq!(server_status(&status, "echo")["restarts"], 0, "{status:#}");
+    client.cancel().await.ok();
+}

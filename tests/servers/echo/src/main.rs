@@ -1,7 +1,7 @@
 //! A small stdio MCP server for switchboard's downstream-server tests (never shipped).
 //!
 //! Tools that echo, sleep (noticing cancellation), crash, emit progress, log, change the tool
-//! list, ask for elicitation and spawn a grandchild process; a resource, a resource template,
+//! list, ask for elicitation, spawn a grandchild process and write junk on stdout; a resource, a resource template,
 //! a prompt and argument completion. Modes for the supervision tests:
 //!
 //! - `echo-server` serves MCP on stdin/stdout;
@@ -17,6 +17,7 @@
 #![allow(deprecated)] // MCP logging is deprecated in 2026-07-28 only.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,6 +112,11 @@ fn tools() -> Vec<Tool> {
             empty(),
         ),
         Tool::new("whoami", "Answer this process's pid and tag", empty()),
+        Tool::new(
+            "junk",
+            "Write a line of `bytes` x's (not JSON-RPC) on stdout, then answer",
+            schema(json!({"type": "object", "properties": {"bytes": {"type": "integer"}}})),
+        ),
     ]
 }
 
@@ -223,6 +229,14 @@ impl Echo {
             "whoami" => {
                 let tag = std::env::var("ECHO_SERVER_TAG").unwrap_or_default();
                 Ok(text(format!("{} {tag}", std::process::id())))
+            }
+            "junk" => {
+                // Straight to fd 1, past rmcp's transport: what a careless server's print does.
+                let mut line = vec![b'x'; number("bytes", 10) as usize];
+                line.push(b'\n');
+                let mut out = std::io::stdout().lock();
+                let written = out.write_all(&line).and_then(|()| out.flush());
+                Ok(text(format!("junk written: {}", written.is_ok())))
             }
             other if self.extra_tools.lock().unwrap().contains(other) => Ok(text(other)),
             other => Err(McpError::invalid_params(
