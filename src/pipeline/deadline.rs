@@ -17,7 +17,11 @@ impl Layer for Deadline {
             call.requester = call.requester.with_child_cancellation();
             let token = call.requester.cancellation().clone();
             let cancelled_by_client = call.requester.cancellation().clone();
+            // The client's cancellation first: a provider that noticed it and finished before
+            // this task ran again still ends a cancelled call (its answer goes nowhere).
             tokio::select! {
+                biased;
+                () = cancelled_by_client.cancelled() => Err(ProviderError::Cancelled.into()),
                 result = tokio::time::timeout(timeout, next.run(call)) => match result {
                     Ok(result) => result,
                     Err(_) => {
@@ -25,7 +29,6 @@ impl Layer for Deadline {
                         Err(ProviderError::Timeout(timeout).into())
                     }
                 },
-                () = cancelled_by_client.cancelled() => Err(ProviderError::Cancelled.into()),
             }
         })
     }
