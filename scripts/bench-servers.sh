@@ -14,16 +14,12 @@
 #   scripts/bench-servers.sh            # 3 rounds
 #   ROUNDS=7 scripts/bench-servers.sh
 #   PIN=0 ROUNDS=7 scripts/bench-servers.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-3}
 
 cargo build --release --locked -p switchboard -p switchboard-echo-server -p switchboard-probe -p mcp-relay
-CARGO_TARGET_DIR="$root/target" cargo build --release --locked --manifest-path bench/mcp-bench/Cargo.toml
+build_driver
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 home=$work/home
 mkdir -p "$home/plugins"
 for lib in "$root"/target/release/libswitchboard_probe.{so,dylib}; do

@@ -5,16 +5,12 @@
 #
 #   scripts/bench-stdio.sh            # 3 rounds
 #   ROUNDS=7 scripts/bench-stdio.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-3}
 
 cargo build --release --workspace --locked
-CARGO_TARGET_DIR="$root/target" cargo build --release --locked --manifest-path bench/mcp-bench/Cargo.toml
+build_driver
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 home=$work/home
 corpus=$work/corpus
 mkdir -p "$home" "$corpus"

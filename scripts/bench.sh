@@ -8,17 +8,13 @@
 #
 #   scripts/bench.sh                 # 5 rounds
 #   ROUNDS=7 FILES=10000 scripts/bench.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-5}
 files=${FILES:-10000}
 
 cargo build --release --workspace --locked
-CARGO_TARGET_DIR="$root/target" cargo build --release --locked --manifest-path bench/mcp-bench/Cargo.toml
+build_driver
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 home=$work/home
 corpus=$work/corpus
 mkdir -p "$home/plugins" "$corpus"

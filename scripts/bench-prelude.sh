@@ -1,0 +1,13 @@
+# Sourced by the bench scripts (bench.sh, bench-servers.sh, bench-stdio.sh): the repository
+# root as the working folder and $root, a helper that builds the mcp-bench driver into the
+# shared target folder, and a scratch folder $work removed on exit.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+build_driver() {
+  CARGO_TARGET_DIR="$root/target" cargo build --release --locked --manifest-path bench/mcp-bench/Cargo.toml
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
