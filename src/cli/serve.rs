@@ -23,6 +23,7 @@ pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
         )
     })?;
     tracing::info!(config = %loaded.source, state = %state.path().display(), "switchboard starting");
+    crate::awake::keep(loaded.config.serve.stay_awake.get());
     let hub = Hub::start(loaded, state, StartOptions { watch: true });
     // The client that launched us may die without closing our stdin: end with it.
     crate::server::supervise::watch_parent();
@@ -87,6 +88,7 @@ async fn serve_http(
             loaded.home.database().display()
         )
     })?;
+    crate::awake::keep(loaded.config.serve.stay_awake.get());
     let hub = Hub::start(loaded, state, StartOptions { watch: true });
     let stop = tokio_util::sync::CancellationToken::new();
     let server = crate::http::serve(hub.clone(), address, token, stop.clone());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use duration::Seconds;
+pub use duration::{Pause, Seconds};
 
 use crate::home::Home;
 
@@ -86,6 +86,8 @@ pub struct Config {
     pub servers: ServersConfig,
     /// Which calls need a person's approval, and how to ask.
     pub approvals: ApprovalsConfig,
+    /// How `switchboard serve` runs on stdio.
+    pub serve: ServeConfig,
 }
 
 /// `log:`
@@ -273,6 +275,24 @@ impl Default for SearchConfig {
             source_timeout: Seconds::from_secs(5),
             default_limit: 10,
             max_limit: 50,
+        }
+    }
+}
+
+/// `serve:`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// After each line read (from the client or a downstream server), keep polling this long
+    /// instead of sleeping, so a quick answer or the next request is taken without a wake-up
+    /// (see `crate::awake`); zero turns it off.
+    pub stay_awake: Pause,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            stay_awake: Pause::from_micros(100),
         }
     }
 }
@@ -473,6 +493,16 @@ mod tests {
         };
         assert_eq!(parsed, expected);
         assert!(parsed.connectors.contains_key("files"));
+    }
+
+    #[test]
+    fn stay_awake_may_be_zero_but_not_negative() {
+        let off = parse("serve: {stay_awake: 0}\n", &Source::Embedded).unwrap();
+        assert!(off.serve.stay_awake.get().is_zero());
+        let set = parse("serve: {stay_awake: 250us}\n", &Source::Embedded).unwrap();
+        assert_eq!(set.serve.stay_awake.get().as_micros(), 250);
+        let err = parse("serve: {stay_awake: -1}\n", &Source::Embedded).unwrap_err();
+        assert!(err.to_string().contains("serve.stay_awake"), "{err}");
     }
 
     #[test]

@@ -350,6 +350,7 @@ pub async fn read_line<R: AsyncRead + Unpin>(
         }
         reader.consume(done);
         if newline {
+            crate::awake::touch();
             return Ok(if too_long { Line::TooLong } else { Line::Read });
         }
     }
