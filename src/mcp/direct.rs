@@ -58,10 +58,12 @@ impl Shortcut for Face {
 
     fn call_tool(&self, params: CallToolRequestParams, cancel: CancellationToken, reply: Reply) {
         let face = self.clone();
-        tokio::spawn(async move {
+        // Boxed: the call's future is large, and the runtime would otherwise copy all of it
+        // at each step of spawning.
+        tokio::spawn(Box::pin(async move {
             let message = face.answer(params, cancel, &reply).await;
             reply.send(message).await;
-        });
+        }));
     }
 }
 

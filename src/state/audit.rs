@@ -118,7 +118,10 @@ pub fn digest(text: &str) -> String {
 
 /// Hex SHA-256 of `bytes`.
 pub fn digest_bytes(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    // Every call digests its arguments: into a fixed buffer, not char by char into a String.
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(bytes), &mut hex).expect("64 hex digits hold 32 bytes");
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 pub(super) fn insert(conn: &Connection, r: &AuditRecord) -> rusqlite::Result<()> {
