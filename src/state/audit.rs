@@ -176,3 +176,18 @@ pub(super) fn recent(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Audi
     let rows = stmt.query_map(params![limit], from_row)?;
     rows.collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn digests_are_lowercase_hex_sha256() {
+        assert_eq!(
+            super::digest(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            super::digest("{\"text\":\"hi\"}"),
+            "e7b995efa755c5ff3b84d2188b58cb4ae916a59470eb3761df8a814f11763500"
+        );
+    }
+}
