@@ -88,7 +88,6 @@ async fn serve_http(
             loaded.home.database().display()
         )
     })?;
-    crate::awake::keep(loaded.config.serve.stay_awake.get());
     let hub = Hub::start(loaded, state, StartOptions { watch: true });
     let stop = tokio_util::sync::CancellationToken::new();
     let server = crate::http::serve(hub.clone(), address, token, stop.clone());
