@@ -12,7 +12,7 @@
 //! hold off the very processes the call waits for.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -25,7 +25,8 @@ struct Awake {
     window: u64,
     /// Nanoseconds after `start` until which the spinner keeps going.
     until: AtomicU64,
-    spinning: AtomicBool,
+    /// How many times the spinner has run out its window and gone back to waiting.
+    rounds: AtomicU64,
     wake: Notify,
 }
 
@@ -46,7 +47,7 @@ pub fn keep(window: Duration) {
         start: Instant::now(),
         window: window.as_nanos() as u64,
         until: AtomicU64::new(0),
-        spinning: AtomicBool::new(false),
+        rounds: AtomicU64::new(0),
         wake: Notify::new(),
     };
     if AWAKE.set(awake).is_ok()
@@ -62,28 +63,19 @@ pub fn touch() {
         awake
             .until
             .store(awake.now() + awake.window, Ordering::Relaxed);
-        if !awake.spinning.swap(true, Ordering::AcqRel) {
-            awake.wake.notify_one();
-        }
+        // While the spinner runs this leaves a permit, and it looks at the window once more
+        // before it waits again: no touch is missed.
+        awake.wake.notify_one();
     }
 }
 
 async fn spin(awake: &'static Awake) {
     loop {
         awake.wake.notified().await;
-        loop {
-            while awake.now() < awake.until.load(Ordering::Relaxed) {
-                tokio::task::yield_now().await;
-            }
-            awake.spinning.store(false, Ordering::Release);
-            // A touch between the last check and the store above found the flag still set
-            // and did not notify: look once more.
-            if awake.now() >= awake.until.load(Ordering::Relaxed)
-                || awake.spinning.swap(true, Ordering::AcqRel)
-            {
-                break;
-            }
+        while awake.now() < awake.until.load(Ordering::Relaxed) {
+            tokio::task::yield_now().await;
         }
+        awake.rounds.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -103,8 +95,7 @@ mod tests {
         let awake = AWAKE.get().expect("kept");
         let touched = Instant::now();
         touch();
-        assert!(awake.spinning.load(Ordering::Acquire));
-        while awake.spinning.load(Ordering::Acquire) {
+        while awake.rounds.load(Ordering::Acquire) == 0 {
             tokio::task::yield_now().await;
         }
         assert!(touched.elapsed() >= Duration::from_millis(2));

@@ -106,14 +106,21 @@ trait LineSink: Send + Sync {
 }
 
 impl<W: AsyncWrite + Unpin + Send + 'static> LineSink for Mutex<BufWriter<W>> {
-    fn write_line(&self, mut text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>> {
-        Box::pin(async move {
-            text.push(b'\n');
-            let mut writer = self.lock().await;
-            writer.write_all(&text).await?;
-            writer.flush().await
-        })
+    fn write_line(&self, text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>> {
+        Box::pin(async move { put_line(&mut *self.lock().await, text).await })
     }
+}
+
+/// Write `text` as one whole line and flush it: the one way a message goes onto a pipe
+/// (stdout here, a downstream server's stdin in [`crate::server::link`]). The caller holds
+/// the writer's lock, so lines never interleave.
+pub async fn put_line<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
+    mut text: Vec<u8>,
+) -> std::io::Result<()> {
+    text.push(b'\n');
+    writer.write_all(&text).await?;
+    writer.flush().await
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -252,14 +259,12 @@ where
                     cancel.cancel();
                 }
             }
-            if let JsonRpcMessage::Request(request) = &message {
-                let fresh = lock(&self.inflight).insert(id_key(&request.id));
-                if !fresh {
-                    let id = serde_json::to_value(&request.id).unwrap_or(Value::Null);
-                    let why = STILL_ANSWERING.to_string();
-                    refuse(self.writer.clone(), id, ErrorCode::INVALID_REQUEST, why).await;
-                    continue;
-                }
+            if let JsonRpcMessage::Request(request) = &message
+                && claim(&self.inflight, &self.writer, &request.id)
+                    .await
+                    .is_none()
+            {
+                continue;
             }
             if sender.send(message).await.is_err() {
                 return;
@@ -279,18 +284,9 @@ where
         id: RequestId,
         params: CallToolRequestParams,
     ) {
-        let key = id_key(&id);
-        if !lock(&self.inflight).insert(key.clone()) {
-            let id = serde_json::to_value(&id).unwrap_or(Value::Null);
-            refuse(
-                self.writer.clone(),
-                id,
-                ErrorCode::INVALID_REQUEST,
-                STILL_ANSWERING.into(),
-            )
-            .await;
+        let Some(key) = claim(&self.inflight, &self.writer, &id).await else {
             return;
-        }
+        };
         let cancel = self.ended.child_token();
         self.tickets += 1;
         let ticket = self.tickets;
@@ -305,6 +301,23 @@ where
         };
         shortcut.call_tool(params, cancel, reply);
     }
+}
+
+/// Mark `id` as being answered and return its key; a request reusing the id of one still
+/// being answered is refused instead (its answer could not be told apart), and `None`.
+async fn claim<W: AsyncWrite + Unpin + Send + 'static>(
+    inflight: &InFlight,
+    writer: &Arc<Mutex<BufWriter<W>>>,
+    id: &RequestId,
+) -> Option<String> {
+    let key = id_key(id);
+    if lock(inflight).insert(key.clone()) {
+        return Some(key);
+    }
+    let id = serde_json::to_value(id).unwrap_or(Value::Null);
+    let why = STILL_ANSWERING.to_string();
+    refuse(writer.clone(), id, ErrorCode::INVALID_REQUEST, why).await;
+    None
 }
 
 /// What [`read_line`] found.

@@ -25,7 +25,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Server;
-use crate::mcp::stdio::{Line, MAX_LINE, read_line};
+use crate::mcp::stdio::{Line, MAX_LINE, put_line, read_line};
 
 /// The id prefix of switchboard's own requests.
 const ID_PREFIX: &str = "switchboard-";
@@ -206,14 +206,12 @@ fn own_number(id: &RawValue) -> Option<u64> {
         .ok()
 }
 
-async fn write_line(writer: &Writer, mut text: Vec<u8>) -> std::io::Result<()> {
-    text.push(b'\n');
+async fn write_line(writer: &Writer, text: Vec<u8>) -> std::io::Result<()> {
     let mut writer = writer.lock().await;
     let Some(writer) = writer.as_mut() else {
         return Err(std::io::ErrorKind::BrokenPipe.into());
     };
-    writer.write_all(&text).await?;
-    writer.flush().await
+    put_line(writer, text).await
 }
 
 /// Read the server's stdout until it closes, sending each message where it belongs.
