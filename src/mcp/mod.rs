@@ -345,13 +345,7 @@ impl ServerHandler for Face {
         let started = Instant::now();
         let session = self.session(&ctx);
         let uri = request.uri.clone();
-        let owner = self
-            .inner
-            .hub
-            .catalog
-            .snapshot()
-            .resource_owner(&uri)
-            .cloned();
+        let owner = self.snapshot().await?.resource_owner(&uri).cloned();
         let result = match &owner {
             None => Err(McpError::resource_not_found(
                 format!(
@@ -395,10 +389,8 @@ impl ServerHandler for Face {
     ) -> Result<(), McpError> {
         let started = Instant::now();
         let known = self
-            .inner
-            .hub
-            .catalog
             .snapshot()
+            .await?
             .resource_owner(&request.uri)
             .is_some();
         let result = if known {

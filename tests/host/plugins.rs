@@ -4,7 +4,11 @@
 
 use std::time::Duration;
 
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{
+    CallToolRequestParams, ClientRequest, ReadResourceRequest, ReadResourceRequestParams,
+    ServerResult,
+};
+use rmcp::service::PeerRequestOptions;
 
 use crate::support::client::Event;
 use crate::support::{Home, Plugin, connect, stderr, stdout};
@@ -192,13 +196,27 @@ async fn a_slow_plugin_never_holds_up_initialize() {
     // The handshake completes while the plugin is still being created (its gate is closed).
     let (client, _events) = connect(&home).await;
     assert!(!gate.exists());
-    // Listing waits for the plugins present at start; open the gate and it answers in full.
+    // Listing and reading wait for the plugins present at start; open the gate and they
+    // answer in full (a read sent before the plugin is up is not told the resource is absent).
     let lister = tokio::spawn({
         let peer = client.peer().clone();
         async move { peer.list_all_tools().await }
     });
+    // The read is on the wire (written to switchboard's stdin) before the gate opens.
+    let read = ClientRequest::ReadResourceRequest(ReadResourceRequest::new(
+        ReadResourceRequestParams::new("probe://readme"),
+    ));
+    let reading = client
+        .peer()
+        .send_request_with_option(read, PeerRequestOptions::no_options())
+        .await
+        .expect("resources/read sent");
     std::fs::write(&gate, b"").unwrap();
     let names = tool_names(&lister.await.unwrap().expect("tools/list"));
     assert!(names.contains(&"probe__echo".to_string()), "{names:?}");
+    match reading.await_response().await.expect("resources/read") {
+        ServerResult::ReadResourceResult(read) => assert_eq!(read.contents.len(), 1, "{read:?}"),
+        other => panic!("not a resource: {other:?}"),
+    }
     client.cancel().await.ok();
 }
