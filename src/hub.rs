@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::builtin::{Builtin, Members, search::SearchLimits};
 use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
 use crate::config::Loaded;
+use crate::approval::attention::Attention;
 use crate::pipeline::Pipeline;
 use crate::pipeline::audit::Auditor;
 use crate::plugin::provider::PluginProvider;
@@ -47,8 +48,10 @@ pub enum Notice {
 /// How to start the hub.
 #[derive(Clone, Copy, Debug)]
 pub struct StartOptions {
-    /// Watch the plugins folder (serving does; one-shot CLI commands do not).
-    pub watch: bool,
+    /// A long-running server (`serve`), not a one-shot command: watch the plugins folder,
+    /// publish the servers' states, and reach the person when a question waits (the
+    /// approval page on demand, a desktop notification).
+    pub serving: bool,
 }
 
 /// The running host.
@@ -117,18 +120,23 @@ impl Hub {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .push(member(Arc::new(servers.status_provider())));
-        if options.watch {
+        if options.serving {
             servers.publish(&config.home.state_dir);
         }
         let (notices, _) = broadcast::channel(256);
         let (ready_tx, _) = watch::channel(None);
+        let attention = Arc::new(if options.serving {
+            Attention::serving(&config.config, state.clone())
+        } else {
+            Attention::none()
+        });
         let hub = Arc::new(Self {
-            pipeline: Pipeline::standard(&config.config, state.clone()),
+            pipeline: Pipeline::standard(&config.config, state.clone(), attention.clone()),
             auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
             questions: Arc::new(crate::approval::PluginQuestions::new(
                 state.clone(),
-                config.config.approvals.timeout.get(),
-                config.config.approvals.inbox,
+                &config.config.approvals,
+                attention,
             )),
             config,
             state,
@@ -148,7 +156,31 @@ impl Hub {
         });
         tokio::spawn(initial_load(hub.clone(), options, events_rx));
         tokio::spawn(follow_servers(Arc::downgrade(&hub), server_events));
+        if options.serving {
+            hub.keep_house();
+        }
         hub
+    }
+
+    /// Expire questions nobody answered and purge what is older than `audit.retention`,
+    /// off the request path.
+    fn keep_house(&self) {
+        let state = self.state.clone();
+        let audit = self.config.config.audit.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            if let Err(e) = state.expire_questions(audit.store_arguments) {
+                tracing::warn!(error = %e, "cannot expire old approval questions");
+            }
+            let cut = crate::state::retention::cutoff(audit.retention.get());
+            match state.purge(&cut) {
+                Ok(purged) => tracing::debug!(?purged, before = %cut, "purged old records"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge old records (audit.retention)"),
+            }
+        });
+        self.background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
     }
 
     /// Wait until the plugins present at start are loaded and the catalog merged. Fails when
@@ -400,7 +432,7 @@ async fn initial_load(
     // Serving waits a little for downstream servers (they are announced when they come up
     // later); one-shot commands wait until each has started or failed.
     let deadline = options
-        .watch
+        .serving
         .then(|| hub.started + hub.config.config.servers.startup_wait.get());
     hub.servers.wait_settled(deadline).await;
     add_server_members(&hub);
@@ -425,7 +457,7 @@ async fn initial_load(
     }
 
     let (paths_tx, paths_rx) = mpsc::unbounded_channel();
-    if options.watch && hub.config.config.plugins.watch {
+    if options.serving && hub.config.config.plugins.watch {
         let folder = hub.config.plugins_folder();
         match plugin::watch::watch(&folder, paths_tx) {
             Ok(watch) => *hub.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch),

@@ -12,12 +12,13 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use super::attention::Attention;
 use crate::requester::Requester;
 use crate::state::approvals::ApprovalRow;
-use crate::state::{State, StateError};
+use crate::state::{State, StateError, stamp};
 
-/// How long an unanswered question can still be answered (for a retry).
-const RETRY_WINDOW: chrono::Duration = chrono::Duration::hours(24);
+/// How many times one call goes back to ask when identical calls keep taking the answer.
+const MAX_ROUNDS: usize = 16;
 
 /// A question to put to the person.
 pub struct Question<'a> {
@@ -30,78 +31,135 @@ pub struct Question<'a> {
     /// SHA-256 binding the answer to exactly this question.
     pub args_sha256: &'a str,
     /// What the person reads.
-    pub summary: &'a str,
-    /// The session asking.
-    pub session: &'a str,
+    pub text: &'a str,
+    /// The arguments' JSON, shown whole on the page while the question is open.
+    pub arguments: Option<&'a str>,
+    /// Who asks; only this asker's calls are served by the answer.
+    pub asker: &'a str,
+    /// The asking client's `name/version`.
+    pub client: Option<&'a str>,
+    /// When the question expires.
+    pub expires: chrono::DateTime<chrono::Utc>,
 }
 
 /// How asking through the inbox ended.
 pub enum Waited {
-    /// Someone answered (the row says how); it is marked used.
+    /// Someone answered (the row says how), and this call took the answer: an approval
+    /// serves exactly one call.
     Answered(Box<ApprovalRow>),
-    /// Nobody answered in time; `how` says how the person can still answer it.
-    TimedOut {
-        /// The instructions.
-        how: String,
-    },
+    /// Nobody answered within the wait; the question stays open until it expires.
+    Open(Box<ApprovalRow>),
     /// The request was cancelled while waiting.
     Cancelled,
     /// The inbox could not be used.
     Failed(String),
 }
 
-fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Put `question` in the inbox (or join the same question already waiting), tell the
-/// requester and the log where to answer, and wait at most `timeout`.
+/// Ask `question` and wait at most `wait` for the answer.
+///
+/// An answer given earlier to the same asker's identical call (after that call returned)
+/// is taken first; otherwise the call joins the same asker's open question about the same
+/// call, or puts a new one (announced). Several identical calls may wait on one question:
+/// a yes is taken by exactly one of them (the `approved → consumed` update only one can
+/// make, in any process), and the others go back and ask again. A no answers all of them.
 pub async fn ask(
     state: &State,
     question: &Question<'_>,
     requester: &Requester,
-    timeout: Duration,
+    wait: Duration,
+    attention: &Attention,
 ) -> Waited {
-    let existing = tokio::task::block_in_place(|| {
-        state.open_question(
-            question.subject,
-            question.definition_hash,
-            question.args_sha256,
-        )
-    });
-    let id = match existing {
-        Ok(Some(row)) => row.id,
-        Ok(None) | Err(_) => {
-            let created = chrono::Utc::now();
-            let row = ApprovalRow {
-                id: new_id(),
-                request_id: requester.request_id().to_string(),
-                session: question.session.to_string(),
-                pid: i64::from(std::process::id()),
-                tool: question.subject.to_string(),
-                provider: question.provider.to_string(),
-                definition_hash: question.definition_hash.to_string(),
-                args_sha256: question.args_sha256.to_string(),
-                summary: question.summary.to_string(),
-                created: stamp(created),
-                expires: stamp(created + RETRY_WINDOW),
-                status: "pending".into(),
-                remember: None,
-                decided: None,
-                decided_by: None,
-            };
-            if let Err(e) = tokio::task::block_in_place(|| state.insert_approval(&row)) {
-                return Waited::Failed(format!(
-                    "cannot record the question in the approval inbox: {e}"
-                ));
-            }
-            row.id
-        }
+    let deadline = tokio::time::Instant::now() + wait;
+    let blocking = |f: &dyn Fn(&State) -> Result<Option<ApprovalRow>, StateError>| {
+        tokio::task::block_in_place(|| f(state))
     };
-    let how = format!(
-        "approve it with `switchboard approvals approve {id}` (add `--remember session` or `--remember always`), deny it with `switchboard approvals deny {id}`, or use the page `switchboard approvals ui` serves"
-    );
-    let notice = format!("switchboard: {} needs approval: {how}", question.subject);
+    for _ in 0..MAX_ROUNDS {
+        let earlier = blocking(&|s| {
+            s.answered_approval(
+                question.subject,
+                question.definition_hash,
+                question.args_sha256,
+                question.asker,
+            )
+        });
+        match earlier {
+            Ok(Some(row)) => match take(state, row) {
+                Some(row) => return Waited::Answered(row),
+                None => continue,
+            },
+            Ok(None) => {}
+            Err(e) => return Waited::Failed(format!("cannot read the approval inbox: {e}")),
+        }
+        let open = blocking(&|s| {
+            s.open_question(
+                question.subject,
+                question.definition_hash,
+                question.args_sha256,
+                question.asker,
+            )
+        });
+        let row = match open {
+            Ok(Some(row)) => row,
+            Ok(None) => match put(state, question, requester) {
+                Ok(row) => {
+                    attention.announce(&row).await;
+                    tell(requester, &row, attention).await;
+                    row
+                }
+                Err(e) => {
+                    return Waited::Failed(format!(
+                        "cannot record the question in the approval inbox: {e}"
+                    ));
+                }
+            },
+            Err(e) => return Waited::Failed(format!("cannot read the approval inbox: {e}")),
+        };
+        let expires = chrono::DateTime::parse_from_rfc3339(&row.expires)
+            .map(|t| {
+                let left = (t.with_timezone(&chrono::Utc) - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or_default();
+                tokio::time::Instant::now() + left
+            })
+            .unwrap_or(deadline);
+        match self::wait(state, &row.id, deadline.min(expires), requester.cancellation()).await {
+            Ok(Some(answered)) => match take(state, answered) {
+                Some(row) => return Waited::Answered(row),
+                // Another identical call took the yes: ask again.
+                None => continue,
+            },
+            Ok(None) if requester.is_cancelled() => return Waited::Cancelled,
+            Ok(None) => return Waited::Open(Box::new(row)),
+            Err(e) => return Waited::Failed(format!("waiting for the approval failed: {e}")),
+        }
+    }
+    Waited::Failed(
+        "identical calls kept taking the answers; ask the person again by repeating the call"
+            .into(),
+    )
+}
+
+/// Take an answered question for this call: a yes only if this call is the one that moves it
+/// to `consumed`; a no always (it stays `denied`, answering every identical call of this
+/// asker until it expires). `None`: nothing to take (another call took the yes, or the
+/// question expired), so ask again.
+fn take(state: &State, row: ApprovalRow) -> Option<Box<ApprovalRow>> {
+    match row.status.as_str() {
+        "approved" => {
+            let won =
+                tokio::task::block_in_place(|| state.settle_approval(&row.id, "approved", "consumed"));
+            matches!(won, Ok(true)).then(|| Box::new(row))
+        }
+        "denied" => Some(Box::new(row)),
+        _ => None,
+    }
+}
+
+/// Say in the log, and to the client as a log notification, that a question waits.
+async fn tell(requester: &Requester, row: &ApprovalRow, attention: &Attention) {
+    let url = attention.page_url().await;
+    let how = super::attention::how_to_answer(&row.id, url.as_deref());
+    let notice = format!("switchboard: {} needs approval: {how}", row.tool);
     tracing::warn!("{notice}");
     #[allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
     let level = rmcp::model::LoggingLevel::Warning;
@@ -112,17 +170,34 @@ pub async fn ask(
             serde_json::Value::String(notice),
         )
         .await;
-    let deadline = tokio::time::Instant::now() + timeout;
-    match wait(state, &id, deadline, requester.cancellation()).await {
-        Ok(Some(row)) => {
-            let _ =
-                tokio::task::block_in_place(|| state.settle_approval(&id, &row.status, "consumed"));
-            Waited::Answered(Box::new(row))
-        }
-        Ok(None) if requester.is_cancelled() => Waited::Cancelled,
-        Ok(None) => Waited::TimedOut { how },
-        Err(e) => Waited::Failed(format!("waiting for the approval failed: {e}")),
-    }
+}
+
+fn put(
+    state: &State,
+    question: &Question<'_>,
+    requester: &Requester,
+) -> Result<ApprovalRow, StateError> {
+    let row = ApprovalRow {
+        id: new_id(),
+        request_id: requester.request_id().to_string(),
+        session: question.asker.to_string(),
+        client: question.client.map(str::to_string),
+        pid: i64::from(std::process::id()),
+        tool: question.subject.to_string(),
+        provider: question.provider.to_string(),
+        definition_hash: question.definition_hash.to_string(),
+        args_sha256: question.args_sha256.to_string(),
+        summary: question.text.to_string(),
+        arguments: question.arguments.map(str::to_string),
+        created: stamp(chrono::Utc::now()),
+        expires: stamp(question.expires),
+        status: "pending".into(),
+        remember: None,
+        decided: None,
+        decided_by: None,
+    };
+    tokio::task::block_in_place(|| state.insert_approval(&row))?;
+    Ok(row)
 }
 
 /// How often the database is re-read when no change notification arrives.
@@ -162,23 +237,25 @@ pub fn signal(state_dir: &Path, id: &str) {
 }
 
 /// Answer a pending question from this process (CLI, page): record it, then signal.
-/// `false` when it was not pending.
+/// `false` when it was not pending. Its readable text goes unless `keep_text`.
 pub fn decide(
     state: &State,
     id: &str,
     approve: bool,
     remember: Option<&str>,
     decided_by: &str,
+    keep_text: bool,
 ) -> Result<bool, StateError> {
     let status = if approve { "approved" } else { "denied" };
-    let decided = state.decide_approval(id, status, remember, decided_by)?;
+    let decided = state.decide_approval(id, status, remember, decided_by, keep_text)?;
     if decided {
         signal(&state_dir_of(state), id);
     }
     Ok(decided)
 }
 
-fn state_dir_of(state: &State) -> PathBuf {
+/// The folder of the state database.
+pub fn state_dir_of(state: &State) -> PathBuf {
     state
         .path()
         .parent()

@@ -5,35 +5,45 @@
 //! The gate runs inside the pipeline's approval layer. A call the policy allows runs; one it
 //! denies does not; one it asks about runs only after a matching grant or a yes, obtained by
 //! MCP elicitation (classic sessions), the input-required round trip (2026-07-28 requests), or
-//! the inbox (everyone else). Every decision is an audit row linked to the call.
+//! the inbox (everyone else), whose question the person answers on the page [`page`] (a
+//! running `serve` starts it on demand and sends a notification, [`attention`]) or with the
+//! CLI. A call waits for the inbox at most `approvals.wait`, then returns saying where to
+//! answer; the question stays open until `approvals.timeout`. Every answer is bound to who
+//! asked ([`Call::asker`]) and a yes runs one call. Every decision is an audit row linked to
+//! the call.
 
 #![allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
 
+pub mod attention;
 pub mod definition;
 pub mod inbox;
+mod notify;
 pub mod page;
 pub mod policy;
 pub mod question;
 mod questions;
+pub mod seal;
+pub mod values;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::model::{
     ElicitRequest, ElicitResult, InputRequest, InputRequests, InputRequiredResult, InputResponses,
 };
-use rmcp::model::{RequestStateCodec, SealOptions};
-use serde::{Deserialize, Serialize};
 
 use crate::config::ApprovalsConfig;
-use crate::pipeline::audit::{Auditor, Target};
+use crate::pipeline::audit::{Auditor, Target, arguments_text};
 use crate::requester::Requester;
 use crate::session::SessionInfo;
 use crate::state::approvals::{ApprovalRow, GrantRow};
 
 use crate::state::{Outcome, State, now};
+use attention::Attention;
 use policy::{Decision, Policy, Subject};
-use question::{Answer, Scope};
+use question::{Answer, Asked, Scope};
 pub use questions::PluginQuestions;
+use seal::{Bound, Sealer};
 
 /// The key of the approval question in an input-required round trip.
 const INPUT_KEY: &str = "switchboard/approval";
@@ -60,6 +70,21 @@ pub struct Call<'a> {
     pub retry: Option<&'a Retry>,
 }
 
+impl Call<'_> {
+    /// Who asks, as answers and grants are bound: the session, or for a stateless
+    /// (2026-07-28) request, which has none, the client identity it carries.
+    pub fn asker(&self) -> String {
+        if self.requester.is_stateless() {
+            format!(
+                "client {}",
+                self.session.client.as_deref().unwrap_or("(unnamed)")
+            )
+        } else {
+            format!("session {}", self.session.id)
+        }
+    }
+}
+
 /// A client's retry after an input-required result.
 #[derive(Clone, Debug, Default)]
 pub struct Retry {
@@ -80,48 +105,43 @@ pub enum Clearance {
     NeedInput(InputRequiredResult),
 }
 
-/// What the sealed request state of a round trip binds to.
-#[derive(Serialize, Deserialize, PartialEq, Eq)]
-struct Sealed {
-    tool: String,
-    definition: String,
-    args: String,
-}
-
 /// Decides calls.
 pub struct Gate {
     policy: Policy,
     config: ApprovalsConfig,
     state: State,
     auditor: Auditor,
-    codec: Option<RequestStateCodec>,
+    sealer: Result<Sealer, String>,
+    attention: Arc<Attention>,
 }
 
 impl Gate {
-    /// A gate with `config`, recording into `state` (whose folder holds the inbox signals).
-    pub fn new(config: &ApprovalsConfig, state: State, auditor: Auditor) -> Self {
-        let mut key = [0u8; 32];
-        let codec = getrandom::fill(&mut key)
-            .ok()
-            .and_then(|()| RequestStateCodec::try_new(key.to_vec()).ok());
+    /// A gate with `config`, recording into `state` (whose folder holds the inbox signals and
+    /// the request-state key), reaching the person through `attention`.
+    pub fn new(
+        config: &crate::config::Config,
+        state: State,
+        auditor: Auditor,
+        attention: Arc<Attention>,
+    ) -> Self {
+        let sealer = Sealer::open(&inbox::state_dir_of(&state));
+        if let Err(e) = &sealer {
+            tracing::warn!(error = %e, "2026-07-28 approvals are refused until the request-state key can be used");
+        }
         Self {
-            policy: Policy::new(config),
-            config: config.clone(),
+            policy: Policy::new(&config.approvals),
+            config: config.approvals.clone(),
             state,
             auditor,
-            codec,
+            sealer,
+            attention,
         }
     }
 
     /// Decide `call`: by policy, then grants, then by asking.
     pub async fn decide(&self, call: &Call<'_>) -> Clearance {
         let started = Instant::now();
-        let verdict = self.policy.decide(&Subject {
-            tool: call.tool,
-            provider: call.provider,
-            provider_trusted: call.provider_trusted,
-            annotations: call.definition.annotations.as_ref(),
-        });
+        let verdict = self.policy.decide(&self.subject(call));
         match verdict.decision {
             Decision::Allow => {
                 self.record(call, true, &verdict.reason, started);
@@ -138,10 +158,20 @@ impl Gate {
         }
     }
 
+    fn subject<'a>(&self, call: &Call<'a>) -> Subject<'a> {
+        Subject {
+            tool: call.tool,
+            provider: call.provider,
+            provider_trusted: call.provider_trusted,
+            annotations: call.definition.annotations.as_ref(),
+        }
+    }
+
     async fn ask(&self, call: &Call<'_>, why: &str, started: Instant) -> Clearance {
         let hash = definition::hash(call.definition);
+        let asker = call.asker();
         match self
-            .blocking(|s| s.matching_grant(call.tool, &hash, &call.session.id))
+            .blocking(|s| s.matching_grant(call.tool, &hash, &asker))
             .await
         {
             Ok(Some(grant)) => {
@@ -156,26 +186,41 @@ impl Gate {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read approval grants; asking instead"),
         }
-        let summary = question::summarize(call.arguments);
+        let expires = chrono::Utc::now()
+            + chrono::Duration::from_std(self.config.timeout.get()).unwrap_or_default();
+        let text = Asked {
+            tool: call.tool,
+            provider: call.provider,
+            definition: call.definition,
+            trusted: self.policy.trusts(&self.subject(call)),
+            arguments: call.arguments,
+            client: call.session.client.as_deref(),
+            asker: &asker,
+            expires,
+        }
+        .text();
         let requester = call.requester;
         let answer = if requester.can_elicit() && requester.is_stateless() {
-            match self.round_trip(call, &hash, &summary) {
+            match self.round_trip(call, &hash, &asker, &text).await {
                 Ok(answer) => answer,
                 Err(need_input) => return need_input,
             }
         } else if requester.can_elicit() {
-            self.elicit(call, &summary).await
+            self.elicit(&text, requester).await
         } else if self.config.inbox {
-            match self.inbox(call, &hash, &summary).await {
+            match self.inbox(call, &hash, &asker, &text, expires).await {
                 Ok(answer) => answer,
-                Err(message) => {
+                Err(waiting) => {
                     self.record(
                         call,
                         false,
-                        "timeout: nobody answered in the inbox",
+                        &format!(
+                            "not yet answered: the call returned after approvals.wait ({}); the question stays open",
+                            human(self.config.wait.min(self.config.timeout).get())
+                        ),
                         started,
                     );
-                    return Clearance::Refuse(message);
+                    return Clearance::Refuse(waiting);
                 }
             }
         } else {
@@ -187,7 +232,7 @@ impl Gate {
         match answer {
             Answer::Approve(scope) => {
                 if scope != Scope::Once {
-                    self.remember(call, &hash, scope, "the person, when asked")
+                    self.remember(call, &hash, &asker, scope, "the person, when asked")
                         .await;
                 }
                 self.record(
@@ -208,10 +253,10 @@ impl Gate {
         }
     }
 
-    async fn elicit(&self, call: &Call<'_>, summary: &str) -> Answer {
-        let form = question::form(call.tool, call.provider, summary);
+    async fn elicit(&self, text: &str, requester: &Requester) -> Answer {
+        let form = question::form(text);
         let timeout = self.config.timeout.get();
-        match tokio::time::timeout(timeout, call.requester.elicit(form)).await {
+        match tokio::time::timeout(timeout, requester.elicit(form)).await {
             Ok(Ok(result)) => question::answer(&result),
             Ok(Err(e)) => Answer::Deny(format!("asking the person failed: {e}")),
             Err(_) => Answer::Deny(format!("no answer within {}", human(timeout))),
@@ -219,59 +264,74 @@ impl Gate {
     }
 
     /// The 2026-07-28 way: answer with an input-required result carrying the form and a
-    /// sealed state bound to this tool, definition and arguments; the retry carries the answer.
-    fn round_trip(&self, call: &Call<'_>, hash: &str, summary: &str) -> Result<Answer, Clearance> {
-        let Some(codec) = &self.codec else {
-            return Ok(Answer::Deny(
-                "no randomness to seal the approval round trip".into(),
-            ));
+    /// sealed state ([`seal`]); the retry carries the answer and the state, which must open,
+    /// match this call and asker, and not have been spent.
+    async fn round_trip(
+        &self,
+        call: &Call<'_>,
+        hash: &str,
+        asker: &str,
+        text: &str,
+    ) -> Result<Answer, Clearance> {
+        let sealer = match &self.sealer {
+            Ok(sealer) => sealer,
+            Err(e) => return Ok(Answer::Deny(format!("approvals cannot be sealed: {e}"))),
         };
-        let expected = Sealed {
+        let expected = Bound {
             tool: call.tool.to_string(),
             definition: hash.to_string(),
             args: call.args_sha256.to_string(),
+            policy: self.policy.version().to_string(),
+            asker: asker.to_string(),
+            nonce: inbox::new_id() + &inbox::new_id(),
+            expires: crate::state::stamp(
+                chrono::Utc::now()
+                    + chrono::Duration::from_std(self.config.timeout.get()).unwrap_or_default(),
+            ),
         };
-        let session = call.session.id.as_bytes();
         if let Some(retry) = call.retry
             && let Some(response) = retry.responses.get(INPUT_KEY)
         {
-            let opened = retry
-                .state
-                .as_deref()
-                .map(|sealed| codec.open_json_with::<Sealed>(sealed, session));
-            return match opened {
-                Some(Ok(sealed)) if sealed == expected => {
-                    match serde_json::from_value::<ElicitResult>(response.clone()) {
-                        Ok(result) => Ok(question::answer(&result)),
-                        Err(e) => Ok(Answer::Deny(format!("the approval answer is not valid: {e}"))),
-                    }
-                }
-                Some(Ok(_)) => Ok(Answer::Deny(
-                    "the approval answer belongs to another call (tool, definition or arguments differ)".into(),
-                )),
-                Some(Err(e)) => Ok(Answer::Deny(format!("the approval state is not valid: {e}"))),
-                None => Ok(Answer::Deny("the approval answer came without its request state".into())),
+            let Some(sealed) = retry.state.as_deref() else {
+                return Ok(Answer::Deny(
+                    "the approval answer came without its request state".into(),
+                ));
             };
-        }
-        let options = SealOptions::new()
-            .ttl(self.config.timeout.get())
-            .associated_data(session);
-        let sealed = match codec.seal_json_with(&expected, &options) {
-            Ok(sealed) => sealed,
-            Err(e) => {
-                return Ok(Answer::Deny(format!(
-                    "cannot seal the approval round trip: {e}"
-                )));
+            let bound = match sealer.open_state(sealed, asker) {
+                Ok(bound) => bound,
+                Err(e) => {
+                    return Ok(Answer::Deny(format!(
+                        "the approval state is not valid (expired, altered, or sealed for another client): {e}"
+                    )));
+                }
+            };
+            if !bound.same_call(&expected) {
+                return Ok(Answer::Deny(
+                    "the approval answer belongs to another call (tool, definition, arguments or policy differ)".into(),
+                ));
             }
+            let spent = self
+                .blocking(|s| s.spend_state(&seal::spent_key(sealed), &bound.expires))
+                .await;
+            return Ok(match spent {
+                Ok(true) => match serde_json::from_value::<ElicitResult>(response.clone()) {
+                    Ok(result) => question::answer(&result),
+                    Err(e) => Answer::Deny(format!("the approval answer is not valid: {e}")),
+                },
+                Ok(false) => Answer::Deny(
+                    "this approval answer was already used; an approval runs one call".into(),
+                ),
+                Err(e) => Answer::Deny(format!("cannot record the approval's use: {e}")),
+            });
+        }
+        let sealed = match sealer.seal(&expected, self.config.timeout.get()) {
+            Ok(sealed) => sealed,
+            Err(e) => return Ok(Answer::Deny(e)),
         };
         let mut requests = InputRequests::new();
         requests.insert(
             INPUT_KEY.to_string(),
-            InputRequest::Elicitation(ElicitRequest::new(question::form(
-                call.tool,
-                call.provider,
-                summary,
-            ))),
+            InputRequest::Elicitation(ElicitRequest::new(question::form(text))),
         );
         Err(Clearance::NeedInput(InputRequiredResult::new(
             Some(requests),
@@ -279,52 +339,61 @@ impl Gate {
         )))
     }
 
-    /// Ask through the inbox and wait. `Err` carries the refusal text on timeout.
-    async fn inbox(&self, call: &Call<'_>, hash: &str, summary: &str) -> Result<Answer, String> {
-        // An answer given after an earlier attempt timed out approves this retry.
-        let earlier = self
-            .blocking(|s| s.answered_approval(call.tool, hash, call.args_sha256))
-            .await
-            .ok()
-            .flatten();
-        if let Some(row) = earlier
-            && let Ok(true) = self
-                .blocking(|s| s.settle_approval(&row.id, &row.status, "consumed"))
-                .await
-        {
-            return Ok(row_answer(&row));
-        }
+    /// Ask through the inbox and wait at most `approvals.wait`. `Err` carries what the model
+    /// is told when the question is still open.
+    async fn inbox(
+        &self,
+        call: &Call<'_>,
+        hash: &str,
+        asker: &str,
+        text: &str,
+        expires: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Answer, String> {
+        let arguments = arguments_text(call.arguments);
         let question = inbox::Question {
             subject: call.tool,
             provider: call.provider,
             definition_hash: hash,
             args_sha256: call.args_sha256,
-            summary,
-            session: &call.session.id,
+            text,
+            arguments: Some(&arguments),
+            asker,
+            client: call.session.client.as_deref(),
+            expires,
         };
-        let timeout = self.config.timeout.get();
-        match inbox::ask(&self.state, &question, call.requester, timeout).await {
+        let wait = self.config.wait.min(self.config.timeout).get();
+        match inbox::ask(&self.state, &question, call.requester, wait, &self.attention).await {
             inbox::Waited::Answered(row) => Ok(row_answer(&row)),
             inbox::Waited::Cancelled => {
                 Ok(Answer::Deny("the call was cancelled while waiting".into()))
             }
             inbox::Waited::Failed(why) => Ok(Answer::Deny(why)),
-            inbox::Waited::TimedOut { how } => Err(format!(
-                "Not run: {} needs the person's approval and nobody answered within {}. Ask the person to {how}; then call the tool again with the same arguments.",
-                call.tool,
-                human(timeout)
-            )),
+            inbox::Waited::Open(row) => {
+                let url = self.attention.page_url().await;
+                let how = attention::how_to_answer(&row.id, url.as_deref());
+                let until = chrono::DateTime::parse_from_rfc3339(&row.expires)
+                    .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+                    .unwrap_or_else(|_| row.expires.clone());
+                Err(format!(
+                    "Not run yet: {tool} needs the person's approval, and nobody has answered in {wait}. \
+                     Tell the person that switchboard is asking them to approve {tool}: to answer, {how}. \
+                     Then call {tool} again with exactly the same arguments: after a yes it runs once. \
+                     The question stays open until {until} (local time).",
+                    tool = call.tool,
+                    wait = human(wait),
+                ))
+            }
         }
     }
 
-    async fn remember(&self, call: &Call<'_>, hash: &str, scope: Scope, by: &str) {
+    async fn remember(&self, call: &Call<'_>, hash: &str, asker: &str, scope: Scope, by: &str) {
         let grant = GrantRow {
             id: inbox::new_id(),
             tool: call.tool.to_string(),
             provider: call.provider.to_string(),
             definition_hash: hash.to_string(),
             scope: scope.as_str().to_string(),
-            session: (scope == Scope::Session).then(|| call.session.id.clone()),
+            session: (scope == Scope::Session).then(|| asker.to_string()),
             created: now(),
             created_by: by.to_string(),
         };
@@ -366,7 +435,7 @@ impl Gate {
 }
 
 fn row_answer(row: &ApprovalRow) -> Answer {
-    if row.status == "approved" {
+    if row.status == "approved" || row.status == "consumed" {
         let scope = row
             .remember
             .as_deref()
@@ -381,9 +450,13 @@ fn row_answer(row: &ApprovalRow) -> Answer {
     }
 }
 
-fn human(d: Duration) -> String {
-    if d.as_secs() >= 1 && d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
+/// A duration as people read it: `40 s`, `10 min`, `1.5 s`.
+pub fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_millis() == 0 && secs >= 60 && secs % 60 == 0 {
+        format!("{} min", secs / 60)
+    } else if secs >= 1 && d.subsec_millis() == 0 {
+        format!("{secs} s")
     } else {
         format!("{d:?}")
     }

@@ -1,10 +1,12 @@
-//! The approval page: `switchboard approvals ui` serves the inbox on 127.0.0.1 so the person
-//! can approve or deny with a click.
+//! The approval page: the inbox in a browser on 127.0.0.1, so the person can approve or deny
+//! with a click. `serve` starts it on demand when the first question waits (and names it in
+//! the notification and the call's answer); `switchboard approvals ui` serves it by itself.
 //!
 //! Only this machine can reach it (it binds the loopback address), only a browser given the
 //! URL can use it (a random token is part of every path), and a page fetched through another
 //! host name is refused (a DNS-rebinding guard on the `Host` header). The HTTP it speaks is
-//! the small subset a browser form needs: `GET` the list, `POST` a decision.
+//! the small subset a browser form needs: `GET` the list, `POST` a decision. The list updates
+//! itself in place, so a choice being made is never reset.
 
 use std::collections::HashMap;
 
@@ -19,31 +21,86 @@ use crate::state::approvals::ApprovalRow;
 /// The largest request head or body accepted.
 const MAX_REQUEST: usize = 16 * 1024;
 
-/// Serve the page until interrupted. Prints the URL on stdout; opens it when `open`.
-pub async fn serve(state: State, port: u16, open: bool) -> Result<()> {
+/// A page being served.
+pub struct Running {
+    /// Its address, secret path included.
+    pub url: String,
+}
+
+/// Start serving the page on 127.0.0.1:`port` (0: any free port) in the background.
+/// `keep_text` keeps a decided question's readable text (`audit.store_arguments`).
+pub async fn start(state: State, port: u16, keep_text: bool) -> Result<Running> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let port = listener.local_addr()?.port();
     let token = token();
     let url = format!("http://127.0.0.1:{port}/{token}/");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let state = state.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                if let Err(e) = handle(stream, &state, &token, port, keep_text).await {
+                    tracing::debug!(error = %e, "approval page request failed");
+                }
+            });
+        }
+    });
+    Ok(Running { url })
+}
+
+/// Serve the page until interrupted (`switchboard approvals ui`). Prints the URL on stdout;
+/// opens it when `open`.
+pub async fn serve(state: State, port: u16, open: bool, keep_text: bool) -> Result<()> {
+    let running = start(state, port, keep_text).await?;
+    let url = running.url;
     println!("{url}"); // stdout-ok: the CLI prints the page's address for the person
     if open {
         open_browser(&url);
     }
     eprintln!("switchboard: the approval page is at {url} (Ctrl-C to stop)");
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let state = state.clone();
-        let token = token.clone();
-        tokio::spawn(async move {
-            if let Err(e) = handle(stream, &state, &token, port).await {
-                tracing::debug!(error = %e, "approval page request failed");
-            }
-        });
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
+}
+
+/// The page of a running `serve`, started the first time a question needs it.
+pub struct OnDemand {
+    state: State,
+    keep_text: bool,
+    running: tokio::sync::OnceCell<Option<String>>,
+}
+
+impl OnDemand {
+    /// A page over `state`'s inbox, not yet started.
+    pub fn new(state: State, keep_text: bool) -> Self {
+        Self {
+            state,
+            keep_text,
+            running: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The page's address, starting it if needed; `None` when it cannot be served.
+    pub async fn url(&self) -> Option<String> {
+        self.running
+            .get_or_init(|| async {
+                match start(self.state.clone(), 0, self.keep_text).await {
+                    Ok(running) => {
+                        tracing::info!(url = %running.url, "the approval page is being served");
+                        Some(running.url)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot serve the approval page");
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 }
 
@@ -143,7 +200,13 @@ async fn respond(stream: &mut TcpStream, status: &str, extra: &str, body: &str) 
     Ok(())
 }
 
-async fn handle(mut stream: TcpStream, state: &State, token: &str, port: u16) -> Result<()> {
+async fn handle(
+    mut stream: TcpStream,
+    state: &State,
+    token: &str,
+    port: u16,
+    keep_text: bool,
+) -> Result<()> {
     let Some(request) = read_request(&mut stream).await? else {
         return respond(&mut stream, "400 Bad Request", "", "bad request").await;
     };
@@ -157,10 +220,15 @@ async fn handle(mut stream: TcpStream, state: &State, token: &str, port: u16) ->
         return respond(&mut stream, "403 Forbidden", "", "wrong host").await;
     }
     let base = format!("/{token}/");
-    match (request.method.as_str(), request.path.as_str()) {
+    let (path, query) = request
+        .path
+        .split_once('?')
+        .unwrap_or((request.path.as_str(), ""));
+    match (request.method.as_str(), path) {
         ("GET", path) if path == base => {
             let pending = state.pending_approvals().unwrap_or_default();
-            respond(&mut stream, "200 OK", "", &render(&pending, &base)).await
+            let done = parse_form(query);
+            respond(&mut stream, "200 OK", "", &render(&pending, &base, &done)).await
         }
         ("POST", path) if path == format!("{base}decide") => {
             let form = parse_form(&String::from_utf8_lossy(&request.body));
@@ -171,13 +239,23 @@ async fn handle(mut stream: TcpStream, state: &State, token: &str, port: u16) ->
                 .map(String::as_str)
                 .filter(|r| *r == "session" || *r == "always");
             let decided = tokio::task::block_in_place(|| {
-                inbox::decide(state, &id, approve, remember, "the approval page")
+                inbox::decide(state, &id, approve, remember, "the approval page", keep_text)
             })
             .unwrap_or(false);
             if !decided {
                 tracing::info!(id = %id, "the approval page answered a question that was no longer waiting");
             }
-            let location = format!("Location: {base}\r\n");
+            let outcome = match (decided, approve) {
+                (false, _) => "gone",
+                (true, true) => "approved",
+                (true, false) => "denied",
+            };
+            let location = format!(
+                "Location: {base}?id={}&outcome={outcome}\r\n",
+                id.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            );
             respond(&mut stream, "303 See Other", &location, "").await
         }
         _ => respond(&mut stream, "404 Not Found", "", "not found").await,
@@ -224,20 +302,34 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn render(pending: &[ApprovalRow], base: &str) -> String {
+fn render(pending: &[ApprovalRow], base: &str, done: &HashMap<String, String>) -> String {
     let mut items = String::new();
     for row in pending {
         let id = escape(&row.id);
+        let whole = row
+            .arguments
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .map(|json| {
+                format!(
+                    "<details><summary>The arguments in full</summary><pre class=\"whole\">{}</pre></details>",
+                    escape(&super::values::escape(&json, false))
+                )
+            })
+            .unwrap_or_default();
         items.push_str(&format!(
             r#"<li class="approval" id="approval-{id}">
 <h2>{tool} <small>from {provider}</small></h2>
-<pre>{summary}</pre>
-<p class="meta">asked {created} &middot; id <code>{id}</code></p>
+<pre class="question">{summary}</pre>{whole}
+<p class="meta">asked {created}, expires {expires} (local time) &middot; id <code>{id}</code></p>
 <form method="post" action="{base}decide">
 <input type="hidden" name="id" value="{id}">
+<fieldset><legend>If you approve</legend>
 <label><input type="radio" name="remember" value="once" checked> just this call</label>
-<label><input type="radio" name="remember" value="session"> this session</label>
-<label><input type="radio" name="remember" value="always"> always</label>
+<label><input type="radio" name="remember" value="session"> this tool for the rest of this session (until this client disconnects)</label>
+<label><input type="radio" name="remember" value="always"> this tool from now on (until its definition changes or you revoke it)</label>
+</fieldset>
 <button type="submit" name="action" value="approve" id="approve-{id}">Approve</button>
 <button type="submit" name="action" value="deny" id="deny-{id}">Deny</button>
 </form></li>
@@ -245,21 +337,56 @@ fn render(pending: &[ApprovalRow], base: &str) -> String {
             tool = escape(&row.tool),
             provider = escape(&row.provider),
             summary = escape(&row.summary),
-            created = escape(&row.created),
+            created = escape(&crate::state::local_time(&row.created)),
+            expires = escape(&crate::state::local_time(&row.expires)),
         ));
     }
     if items.is_empty() {
-        items.push_str("<li class=\"empty\">Nothing is waiting for your approval.</li>");
+        items.push_str("<li class=\"empty\" id=\"empty\">Nothing is waiting for your approval.</li>");
     }
+    let banner = match (
+        done.get("id"),
+        done.get("outcome").map(String::as_str),
+    ) {
+        (Some(id), Some("approved")) => format!(
+            "<p class=\"done\" id=\"done\">Approved <code>{}</code>: the call runs now (or when the assistant repeats it).</p>",
+            escape(id)
+        ),
+        (Some(id), Some("denied")) => format!(
+            "<p class=\"done\" id=\"done\">Denied <code>{}</code>: the call will not run.</p>",
+            escape(id)
+        ),
+        (Some(id), Some(_)) => format!(
+            "<p class=\"done\" id=\"done\"><code>{}</code> was no longer waiting (answered elsewhere, or expired).</p>",
+            escape(id)
+        ),
+        _ => String::new(),
+    };
     format!(
         r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<html lang="en"><head><meta charset="utf-8">
 <title>switchboard approvals</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem}}
+<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}}
 li{{list-style:none;border:1px solid #ccc;border-radius:8px;padding:1rem;margin:1rem 0}}
-pre{{background:#f6f6f6;padding:.5rem;white-space:pre-wrap}} .meta{{color:#666}}
-button{{margin-left:.5rem}}</style></head>
-<body><h1>Calls waiting for your approval</h1><ul>{items}</ul></body></html>"#
+pre{{background:#f6f6f6;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere}} .meta{{color:#555}}
+fieldset{{border:none;padding:0;margin:.5rem 0}} label{{display:block}} button{{margin-right:.5rem;padding:.3rem 1rem}}
+.done{{background:#eef6ee;border:1px solid #9c9;padding:.5rem;border-radius:6px}}</style></head>
+<body><h1>Calls waiting for your approval</h1>{banner}<ul id="approvals">{items}</ul>
+<script>
+// Keep the list current without reloading: questions that appear are added, answered or
+// expired ones removed, and the ones on screen (with any choice being made) left alone.
+setInterval(async () => {{
+  try {{
+    const response = await fetch(location.pathname, {{cache: "no-store"}});
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    const list = document.getElementById("approvals");
+    const next = fresh.getElementById("approvals");
+    const ids = new Set([...next.children].map(li => li.id));
+    for (const li of [...list.children]) if (!ids.has(li.id)) li.remove();
+    for (const li of next.children) if (!document.getElementById(li.id)) list.appendChild(document.importNode(li, true));
+  }} catch (e) {{}}
+}}, 2000);
+</script></body></html>"#
     )
 }
 
@@ -277,7 +404,7 @@ mod tests {
 
     #[test]
     fn rendering_escapes() {
-        let page = render(&[], "/t/");
+        let page = render(&[], "/t/", &HashMap::new());
         assert!(page.contains("Nothing is waiting"));
         assert_eq!(escape("<b>\"x\"</b>"), "&lt;b&gt;&quot;x&quot;&lt;/b&gt;");
     }

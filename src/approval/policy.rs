@@ -66,6 +66,7 @@ pub struct Policy {
     default: DefaultDecision,
     rules: Vec<Rule>,
     trusted: Vec<String>,
+    version: String,
 }
 
 impl Policy {
@@ -100,10 +101,15 @@ impl Policy {
                 }
             })
             .collect();
+        let version = crate::state::audit::digest(&format!(
+            "{:?}|{:?}|{:?}",
+            config.default, config.rules, config.trust_annotations
+        ));
         Self {
             default: config.default,
             rules,
             trusted: config.trust_annotations.clone(),
+            version,
         }
     }
 
@@ -144,10 +150,19 @@ impl Policy {
         }
     }
 
+    /// Whether the subject's annotations are believed.
+    pub fn trusts(&self, subject: &Subject<'_>) -> bool {
+        subject.provider_trusted || self.trusted.iter().any(|p| p == subject.provider)
+    }
+
+    /// A digest of the configuration this policy was compiled from: a sealed approval is
+    /// bound to it, so changing the policy voids answers in flight.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     fn by_annotations(&self, subject: &Subject<'_>) -> Verdict {
-        let trusted =
-            subject.provider_trusted || self.trusted.iter().any(|p| p == subject.provider);
-        if !trusted {
+        if !self.trusts(subject) {
             return Verdict {
                 decision: Decision::Ask,
                 reason: format!(

@@ -2,12 +2,14 @@
 //! go to the same approval inbox, where "approve" answers with the form's default values and
 //! "deny" declines.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
 use serde_json::{Map, Value};
 
+use super::attention::Attention;
 use super::inbox::{self, Question, Waited};
 use crate::requester::{AskError, ElicitFallback, Requester};
 use crate::state::State;
@@ -16,39 +18,49 @@ use crate::state::audit::digest;
 /// The inbox fallback for plugins' questions.
 pub struct PluginQuestions {
     state: State,
+    wait: Duration,
     timeout: Duration,
     enabled: bool,
+    attention: Arc<Attention>,
 }
 
 impl PluginQuestions {
-    /// Questions kept in `state`'s inbox, waiting at most `timeout`; `enabled: false` refuses.
-    pub fn new(state: State, timeout: Duration, enabled: bool) -> Self {
+    /// Questions kept in `state`'s inbox as `config` says (`approvals.inbox`, `.wait`,
+    /// `.timeout`), announced through `attention`.
+    pub fn new(
+        state: State,
+        config: &crate::config::ApprovalsConfig,
+        attention: Arc<Attention>,
+    ) -> Self {
         Self {
             state,
-            timeout,
-            enabled,
+            wait: config.wait.min(config.timeout).get(),
+            timeout: config.timeout.get(),
+            enabled: config.inbox,
+            attention,
         }
     }
 }
 
-/// The message, then each field with its default, for the person to read.
-fn summarize(params: &Value) -> (String, Map<String, Value>) {
-    let message = params["message"]
-        .as_str()
-        .unwrap_or("(no message)")
-        .to_string();
+/// The plugin's message, then each field with the default an approval answers with, for the
+/// person to read (escaped like a tool call's arguments, [`super::values`]).
+fn summarize(asker: &str, params: &Value) -> (String, Map<String, Value>) {
+    let message = params["message"].as_str().unwrap_or("(no message)");
     let mut defaults = Map::new();
-    let mut lines = vec![message];
+    let mut lines = vec![format!(
+        "The plugin {} asks, in its own words:",
+        super::values::escape(asker, false)
+    )];
+    lines.extend(super::values::paragraph(message, "  ", 1000));
+    lines.push("Approving answers with these values; denying declines:".into());
     if let Some(properties) = params["requestedSchema"]["properties"].as_object() {
         for (name, schema) in properties {
-            let default = schema.get("default").cloned();
-            let shown = default
-                .as_ref()
-                .map(Value::to_string)
-                .unwrap_or_else(|| "(no default)".into());
-            lines.push(format!("{name}: {shown}"));
-            if let Some(value) = default {
-                defaults.insert(name.clone(), value);
+            match schema.get("default") {
+                Some(value) => {
+                    lines.extend(super::values::argument(name, value, "  "));
+                    defaults.insert(name.clone(), value.clone());
+                }
+                None => lines.push(format!("  {} = (no default)", super::values::key(name))),
             }
         }
     }
@@ -69,30 +81,34 @@ impl ElicitFallback for PluginQuestions {
                 ));
             }
             let json = serde_json::to_value(&params).unwrap_or_default();
-            let (summary, defaults) = summarize(&json);
+            let (summary, defaults) = summarize(asker, &json);
             let subject = format!("{asker}: question");
-            let session = requester
-                .request_id()
-                .split('/')
-                .next()
-                .unwrap_or("")
-                .to_string();
+            // The session part of the request id: the question is answered for this session.
+            let asker_id = format!(
+                "session {}",
+                requester.request_id().split('/').next().unwrap_or("")
+            );
+            let expires = chrono::Utc::now()
+                + chrono::Duration::from_std(self.timeout).unwrap_or_default();
             let question = Question {
                 subject: &subject,
                 provider: asker,
                 definition_hash: "-",
                 args_sha256: &digest(&json.to_string()),
-                summary: &summary,
-                session: &session,
+                text: &summary,
+                arguments: None,
+                asker: &asker_id,
+                client: None,
+                expires,
             };
-            match inbox::ask(&self.state, &question, requester, self.timeout).await {
+            match inbox::ask(&self.state, &question, requester, self.wait, &self.attention).await {
                 Waited::Answered(row) if row.status == "approved" => {
                     let mut result = ElicitResult::new(ElicitationAction::Accept);
                     result.content = Some(Value::Object(defaults));
                     Ok(result)
                 }
                 Waited::Answered(_) => Ok(ElicitResult::new(ElicitationAction::Decline)),
-                Waited::Cancelled | Waited::TimedOut { .. } => {
+                Waited::Cancelled | Waited::Open(_) => {
                     Ok(ElicitResult::new(ElicitationAction::Cancel))
                 }
                 Waited::Failed(why) => Err(AskError::Failed(why)),

@@ -14,6 +14,7 @@ use crate::state::State;
 /// Run an `approvals` subcommand.
 pub async fn run(loaded: Loaded, command: ApprovalsCommand) -> Result<ExitCode> {
     let state = State::open(&loaded.home.database())?;
+    let keep_text = loaded.config.audit.store_arguments;
     let code = match command {
         ApprovalsCommand::List { json } => list(&state, json)?,
         ApprovalsCommand::Approve { id, remember } => {
@@ -23,9 +24,9 @@ pub async fn run(loaded: Loaded, command: ApprovalsCommand) -> Result<ExitCode> 
             {
                 bail!("--remember takes `session` or `always`, not {scope:?}");
             }
-            decide(&state, &id, true, remember.as_deref())?
+            decide(&state, &id, true, remember.as_deref(), keep_text)?
         }
-        ApprovalsCommand::Deny { id } => decide(&state, &id, false, None)?,
+        ApprovalsCommand::Deny { id } => decide(&state, &id, false, None, keep_text)?,
         ApprovalsCommand::Grants { json } => grants(&state, json)?,
         ApprovalsCommand::Revoke { id } => {
             if state.revoke_grant(&id)? {
@@ -38,7 +39,7 @@ pub async fn run(loaded: Loaded, command: ApprovalsCommand) -> Result<ExitCode> 
         }
         ApprovalsCommand::Explain { tool } => explain(loaded, state.clone(), &tool).await?,
         ApprovalsCommand::Ui { port, no_open } => {
-            crate::approval::page::serve(state.clone(), port, !no_open).await?;
+            crate::approval::page::serve(state.clone(), port, !no_open, keep_text).await?;
             ExitCode::SUCCESS
         }
     };
@@ -59,8 +60,12 @@ fn list(state: &State, as_json: bool) -> Result<ExitCode> {
     }
     for row in &pending {
         println!(
-            "{}  {} (from {}), asked {}",
-            row.id, row.tool, row.provider, row.created
+            "{}  {} (from {}), asked {}, expires {} (local time)",
+            row.id,
+            crate::approval::values::escape(&row.tool, false),
+            crate::approval::values::escape(&row.provider, false),
+            crate::state::local_time(&row.created),
+            crate::state::local_time(&row.expires)
         );
         for line in row.summary.lines() {
             println!("    {line}");
@@ -73,9 +78,15 @@ fn list(state: &State, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn decide(state: &State, id: &str, approve: bool, remember: Option<&str>) -> Result<ExitCode> {
+fn decide(
+    state: &State,
+    id: &str,
+    approve: bool,
+    remember: Option<&str>,
+    keep_text: bool,
+) -> Result<ExitCode> {
     let by = format!("switchboard approvals (pid {})", std::process::id());
-    if inbox::decide(state, id, approve, remember, &by)? {
+    if inbox::decide(state, id, approve, remember, &by, keep_text)? {
         let word = if approve { "approved" } else { "denied" };
         match remember {
             Some(scope) => println!("{word} {id} (remembered for {scope})"),
@@ -112,7 +123,7 @@ fn grants(state: &State, as_json: bool) -> Result<ExitCode> {
 
 async fn explain(loaded: Loaded, state: State, tool: &str) -> Result<ExitCode> {
     let policy = Policy::new(&loaded.config.approvals);
-    let hub = Hub::start(loaded, state, StartOptions { watch: false });
+    let hub = Hub::start(loaded, state, StartOptions { serving: false });
     hub.ready().await?;
     let snapshot = hub.catalog.snapshot();
     let Some(route) = snapshot.tools.get(tool) else {

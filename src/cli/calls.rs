@@ -21,7 +21,7 @@ async fn start(loaded: Loaded) -> Result<std::sync::Arc<Hub>> {
             loaded.home.database().display()
         )
     })?;
-    let hub = Hub::start(loaded, state, StartOptions { watch: false });
+    let hub = Hub::start(loaded, state, StartOptions { serving: false });
     hub.ready().await?;
     Ok(hub)
 }

@@ -28,7 +28,7 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
     for (key, value) in state.health()? {
         println!("  {key}: {value}");
     }
-    let hub = Hub::start(loaded, state, StartOptions { watch: false });
+    let hub = Hub::start(loaded, state, StartOptions { serving: false });
     if let Err(e) = hub.ready().await {
         healthy = false;
         println!("catalog:       FAILED: {e}");

@@ -74,8 +74,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginsCommand,
     },
-    /// Show the audit log.
+    /// Show the audit log; `audit purge` deletes old rows.
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        /// Purge instead of showing.
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
@@ -110,6 +114,19 @@ pub enum Command {
     },
     /// Check the installation: home, configuration, state database, plugins.
     Doctor,
+}
+
+/// `switchboard audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Delete audit rows, settled approval questions and revoked or session grants older than
+    /// `audit.retention` (or `--before`); live "always" grants stay.
+    Purge {
+        /// An age (`30d`, `12h`) or a date (`2026-11-01`, or RFC 3339); default: the
+        /// configured `audit.retention`.
+        #[arg(long)]
+        before: Option<String>,
+    },
 }
 
 /// `switchboard servers ...`
@@ -268,7 +285,15 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Search { query, limit } => calls::search(loaded, &query, limit).await,
         Command::Fetch { id } => calls::fetch(loaded, &id).await,
         Command::Plugins { command } => plugins::run(loaded, command).await,
-        Command::Audit { json, limit } => records::audit(loaded, json, limit),
+        Command::Audit {
+            command: Some(AuditCommand::Purge { before }),
+            ..
+        } => records::purge(loaded, before.as_deref()),
+        Command::Audit {
+            command: None,
+            json,
+            limit,
+        } => records::audit(loaded, json, limit),
         Command::Doctor => doctor::run(loaded).await,
         Command::Approvals { command } => approvals::run(loaded, command).await,
         Command::Servers { command } => servers::run(loaded, command).await,

@@ -32,7 +32,7 @@ pub fn status_word(status: &Status) -> String {
 /// The plugins as a hub would load them now, and the database's record of loaded files.
 async fn found(loaded: Loaded) -> Result<(Vec<Found>, Vec<PluginRecord>)> {
     let state = crate::state::State::open(&loaded.home.database())?;
-    let options = crate::hub::StartOptions { watch: false };
+    let options = crate::hub::StartOptions { serving: false };
     let hub = crate::hub::Hub::start(loaded, state.clone(), options);
     // A collision does not matter here: the listing shows every library regardless.
     if let Err(e) = hub.ready().await {

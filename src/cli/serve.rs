@@ -24,7 +24,7 @@ pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
     })?;
     tracing::info!(config = %loaded.source, state = %state.path().display(), "switchboard starting");
     crate::awake::keep(loaded.config.serve.stay_awake.get());
-    let hub = Hub::start(loaded, state, StartOptions { watch: true });
+    let hub = Hub::start(loaded, state, StartOptions { serving: true });
     // The client that launched us may die without closing our stdin: end with it.
     crate::server::supervise::watch_parent();
     let face = Face::new(hub.clone());
@@ -88,7 +88,7 @@ async fn serve_http(
             loaded.home.database().display()
         )
     })?;
-    let hub = Hub::start(loaded, state, StartOptions { watch: true });
+    let hub = Hub::start(loaded, state, StartOptions { serving: true });
     let stop = tokio_util::sync::CancellationToken::new();
     let server = crate::http::serve(hub.clone(), address, token, stop.clone());
     tokio::pin!(server);

@@ -34,7 +34,7 @@ impl From<Duration> for Seconds {
 }
 
 fn from_seconds<E: de::Error>(secs: f64) -> Result<Seconds, E> {
-    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 * 365.0 {
+    if !secs.is_finite() || secs <= 0.0 || secs > 86_400.0 * 3650.0 {
         return Err(E::custom(format!(
             "{secs} is not a usable duration: give a positive number of seconds"
         )));
@@ -42,7 +42,7 @@ fn from_seconds<E: de::Error>(secs: f64) -> Result<Seconds, E> {
     Ok(Seconds(Duration::from_secs_f64(secs)))
 }
 
-/// Parse `"100us"`, `"500ms"`, `"30s"`, `"2m"`, `"1h"` or a bare number of seconds.
+/// Parse `"100us"`, `"500ms"`, `"30s"`, `"2m"`, `"1h"`, `"90d"` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Option<f64> {
     let text = text.trim();
     let split = text
@@ -56,6 +56,7 @@ pub fn parse_duration(text: &str) -> Option<f64> {
         "ms" => 0.001,
         "m" | "min" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         _ => return None,
     };
     Some(number * factor)

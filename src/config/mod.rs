@@ -4,7 +4,7 @@
 //! the documentation of every key cannot drift from what the code does). Loading fails fast:
 //! an unknown key, a wrong type or a bad value is an error that names the file and the key.
 
-mod duration;
+pub mod duration;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,10 +145,16 @@ pub struct ApprovalsConfig {
     pub rules: Vec<ApprovalRule>,
     /// Providers (plugin or server names) whose tool annotations are believed.
     pub trust_annotations: Vec<String>,
-    /// How long a question may wait for the person.
+    /// How long a question stays answerable (and how long elicitation waits).
     pub timeout: Seconds,
+    /// How long a call waits for an inbox answer before it returns with instructions (well
+    /// under a client's request timeout; at most `timeout`, until which the question stays
+    /// open).
+    pub wait: Seconds,
     /// Keep undecided calls in the approval inbox when the client cannot ask the person.
     pub inbox: bool,
+    /// Tell the person with a desktop notification when a question waits (`serve` only).
+    pub notify: bool,
 }
 
 /// What a tool without a matching rule gets.
@@ -198,8 +204,10 @@ impl Default for ApprovalsConfig {
             default: DefaultDecision::Annotations,
             rules: Vec::new(),
             trust_annotations: Vec::new(),
-            timeout: Seconds::from_secs(120),
+            timeout: Seconds::from_secs(600),
+            wait: Seconds::from_secs(40),
             inbox: true,
+            notify: true,
         }
     }
 }
@@ -217,11 +225,24 @@ pub struct SearchConfig {
 }
 
 /// `audit:`
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
-    /// Store tool arguments in the audit log (otherwise only their SHA-256 digest).
+    /// Store tool arguments in the audit log and keep the readable text of settled approval
+    /// questions (otherwise only their SHA-256 digest).
     pub store_arguments: bool,
+    /// How long audit rows, settled approval questions and revoked or session grants are
+    /// kept; older ones are purged when `serve` starts (and by `switchboard audit purge`).
+    pub retention: Seconds,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            store_arguments: false,
+            retention: Seconds::from_secs(90 * 86_400),
+        }
+    }
 }
 
 /// `servers:`

@@ -102,10 +102,14 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// The standard road: audit, argument validation, approval, deadline.
-    pub fn standard(config: &crate::config::Config, state: crate::state::State) -> Self {
+    pub fn standard(
+        config: &crate::config::Config,
+        state: crate::state::State,
+        attention: Arc<crate::approval::attention::Attention>,
+    ) -> Self {
         let store_arguments = config.audit.store_arguments;
         let auditor = audit::Auditor::new(state.clone(), store_arguments);
-        let gate = crate::approval::Gate::new(&config.approvals, state.clone(), auditor);
+        let gate = crate::approval::Gate::new(config, state.clone(), auditor, attention);
         Self {
             layers: vec![
                 Box::new(audit::Audit::new(state, store_arguments)),

@@ -18,8 +18,11 @@ pub struct ApprovalRow {
     pub id: String,
     /// The audit request id of the waiting call.
     pub request_id: String,
-    /// The session that asked.
+    /// Who asked, and the only one its answer serves: a session id, or for stateless
+    /// (2026-07-28) requests the client identity they carry.
     pub session: String,
+    /// The asking client's `name/version`, for the person.
+    pub client: Option<String>,
     /// The process that waits.
     pub pid: i64,
     /// The tool as clients see it.
@@ -30,11 +33,14 @@ pub struct ApprovalRow {
     pub definition_hash: String,
     /// SHA-256 of the arguments.
     pub args_sha256: String,
-    /// The arguments in readable form.
+    /// The question as the person reads it; emptied once settled unless
+    /// `audit.store_arguments`.
     pub summary: String,
+    /// The arguments' JSON while the question is open (the page shows long values whole).
+    pub arguments: Option<String>,
     /// When it was asked.
     pub created: String,
-    /// When the waiting call gives up.
+    /// When it can no longer be answered.
     pub expires: String,
     /// `pending`, `approved`, `denied`, `expired` or `consumed`.
     pub status: String,
@@ -87,7 +93,8 @@ pub struct DefinitionRow {
 }
 
 const APPROVAL_COLUMNS: &str = "id, request_id, session, pid, tool, provider, definition_hash,
-    args_sha256, summary, created, expires, status, remember, decided, decided_by";
+    args_sha256, summary, created, expires, status, remember, decided, decided_by, client,
+    arguments";
 
 fn approval_row(r: &Row<'_>) -> rusqlite::Result<ApprovalRow> {
     Ok(ApprovalRow {
@@ -106,6 +113,8 @@ fn approval_row(r: &Row<'_>) -> rusqlite::Result<ApprovalRow> {
         remember: r.get(12)?,
         decided: r.get(13)?,
         decided_by: r.get(14)?,
+        client: r.get(15)?,
+        arguments: r.get(16)?,
     })
 }
 
@@ -138,8 +147,8 @@ impl State {
     pub fn insert_approval(&self, row: &ApprovalRow) -> Result<(), StateError> {
         self.execute(
             "INSERT INTO approvals (id, request_id, session, pid, tool, provider, definition_hash,
-                 args_sha256, summary, created, expires, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending')",
+                 args_sha256, summary, created, expires, status, client, arguments)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'pending', ?12, ?13)",
             vec![
                 text(&row.id),
                 text(&row.request_id),
@@ -152,40 +161,70 @@ impl State {
                 text(&row.summary),
                 text(&row.created),
                 text(&row.expires),
+                optional(row.client.as_deref()),
+                optional(row.arguments.as_deref()),
             ],
         )
         .map(|_| ())
     }
 
-    /// Decide a pending question (`approved` or `denied`); `false` when it was not pending
-    /// (already decided, expired, or no such id). Blocking.
+    /// Decide a pending, unexpired question (`approved` or `denied`); `false` when it was not
+    /// pending (already decided, expired, or no such id). Its readable text goes unless
+    /// `keep_text`. Blocking.
     pub fn decide_approval(
         &self,
         id: &str,
         status: &str,
         remember: Option<&str>,
         decided_by: &str,
+        keep_text: bool,
     ) -> Result<bool, StateError> {
         self.execute(
-            "UPDATE approvals SET status = ?2, remember = ?3, decided = ?4, decided_by = ?5
-             WHERE id = ?1 AND status = 'pending'",
+            "UPDATE approvals SET status = ?2, remember = ?3, decided = ?4, decided_by = ?5,
+                 summary = CASE WHEN ?6 THEN summary ELSE '' END,
+                 arguments = CASE WHEN ?6 THEN arguments ELSE NULL END
+             WHERE id = ?1 AND status = 'pending' AND expires > ?4",
             vec![
                 text(id),
                 text(status),
                 optional(remember),
                 text(now()),
                 text(decided_by),
+                Value::Integer(i64::from(keep_text)),
             ],
         )
         .map(|changed| changed == 1)
     }
 
-    /// Move a question from `from` to `to` (e.g. an answered one to `consumed`, an
-    /// unanswered one to `expired`); `false` when it was not in `from`. Blocking.
+    /// Move a question from `from` to `to` (an answered one to `consumed`); `false` when it
+    /// was not in `from`, so of several calls racing for one answer exactly one wins.
+    /// Blocking.
     pub fn settle_approval(&self, id: &str, from: &str, to: &str) -> Result<bool, StateError> {
         self.execute(
             "UPDATE approvals SET status = ?3 WHERE id = ?1 AND status = ?2",
             vec![text(id), text(from), text(to)],
+        )
+        .map(|changed| changed == 1)
+    }
+
+    /// Mark questions nobody answered in time as `expired`, forgetting their text unless
+    /// `keep_text`. Blocking.
+    pub fn expire_questions(&self, keep_text: bool) -> Result<usize, StateError> {
+        self.execute(
+            "UPDATE approvals SET status = 'expired',
+                 summary = CASE WHEN ?2 THEN summary ELSE '' END,
+                 arguments = CASE WHEN ?2 THEN arguments ELSE NULL END
+             WHERE status = 'pending' AND expires <= ?1",
+            vec![text(now()), Value::Integer(i64::from(keep_text))],
+        )
+    }
+
+    /// Record that a sealed request state was used; `false` when it already was (a
+    /// replay). Blocking.
+    pub fn spend_state(&self, digest: &str, expires: &str) -> Result<bool, StateError> {
+        self.execute(
+            "INSERT OR IGNORE INTO spent_states (digest, expires) VALUES (?1, ?2)",
+            vec![text(digest), text(expires)],
         )
         .map(|changed| changed == 1)
     }
@@ -214,46 +253,49 @@ impl State {
         })
     }
 
-    /// A question about exactly this call (tool, definition, arguments) that was answered
-    /// but not yet used: an answer given after the asking call gave up approves its retry.
+    /// A question `asker` put about exactly this call (tool, definition, arguments) that was
+    /// answered but not yet used, and has not expired: an answer given after the asking call
+    /// returned approves its repetition.
     pub fn answered_approval(
         &self,
         tool: &str,
         hash: &str,
         args_sha256: &str,
+        asker: &str,
     ) -> Result<Option<ApprovalRow>, StateError> {
         self.read(|c| {
             c.query_row(
                 &format!(
                     "SELECT {APPROVAL_COLUMNS} FROM approvals
                      WHERE tool = ?1 AND definition_hash = ?2 AND args_sha256 = ?3
-                       AND status IN ('approved', 'denied') AND expires > ?4
+                       AND session = ?4 AND status IN ('approved', 'denied') AND expires > ?5
                      ORDER BY decided DESC LIMIT 1"
                 ),
-                params![tool, hash, args_sha256, now()],
+                params![tool, hash, args_sha256, asker, now()],
                 approval_row,
             )
             .optional()
         })
     }
 
-    /// A question about exactly this call still waiting for an answer, so a retry waits on
-    /// the same question instead of asking twice.
+    /// A question `asker` put about exactly this call still waiting for an answer, so a
+    /// repeated call waits on the same question instead of asking twice.
     pub fn open_question(
         &self,
         tool: &str,
         hash: &str,
         args_sha256: &str,
+        asker: &str,
     ) -> Result<Option<ApprovalRow>, StateError> {
         self.read(|c| {
             c.query_row(
                 &format!(
                     "SELECT {APPROVAL_COLUMNS} FROM approvals
                      WHERE tool = ?1 AND definition_hash = ?2 AND args_sha256 = ?3
-                       AND status = 'pending' AND expires > ?4
+                       AND session = ?4 AND status = 'pending' AND expires > ?5
                      ORDER BY created DESC LIMIT 1"
                 ),
-                params![tool, hash, args_sha256, now()],
+                params![tool, hash, args_sha256, asker, now()],
                 approval_row,
             )
             .optional()

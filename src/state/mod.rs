@@ -7,6 +7,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod retention;
 mod schema;
 mod writer;
 
@@ -97,7 +98,23 @@ fn open_connection(path: &Path) -> Result<Connection, StateError> {
 
 /// The current time as the database stores it (RFC 3339, UTC, milliseconds).
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(chrono::Utc::now())
+}
+
+/// A time as the database stores it.
+pub fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A time as the database stores it, as the person's local time of day (`14:03:27`).
+pub fn local_time(stamp: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(stamp)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| stamp.to_string())
 }
 
 impl State {

@@ -338,7 +338,7 @@ async fn without_elicitation_the_call_waits_for_the_inbox() {
 
 #[tokio::test]
 async fn a_timed_out_call_says_how_to_approve_and_the_retry_runs() {
-    let home = home("approvals:\n  timeout: 1s\nconnectors:\n  probe: {enabled: true}\n");
+    let home = home("approvals:\n  wait: 1s\nconnectors:\n  probe: {enabled: true}\n");
     let (client, _e) = connect(&home).await;
     let timed_out = client
         .call_tool(call("probe__counter", json!({})))
