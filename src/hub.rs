@@ -16,10 +16,10 @@ use rmcp::model::LoggingLevel;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::approval::attention::Attention;
 use crate::builtin::{Builtin, Members, search::SearchLimits};
 use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
 use crate::config::Loaded;
-use crate::approval::attention::Attention;
 use crate::pipeline::Pipeline;
 use crate::pipeline::audit::Auditor;
 use crate::plugin::provider::PluginProvider;

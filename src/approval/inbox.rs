@@ -122,7 +122,14 @@ pub async fn ask(
                 tokio::time::Instant::now() + left
             })
             .unwrap_or(deadline);
-        match self::wait(state, &row.id, deadline.min(expires), requester.cancellation()).await {
+        match self::wait(
+            state,
+            &row.id,
+            deadline.min(expires),
+            requester.cancellation(),
+        )
+        .await
+        {
             Ok(Some(answered)) => match take(state, answered) {
                 Some(row) => return Waited::Answered(row),
                 // Another identical call took the yes: ask again.
@@ -146,8 +153,9 @@ pub async fn ask(
 fn take(state: &State, row: ApprovalRow) -> Option<Box<ApprovalRow>> {
     match row.status.as_str() {
         "approved" => {
-            let won =
-                tokio::task::block_in_place(|| state.settle_approval(&row.id, "approved", "consumed"));
+            let won = tokio::task::block_in_place(|| {
+                state.settle_approval(&row.id, "approved", "consumed")
+            });
             matches!(won, Ok(true)).then(|| Box::new(row))
         }
         "denied" => Some(Box::new(row)),

@@ -362,7 +362,15 @@ impl Gate {
             expires,
         };
         let wait = self.config.wait.min(self.config.timeout).get();
-        match inbox::ask(&self.state, &question, call.requester, wait, &self.attention).await {
+        match inbox::ask(
+            &self.state,
+            &question,
+            call.requester,
+            wait,
+            &self.attention,
+        )
+        .await
+        {
             inbox::Waited::Answered(row) => Ok(row_answer(&row)),
             inbox::Waited::Cancelled => {
                 Ok(Answer::Deny("the call was cancelled while waiting".into()))

@@ -18,7 +18,9 @@ pub fn send(title: String, body: String) {
             Ok(Err(e)) => {
                 tracing::info!(error = %e, "no desktop notification (the approval page and the call's answer still say where to answer)")
             }
-            Err(_) => tracing::info!("the desktop notification was not delivered within {SEND_TIMEOUT:?}"),
+            Err(_) => {
+                tracing::info!("the desktop notification was not delivered within {SEND_TIMEOUT:?}")
+            }
         }
     });
 }
@@ -40,7 +42,16 @@ async fn deliver(title: &str, body: &str) -> Result<(), String> {
             Some("org.freedesktop.Notifications"),
             "Notify",
             // app name, replaces id, icon, summary, body, actions, hints, timeout (0: stays)
-            &("switchboard", 0u32, "dialog-question", title, body, actions, hints, 0i32),
+            &(
+                "switchboard",
+                0u32,
+                "dialog-question",
+                title,
+                body,
+                actions,
+                hints,
+                0i32,
+            ),
         )
         .await
         .map(|_| ())

@@ -239,7 +239,14 @@ async fn handle(
                 .map(String::as_str)
                 .filter(|r| *r == "session" || *r == "always");
             let decided = tokio::task::block_in_place(|| {
-                inbox::decide(state, &id, approve, remember, "the approval page", keep_text)
+                inbox::decide(
+                    state,
+                    &id,
+                    approve,
+                    remember,
+                    "the approval page",
+                    keep_text,
+                )
             })
             .unwrap_or(false);
             if !decided {
@@ -342,12 +349,11 @@ fn render(pending: &[ApprovalRow], base: &str, done: &HashMap<String, String>) -
         ));
     }
     if items.is_empty() {
-        items.push_str("<li class=\"empty\" id=\"empty\">Nothing is waiting for your approval.</li>");
+        items.push_str(
+            "<li class=\"empty\" id=\"empty\">Nothing is waiting for your approval.</li>",
+        );
     }
-    let banner = match (
-        done.get("id"),
-        done.get("outcome").map(String::as_str),
-    ) {
+    let banner = match (done.get("id"), done.get("outcome").map(String::as_str)) {
         (Some(id), Some("approved")) => format!(
             "<p class=\"done\" id=\"done\">Approved <code>{}</code>: the call runs now (or when the assistant repeats it).</p>",
             escape(id)

@@ -88,8 +88,8 @@ impl ElicitFallback for PluginQuestions {
                 "session {}",
                 requester.request_id().split('/').next().unwrap_or("")
             );
-            let expires = chrono::Utc::now()
-                + chrono::Duration::from_std(self.timeout).unwrap_or_default();
+            let expires =
+                chrono::Utc::now() + chrono::Duration::from_std(self.timeout).unwrap_or_default();
             let question = Question {
                 subject: &subject,
                 provider: asker,
@@ -101,7 +101,15 @@ impl ElicitFallback for PluginQuestions {
                 client: None,
                 expires,
             };
-            match inbox::ask(&self.state, &question, requester, self.wait, &self.attention).await {
+            match inbox::ask(
+                &self.state,
+                &question,
+                requester,
+                self.wait,
+                &self.attention,
+            )
+            .await
+            {
                 Waited::Answered(row) if row.status == "approved" => {
                     let mut result = ElicitResult::new(ElicitationAction::Accept);
                     result.content = Some(Value::Object(defaults));

@@ -123,8 +123,9 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, String> {
     match linked {
         Ok(()) => Ok(key.to_vec()),
         // Another process won the race: its key is the one.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
         Err(e) => Err(format!("cannot create {}: {e}", path.display())),
     }
 }

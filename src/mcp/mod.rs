@@ -77,8 +77,15 @@ impl Face {
         }
     }
 
+    /// Who sends this request. A 2026-07-28 request has no session and says who it is
+    /// itself, so its client is this request's, never an earlier request's.
     fn session(&self, ctx: &RequestContext<RoleServer>) -> SessionInfo {
-        self.session_of(ctx.client_info().as_ref())
+        let client = ctx.client_info();
+        let mut session = self.session_of(client.as_ref());
+        if is_stateless(ctx) {
+            session.client = client.map(|i| format!("{}/{}", i.name, i.version));
+        }
+        session
     }
 
     /// The session, described by the client's `initialize` the first time.
@@ -90,9 +97,7 @@ impl Face {
     }
 
     fn requester(&self, ctx: &RequestContext<RoleServer>, session: &SessionInfo) -> Requester {
-        let stateless = ctx
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
+        let stateless = is_stateless(ctx);
         self.requester_for(
             session.request_id(&ctx.id),
             ctx.peer.clone(),
@@ -231,6 +236,12 @@ impl Face {
             }
         }
     }
+}
+
+/// Whether `ctx` is a stateless 2026-07-28 request.
+fn is_stateless(ctx: &RequestContext<RoleServer>) -> bool {
+    ctx.protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
 /// What a client's declared capabilities let switchboard ask of it.

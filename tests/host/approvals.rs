@@ -17,9 +17,10 @@ use crate::support::{Home, Plugin, call, connect, stdout, text_of};
 
 /// The probe is a plugin the person added: its annotations are not believed, so by default
 /// every probe tool is asked about.
-const ASKING: &str = "approvals:\n  timeout: 20s\nconnectors:\n  probe: {enabled: true}\n";
+pub(crate) const ASKING: &str =
+    "approvals:\n  timeout: 20s\nconnectors:\n  probe: {enabled: true}\n";
 
-fn home(config: &str) -> Home {
+pub(crate) fn home(config: &str) -> Home {
     let home = Home::new(config);
     home.install(Plugin::Probe);
     home
@@ -33,7 +34,7 @@ fn answering(decision: &str) -> Options {
 }
 
 /// How often the counter tool actually ran, read without asking anyone.
-fn counter_value(home: &Home) -> i64 {
+pub(crate) fn counter_value(home: &Home) -> i64 {
     let output = home
         .command()
         .args(["call", "probe__counter"])
@@ -60,7 +61,7 @@ fn write_allow_all(home: &Home) -> std::path::PathBuf {
     path
 }
 
-fn audit_decisions(home: &Home) -> Vec<Value> {
+pub(crate) fn audit_decisions(home: &Home) -> Vec<Value> {
     let output = home.run(&["audit", "--json", "--limit", "500"]);
     stdout(&output)
         .lines()
@@ -70,7 +71,7 @@ fn audit_decisions(home: &Home) -> Vec<Value> {
 }
 
 /// Start a call that will wait for an answer; its result comes when it is answered.
-fn call_in_background(
+pub(crate) fn call_in_background(
     client: &rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
     tool: &str,
     arguments: Value,
@@ -81,7 +82,7 @@ fn call_in_background(
 }
 
 /// [`wait_for_pending`] without blocking the test's runtime.
-async fn pending(home: &Home, count: usize) -> Vec<String> {
+pub(crate) async fn pending(home: &Home, count: usize) -> Vec<String> {
     let path = home.path().to_path_buf();
     tokio::task::spawn_blocking(move || wait_for_pending(&Home::at(&path), count))
         .await
@@ -89,7 +90,7 @@ async fn pending(home: &Home, count: usize) -> Vec<String> {
 }
 
 /// Wait until the inbox holds `count` questions; return their ids, oldest first.
-fn wait_for_pending(home: &Home, count: usize) -> Vec<String> {
+pub(crate) fn wait_for_pending(home: &Home, count: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let output = home.run(&["approvals", "list", "--json"]);
@@ -439,14 +440,14 @@ async fn stateless_clients_approve_through_the_input_required_round_trip() {
 }
 
 /// A running `switchboard approvals ui`, its address, and a way to talk HTTP to it.
-struct Page {
+pub(crate) struct Page {
     child: Child,
-    base: String,
-    port: u16,
+    pub(crate) base: String,
+    pub(crate) port: u16,
 }
 
 impl Page {
-    fn start(home: &Home) -> Self {
+    pub(crate) fn start(home: &Home) -> Self {
         let mut child = home
             .command()
             .args(["approvals", "ui", "--no-open"])
@@ -470,7 +471,7 @@ impl Page {
         }
     }
 
-    fn request(&self, method: &str, path: &str, host: &str, body: &str) -> String {
+    pub(crate) fn request(&self, method: &str, path: &str, host: &str, body: &str) -> String {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
