@@ -19,6 +19,14 @@
 #   python/http-legacy   the same as python/stdio-legacy, over HTTP
 #   typescript/stdio     initialize (2025-11-25); also elicitation and sampling
 #   inspector/stdio      one Inspector run per method (its CLI cannot answer elicitation)
+#   typescript/approval  Claude Desktop's path of an approval: no elicitation, the SDK's default
+#                        60 s timeout; the call returns with the page and the CLI command, a
+#                        notification goes out on a private session bus (dbus-daemon, watched by
+#                        dbus-monitor), the page takes the yes, the repeated call runs once
+#
+# Every Python session also answers an approval switchboard asks about `$approval_tool`
+# (a rule in the generated configuration): by elicitation (legacy) or by the 2026-07-28
+# input_required round trip, whose sealed state must survive stateless HTTP requests.
 #
 # On 2026-07-28 the server may not send requests to the client, and switchboard hands a
 # plugin's question (the fixture's elicitation) to its approval inbox rather than to the
@@ -41,11 +49,11 @@ tools=${E2E_TOOLS:-$root/target/tools/e2e}
 started=$(date +%s)
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(python typescript inspector http)
+[ ${#selected[@]} -gt 0 ] || selected=(python typescript inspector http approval)
 for s in "${selected[@]}"; do
   case $s in
-    python | typescript | inspector | http) ;;
-    *) echo "usage: $0 [python] [typescript] [inspector] [http]" >&2; exit 2 ;;
+    python | typescript | inspector | http | approval) ;;
+    *) echo "usage: $0 [python] [typescript] [inspector] [http] [approval]" >&2; exit 2 ;;
   esac
 done
 is_selected() { local s; for s in "${selected[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -62,11 +70,12 @@ finish() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-e2e.XXXXXX")
 server_pid=
+bus_pids=
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in $server_pid $bus_pids; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -105,9 +114,12 @@ printf '# Plan\n\nShip %s before the summer.\n' "$word" > "$corpus/plan.md"
 printf 'A nested file that also mentions %s once.\n' "$word" > "$corpus/notes/deep/nested.txt"
 printf 'Nothing to see in this one.\n' > "$corpus/other.txt"
 hits=3 # files holding $word
+approval_tool=test_multiple_content_types
 cat > "$home/config.yaml" <<YAML
 log: {level: warn, file: false}
-approvals: {default: allow}
+approvals:
+  default: allow
+  rules: [{tools: ["$approval_tool"], decision: ask}]
 connectors:
   fixture: {enabled: true}
   shell: {enabled: false}
@@ -163,9 +175,9 @@ if is_selected python; then
   echo "== Python SDK (mcp 2.3.0) over stdio"
   if [ -n "$have_python" ]; then
     session python/stdio "$py" "$here/py_client.py" --label python/stdio --word "$word" \
-      --expect-hits "$hits" --no-asks "$no_asks_2026" -- "$bin" serve
+      --expect-hits "$hits" --no-asks "$no_asks_2026" --approval "$approval_tool" -- "$bin" serve
     session python/stdio-legacy "$py" "$here/py_client.py" --label python/stdio-legacy --mode legacy \
-      --word "$word" --expect-hits "$hits" -- "$bin" serve
+      --word "$word" --expect-hits "$hits" --approval "$approval_tool" -- "$bin" serve
   else
     fail "python/stdio: the Python SDK is not installed (python3 missing or the install failed; see above)"
   fi
@@ -212,13 +224,34 @@ if is_selected http; then
       fail "python/http: switchboard serve --http did not start: $(tail -n 20 "$work/http-server.log")"
     else
       session python/http "$py" "$here/py_client.py" --label python/http --word "$word" \
-        --expect-hits "$hits" --no-asks "$no_asks_2026" --url "$url" --token "$token"
+        --expect-hits "$hits" --no-asks "$no_asks_2026" --approval "$approval_tool" --url "$url" --token "$token"
       session python/http-legacy "$py" "$here/py_client.py" --label python/http-legacy --mode legacy \
-        --word "$word" --expect-hits "$hits" --url "$url" --token "$token"
+        --word "$word" --expect-hits "$hits" --approval "$approval_tool" --url "$url" --token "$token"
     fi
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
+  fi
+fi
+
+if is_selected approval; then
+  echo "== Claude Desktop's path of an approval (TypeScript SDK, default timeout, no elicitation)"
+  if [ -z "$have_ts" ]; then
+    fail "typescript/approval: the TypeScript SDK or Node 22 is not installed (see above)"
+  elif ! command -v dbus-daemon > /dev/null || ! command -v dbus-monitor > /dev/null; then
+    fail "typescript/approval: dbus-daemon and dbus-monitor are needed (Debian's dbus-daemon and dbus-bin; scripts/test.sh installs them)"
+  else
+    # A private session bus, and a monitor logging the calls to the notification service.
+    dbus-daemon --session --nofork --print-address=1 > "$work/bus.address" 2> /dev/null &
+    bus_pids="$bus_pids $!"
+    for _ in $(seq 1 100); do [ -s "$work/bus.address" ] && break; sleep 0.05; done
+    bus=$(head -n 1 "$work/bus.address")
+    dbus-monitor --address "$bus" "interface='org.freedesktop.Notifications'" > "$work/notify.log" 2> /dev/null &
+    bus_pids="$bus_pids $!"
+    for _ in $(seq 1 100); do grep -q NameLost "$work/notify.log" 2> /dev/null && break; sleep 0.05; done
+    session typescript/approval env "E2E_TS_SDK=$ts_sdk" "DBUS_SESSION_BUS_ADDRESS=$bus" "$node22" \
+      "$here/ts_approval.mjs" --label typescript/approval --tool "$approval_tool" \
+      --monitor-log "$work/notify.log" --home "$home" -- "$bin" serve
   fi
 fi
 

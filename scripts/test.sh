@@ -5,6 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== Debian packages the tests use (installed when missing)"
+# A private session bus for the desktop-notification tests: dbus-daemon, dbus-monitor.
+need=()
+command -v dbus-daemon > /dev/null || need+=(dbus-daemon)
+command -v dbus-monitor > /dev/null || need+=(dbus-bin)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

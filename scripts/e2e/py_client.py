@@ -4,13 +4,15 @@
 Run by scripts/e2e-clients.sh, in the venv scripts/e2e/setup.sh makes. Connects to switchboard
 (a stdio command, or a Streamable HTTP URL with a bearer token), then checks: the handshake,
 tools/list, a plugin tool, the unified `search` and `fetch` over the corpus the caller made,
-resources (list, read), prompts (list, get), and elicitation answered with accept and with
-decline (and sampling). Prints one `PASS <label>: <check>` or `FAIL <label>: <check>: <why>`
+resources (list, read), prompts (list, get), an approval switchboard asks (--approval: a yes
+runs the tool, a no refuses it; by elicitation, or on 2026-07-28 by the input_required round
+trip), and elicitation answered with accept and with decline (and sampling). Prints one `PASS <label>: <check>` or `FAIL <label>: <check>: <why>`
 line per check; exits 1 if any failed.
 
 Usage:
   python py_client.py --label NAME --word WORD --expect-hits N [--mode auto|legacy|2026-07-28]
-                      [--no-asks REASON] (--url URL --token TOKEN | -- SERVER_CMD [ARGS...])
+                      [--no-asks REASON] [--approval TOOL]
+                      (--url URL --token TOKEN | -- SERVER_CMD [ARGS...])
 
 --mode is the SDK's: auto (its default) probes `server/discover` and so settles on 2026-07-28
 with switchboard; legacy sends `initialize` (2025-11-25). --no-asks skips the elicitation and
@@ -76,6 +78,7 @@ def fill_from_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 async def on_elicit(ctx: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
     ELICIT["seen"] += 1
+    ELICIT["message"] = getattr(params, "message", "")
     action = ELICIT["action"]
     if action == "accept" and getattr(params, "mode", "form") == "form":
         schema = params.requested_schema
@@ -219,6 +222,21 @@ async def run(ns: argparse.Namespace) -> None:
             report(label, f"elicitation answered with {action}", ok,
                    f"{text[:200]!r}, {ELICIT['seen'] - before} elicitation request(s)")
 
+        async def approval(action: str) -> None:
+            # switchboard asks before the tool runs: by elicitation/create (legacy) or by an
+            # input_required result the SDK answers through the same callback and retries with
+            # the sealed requestState (2026-07-28).
+            ELICIT["action"], before = action, ELICIT["seen"]
+            res = await client.call_tool(ns.approval, {})
+            asked, text = ELICIT["seen"] - before, texts(res)
+            question = ELICIT.get("message") or ""
+            if action == "accept":
+                ok = not res.is_error and asked == 1 and f"Allow {ns.approval}" in question
+            else:
+                ok = res.is_error and asked == 1 and "not approved" in text
+            report(label, f"approval of {ns.approval} answered with {action}", ok,
+                   f"{asked} question(s), isError={res.is_error}: {text[:160]!r}")
+
         async def sampling() -> None:
             res = await client.call_tool("test_sampling", {"prompt": "say something"})
             text = texts(res)
@@ -236,6 +254,9 @@ async def run(ns: argparse.Namespace) -> None:
         await step(label, "prompts/get test_prompt_with_arguments",
                    lambda: prompt_get("test_prompt_with_arguments", {"arg1": "one", "arg2": "two"},
                                       "Prompt with arguments: arg1='one', arg2='two'"))
+        if ns.approval:
+            await step(label, f"approval of {ns.approval} answered with accept", lambda: approval("accept"))
+            await step(label, f"approval of {ns.approval} answered with decline", lambda: approval("decline"))
         if ns.no_asks:
             print(f"note {label}: elicitation and sampling not checked: {ns.no_asks}", flush=True)
         else:
@@ -258,6 +279,7 @@ def main() -> int:
     p.add_argument("--url")
     p.add_argument("--token")
     p.add_argument("--no-asks", metavar="REASON", help="skip the elicitation and sampling checks, saying why")
+    p.add_argument("--approval", metavar="TOOL", help="a tool switchboard asks about: approve one call, decline one")
     ns = p.parse_args(argv)
     ns.server = server
     if not ns.url and not server:
