@@ -85,6 +85,22 @@ impl Call<'_> {
     }
 }
 
+/// A request that only reads (a resource, a prompt, a completion), for [`Gate::screen`].
+pub struct Read<'a> {
+    /// The MCP method.
+    pub method: &'a str,
+    /// The URI, prompt name or completion target.
+    pub name: &'a str,
+    /// Its provider's name.
+    pub provider: &'a str,
+    /// Whether `name` is namespaced like a tool's (a prompt's), so tool globs apply to it.
+    pub named_like_a_tool: bool,
+    /// Who asks.
+    pub session: &'a SessionInfo,
+    /// The way back to the client.
+    pub requester: &'a Requester,
+}
+
 /// A client's retry after an input-required result.
 #[derive(Clone, Debug, Default)]
 pub struct Retry {
@@ -156,6 +172,31 @@ impl Gate {
             }
             Decision::Ask => self.ask(call, &verdict.reason, started).await,
         }
+    }
+
+    /// Decide a read: refused only by a deny rule that covers it, and then audited.
+    pub fn screen(&self, read: &Read<'_>) -> Clearance {
+        let name = read.named_like_a_tool.then_some(read.name);
+        let Some(rule) = self.policy.refuses_read(read.provider, name) else {
+            return Clearance::Run;
+        };
+        self.auditor.record_decision(
+            read.session,
+            read.requester.request_id(),
+            Target {
+                name: Some(read.name),
+                provider: Some(read.provider),
+                arguments: None,
+                args_sha256: None,
+            },
+            Outcome::Denied,
+            &format!("{rule} says deny"),
+            Instant::now(),
+        );
+        Clearance::Refuse(format!(
+            "Not served: switchboard's approval policy refuses {} {} of {} ({rule} says deny).",
+            read.method, read.name, read.provider
+        ))
     }
 
     fn subject<'a>(&self, call: &Call<'a>) -> Subject<'a> {
@@ -461,7 +502,7 @@ fn row_answer(row: &ApprovalRow) -> Answer {
 /// A duration as people read it: `40 s`, `10 min`, `1.5 s`.
 pub fn human(d: Duration) -> String {
     let secs = d.as_secs();
-    if d.subsec_millis() == 0 && secs >= 60 && secs % 60 == 0 {
+    if d.subsec_millis() == 0 && secs >= 60 && secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else if secs >= 1 && d.subsec_millis() == 0 {
         format!("{secs} s")

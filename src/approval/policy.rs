@@ -150,6 +150,22 @@ impl Policy {
         }
     }
 
+    /// The deny rule that refuses a read (a resource, prompt or completion) of `provider`, if
+    /// any: a rule for that provider (or any) whose tool globs are absent or, for something
+    /// named like a tool (a prompt), match `name`. Reads are never asked about.
+    pub fn refuses_read(&self, provider: &str, name: Option<&str>) -> Option<&str> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.decision == RuleDecision::Deny)
+            .filter(|rule| rule.provider.as_deref().is_none_or(|p| p == provider))
+            .find(|rule| match (&rule.tools, name) {
+                (None, _) => true,
+                (Some(globs), Some(name)) => globs.is_match(name),
+                (Some(_), None) => false,
+            })
+            .map(|rule| rule.label.as_str())
+    }
+
     /// Whether the subject's annotations are believed.
     pub fn trusts(&self, subject: &Subject<'_>) -> bool {
         subject.provider_trusted || self.trusted.iter().any(|p| p == subject.provider)

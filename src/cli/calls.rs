@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::config::Loaded;
 use crate::hub::{Hub, StartOptions};
-use crate::pipeline::ToolCall;
+use crate::pipeline::{CallError, Reply, Request};
 use crate::requester::Requester;
 use crate::session::SessionInfo;
 use crate::state::State;
@@ -35,16 +35,17 @@ async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallT
         "switchboard-cli/{}",
         env!("CARGO_PKG_VERSION")
     )));
-    let call = ToolCall {
-        name: tool.to_string(),
-        route,
-        arguments,
-        requester: Requester::local(session.request_id(1)).with_fallback(hub.questions.clone()),
-        session,
-        retry: None,
-        args_sha256: None,
-    };
-    Ok(hub.pipeline.call(call).await?)
+    let requester = Requester::local(session.request_id(1)).with_fallback(hub.questions.clone());
+    let request = Request::tool(tool.to_string(), route, arguments, requester, session);
+    match hub.pipeline.call(request).await {
+        Ok(Reply::Tool(result)) => Ok(result),
+        Ok(_) => bail!("internal: {tool} answered with something other than a tool result"),
+        // A refusal is the tool's answer to the person, as a client sees it.
+        Err(CallError::Refused(message)) => Ok(CallToolResult::error(vec![
+            rmcp::model::ContentBlock::text(message),
+        ])),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {

@@ -33,9 +33,8 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
 use crate::catalog::Snapshot;
 use crate::hub::Hub;
-use crate::pipeline::ToolCall;
 use crate::pipeline::audit::{Target, arguments_text};
-use crate::provider::ProviderError;
+use crate::pipeline::{CallError, CallResult, Operation, Reply, Request};
 use crate::requester::{ClientAbilities, LogGate, Requester};
 use crate::session::SessionInfo;
 use crate::state::Outcome;
@@ -186,55 +185,63 @@ impl Face {
         let name = request.name.to_string();
         let arguments = request.arguments.unwrap_or_default();
         let Some(route) = self.snapshot().await?.tools.get(&name).cloned() else {
-            let error = errors::unknown("tool", &name);
             let text = arguments_text(&arguments);
-            let target = Target {
-                name: Some(&name),
-                provider: None,
-                arguments: Some(&text),
-                args_sha256: None,
-            };
-            let request_id = requester.request_id().to_string();
-            self.audit_as(
+            return Err(self.unroutable(
                 &session,
-                &request_id,
-                "tools/call",
-                target,
-                Err(&error),
+                requester.request_id(),
+                ("tools/call", &name, Some(&text)),
+                errors::unknown("tool", &name),
                 started,
-            );
-            return Err(error);
+            ));
         };
-        let call = ToolCall {
-            name: name.clone(),
-            route,
-            arguments,
-            requester,
-            session,
-            retry: request
-                .input_responses
-                .map(|responses| crate::approval::Retry {
-                    responses,
-                    state: request.request_state,
-                }),
-            args_sha256: None,
-        };
-        // A panic anywhere on the road must still answer the request (rmcp would not).
-        let outcome = AssertUnwindSafe(self.inner.hub.pipeline.call(call))
+        let mut routed = Request::tool(name.clone(), route, arguments, requester, session);
+        if let (Operation::CallTool { retry, .. }, Some(responses)) =
+            (&mut routed.op, request.input_responses)
+        {
+            *retry = Some(crate::approval::Retry {
+                responses,
+                state: request.request_state,
+            });
+        }
+        errors::tool_response(&name, self.run(routed).await)
+    }
+
+    /// Send a routed request down the pipeline. A panic anywhere on the road still answers
+    /// the request (rmcp would not).
+    async fn run(&self, request: Request) -> CallResult {
+        let name = request.name.clone();
+        match AssertUnwindSafe(self.inner.hub.pipeline.call(request))
             .catch_unwind()
-            .await;
-        match outcome {
-            Ok(result) => errors::tool_response(&name, result),
+            .await
+        {
+            Ok(result) => result,
             Err(_) => {
-                tracing::error!(tool = %name, "a tool call panicked inside switchboard");
-                Err(McpError::internal_error(
-                    format!(
-                        "switchboard failed internally while calling {name}; the server keeps running"
-                    ),
-                    None,
-                ))
+                tracing::error!(target = %name, "a request panicked inside switchboard");
+                Err(CallError::Internal(format!(
+                    "switchboard failed internally while serving {name}; the server keeps running"
+                )))
             }
         }
+    }
+
+    /// Audit a request (method, name, arguments) that names nothing the catalog knows, and
+    /// answer `error`.
+    fn unroutable(
+        &self,
+        session: &SessionInfo,
+        request_id: &str,
+        (method, name, arguments): (&str, &str, Option<&str>),
+        error: McpError,
+        started: Instant,
+    ) -> McpError {
+        let target = Target {
+            name: Some(name),
+            provider: None,
+            arguments,
+            args_sha256: None,
+        };
+        self.audit_as(session, request_id, method, target, Err(&error), started);
+        error
     }
 }
 
@@ -355,42 +362,38 @@ impl ServerHandler for Face {
     ) -> Result<ReadResourceResponse, McpError> {
         let started = Instant::now();
         let session = self.session(&ctx);
-        let uri = request.uri.clone();
-        let owner = self.snapshot().await?.resource_owner(&uri).cloned();
-        let result = match &owner {
-            None => Err(McpError::resource_not_found(
-                format!(
-                    "no resource at {uri}; resources/list and resources/templates/list show what exists"
+        let uri = request.uri;
+        let Some(provider) = self.snapshot().await?.resource_owner(&uri).cloned() else {
+            return Err(self.unroutable(
+                &session,
+                &session.request_id(&ctx.id),
+                ("resources/read", &uri, None),
+                McpError::resource_not_found(
+                    format!(
+                        "no resource at {uri}; resources/list and resources/templates/list show what exists"
+                    ),
+                    None,
                 ),
-                None,
-            )),
-            Some(provider) => {
-                let requester = self.requester(&ctx, &session);
-                bounded(
-                    provider.call_timeout(),
-                    provider.read_resource(uri.clone(), requester),
-                )
-                .await
-                .map_err(|e| errors::provider_error(&uri, e))
-            }
+                started,
+            ));
         };
-        let target = Target {
-            name: Some(&uri),
-            provider: owner.as_ref().map(|p| p.name()),
-            arguments: None,
+        let requester = self.requester(&ctx, &session);
+        let routed = Request {
+            name: uri.clone(),
+            provider,
+            op: Operation::ReadResource,
+            requester,
+            session,
             args_sha256: None,
         };
-        self.audit(
-            &ctx,
-            "resources/read",
-            target,
-            result.as_ref().map(|_| ()),
-            started,
-        );
-        result.map(|mut result| {
-            result.result_type.get_or_insert(ResultType::COMPLETE);
-            result.into()
-        })
+        match self.run(routed).await {
+            Ok(Reply::Resource(mut result)) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(result.into())
+            }
+            Ok(_) => Err(errors::mismatched(&uri)),
+            Err(e) => Err(errors::request_error(&uri, e)),
+        }
     }
 
     async fn subscribe(
@@ -473,47 +476,38 @@ impl ServerHandler for Face {
     ) -> Result<GetPromptResponse, McpError> {
         let started = Instant::now();
         let session = self.session(&ctx);
-        let name = request.name.clone();
-        let route = self
-            .inner
-            .hub
-            .catalog
-            .snapshot()
-            .prompts
-            .get(&name)
-            .cloned();
+        let name = request.name;
         let arguments = request.arguments.unwrap_or_default();
-        let text = arguments_text(&arguments);
-        let result = match &route {
-            None => Err(errors::unknown("prompt", &name)),
-            Some(route) => {
-                let requester = self.requester(&ctx, &session);
-                let provider = &route.provider;
-                bounded(
-                    provider.call_timeout(),
-                    provider.get_prompt(route.local.clone(), arguments, requester),
-                )
-                .await
-                .map_err(|e| errors::provider_error(&name, e))
-            }
+        let Some(route) = self.snapshot().await?.prompts.get(&name).cloned() else {
+            let text = arguments_text(&arguments);
+            return Err(self.unroutable(
+                &session,
+                &session.request_id(&ctx.id),
+                ("prompts/get", &name, Some(&text)),
+                errors::unknown("prompt", &name),
+                started,
+            ));
         };
-        let target = Target {
-            name: Some(&name),
-            provider: route.as_ref().map(|r| r.provider.name()),
-            arguments: Some(&text),
+        let requester = self.requester(&ctx, &session);
+        let routed = Request {
+            name: name.clone(),
+            provider: route.provider.clone(),
+            op: Operation::GetPrompt {
+                local: route.local.clone(),
+                arguments,
+            },
+            requester,
+            session,
             args_sha256: None,
         };
-        self.audit(
-            &ctx,
-            "prompts/get",
-            target,
-            result.as_ref().map(|_| ()),
-            started,
-        );
-        result.map(|mut result| {
-            result.result_type.get_or_insert(ResultType::COMPLETE);
-            result.into()
-        })
+        match self.run(routed).await {
+            Ok(Reply::Prompt(mut result)) => {
+                result.result_type.get_or_insert(ResultType::COMPLETE);
+                Ok(result.into())
+            }
+            Ok(_) => Err(errors::mismatched(&name)),
+            Err(e) => Err(errors::request_error(&name, e)),
+        }
     }
 
     async fn complete(
@@ -545,43 +539,39 @@ impl ServerHandler for Face {
                 "an unknown reference type".to_string(),
             ),
         };
-        let result = match &provider {
-            None => Err(McpError::invalid_params(
-                format!("nothing to complete: no prompt or resource template {label:?}"),
-                None,
-            )),
-            Some(provider) => {
-                let mut params = serde_json::json!({
-                    "ref": local_ref,
-                    "argument": {"name": request.argument.name, "value": request.argument.value},
-                });
-                if let Some(context) = &request.context {
-                    params["context"] = serde_json::to_value(context).unwrap_or_default();
-                }
-                let requester = self.requester(&ctx, &session);
-                bounded(
-                    provider.call_timeout(),
-                    provider.complete(params, requester),
-                )
-                .await
-                .map(CompleteResult::new)
-                .map_err(|e| errors::provider_error(&label, e))
-            }
+        let Some(provider) = provider else {
+            return Err(self.unroutable(
+                &session,
+                &session.request_id(&ctx.id),
+                ("completion/complete", &label, None),
+                McpError::invalid_params(
+                    format!("nothing to complete: no prompt or resource template {label:?}"),
+                    None,
+                ),
+                started,
+            ));
         };
-        let target = Target {
-            name: Some(&label),
-            provider: provider.as_ref().map(|p| p.name()),
-            arguments: None,
+        let mut params = serde_json::json!({
+            "ref": local_ref,
+            "argument": {"name": request.argument.name, "value": request.argument.value},
+        });
+        if let Some(context) = &request.context {
+            params["context"] = serde_json::to_value(context).unwrap_or_default();
+        }
+        let requester = self.requester(&ctx, &session);
+        let routed = Request {
+            name: label.clone(),
+            provider,
+            op: Operation::Complete { params },
+            requester,
+            session,
             args_sha256: None,
         };
-        self.audit(
-            &ctx,
-            "completion/complete",
-            target,
-            result.as_ref().map(|_| ()),
-            started,
-        );
-        result
+        match self.run(routed).await {
+            Ok(Reply::Completion(info)) => Ok(CompleteResult::new(info)),
+            Ok(_) => Err(errors::mismatched(&label)),
+            Err(e) => Err(errors::request_error(&label, e)),
+        }
     }
 
     async fn set_level(
@@ -605,16 +595,5 @@ impl ServerHandler for Face {
     async fn listen(&self, ctx: SubscriptionContext) -> Result<(), McpError> {
         self.inner.relay.listen(ctx).await;
         Ok(())
-    }
-}
-
-/// Run a provider request with the provider's deadline.
-async fn bounded<T>(
-    timeout: std::time::Duration,
-    future: impl std::future::Future<Output = Result<T, ProviderError>>,
-) -> Result<T, ProviderError> {
-    match tokio::time::timeout(timeout, future).await {
-        Ok(result) => result,
-        Err(_) => Err(ProviderError::Timeout(timeout)),
     }
 }

@@ -1,45 +1,60 @@
-//! The approval layer: a call runs only when the approval policy, a grant or the person says
-//! so (see [`crate::approval`]). It sits after argument validation, so nobody is asked about
-//! a call that could not run anyway.
+//! The approval layer: a request runs only when the approval policy, a grant or the person
+//! says so (see [`crate::approval`]). It sits after argument validation, so nobody is asked
+//! about a call that could not run anyway.
+//!
+//! A tool call is decided in full (allow, deny, or ask). A resource read, prompt or
+//! completion only reads, so it is never asked about, but a `deny` rule that covers it (its
+//! provider, or for a prompt its name) refuses it, with an audited decision like a tool's.
 
 use futures::future::BoxFuture;
-use rmcp::model::{CallToolResult, ContentBlock};
 
 use super::audit::arguments_text;
-use super::{CallError, CallResult, Layer, Next, ToolCall};
-use crate::approval::{Call, Clearance, Gate};
+use super::{CallError, CallResult, Layer, Next, Operation, Request};
+use crate::approval::{Call, Clearance, Gate, Read};
 use crate::state::audit::digest;
 
-/// Asks the gate about every call.
+/// Asks the gate about every request.
 pub struct Approval(pub Gate);
 
 impl Layer for Approval {
-    fn handle<'a>(&'a self, call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
+    fn handle<'a>(&'a self, request: Request, next: Next<'a>) -> BoxFuture<'a, CallResult> {
         Box::pin(async move {
-            let args_sha256 = match &call.args_sha256 {
-                Some(digest) => digest.clone(),
-                None => digest(&arguments_text(&call.arguments)),
-            };
-            let provider = call.route.provider.clone();
-            let clearance = self
-                .0
-                .decide(&Call {
-                    tool: &call.name,
-                    definition: &call.route.tool,
-                    provider: provider.name(),
-                    provider_trusted: provider.trusts_annotations(),
-                    arguments: &call.arguments,
-                    args_sha256: &args_sha256,
-                    session: &call.session,
-                    requester: &call.requester,
-                    retry: call.retry.as_ref(),
-                })
-                .await;
-            match clearance {
-                Clearance::Run => next.run(call).await,
-                Clearance::Refuse(message) => {
-                    Ok(CallToolResult::error(vec![ContentBlock::text(message)]))
+            let clearance = match &request.op {
+                Operation::CallTool {
+                    route,
+                    arguments,
+                    retry,
+                } => {
+                    let args_sha256 = match &request.args_sha256 {
+                        Some(digest) => digest.clone(),
+                        None => digest(&arguments_text(arguments)),
+                    };
+                    self.0
+                        .decide(&Call {
+                            tool: &request.name,
+                            definition: &route.tool,
+                            provider: request.provider.name(),
+                            provider_trusted: request.provider.trusts_annotations(),
+                            arguments,
+                            args_sha256: &args_sha256,
+                            session: &request.session,
+                            requester: &request.requester,
+                            retry: retry.as_ref(),
+                        })
+                        .await
                 }
+                op => self.0.screen(&Read {
+                    method: op.method(),
+                    name: &request.name,
+                    provider: request.provider.name(),
+                    named_like_a_tool: matches!(op, Operation::GetPrompt { .. }),
+                    session: &request.session,
+                    requester: &request.requester,
+                }),
+            };
+            match clearance {
+                Clearance::Run => next.run(request).await,
+                Clearance::Refuse(message) => Err(CallError::Refused(message)),
                 Clearance::NeedInput(input) => Err(CallError::InputRequired(Box::new(input))),
             }
         })

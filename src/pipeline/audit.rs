@@ -1,5 +1,6 @@
-//! The audit layer: every tool call leaves a row, whatever became of it. Also the one place
-//! that builds audit rows, for the MCP face's other requests.
+//! The audit layer: every routed request leaves a row, whatever became of it. Also the one
+//! place that builds audit rows, for the requests that never reach the pipeline (lists,
+//! unknown names).
 //!
 //! Rows are queued to the state writer; the call never waits for the disk.
 
@@ -8,7 +9,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 use rmcp::model::JsonObject;
 
-use super::{CallError, CallResult, Layer, Next, ToolCall};
+use super::{CallError, CallResult, Layer, Next, Reply, Request};
 use crate::provider::ProviderError;
 use crate::session::SessionInfo;
 use crate::state::audit::digest;
@@ -106,11 +107,12 @@ impl Audit {
     }
 }
 
-/// The outcome and error text of a finished call.
+/// The outcome and error text of a finished request.
 pub fn classify(result: &CallResult) -> (Outcome, Option<String>) {
     match result {
-        Ok(r) if r.is_error == Some(true) => (Outcome::ToolError, first_text(r)),
+        Ok(Reply::Tool(r)) if r.is_error == Some(true) => (Outcome::ToolError, first_text(r)),
         Ok(_) => (Outcome::Ok, None),
+        Err(CallError::Refused(message)) => (Outcome::Denied, Some(message.clone())),
         Err(CallError::Provider(ProviderError::Timeout(_))) => {
             (Outcome::Timeout, Some(result_error(result)))
         }
@@ -141,28 +143,29 @@ fn first_text(result: &rmcp::model::CallToolResult) -> Option<String> {
 }
 
 impl Layer for Audit {
-    fn handle<'a>(&'a self, mut call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
+    fn handle<'a>(&'a self, mut request: Request, next: Next<'a>) -> BoxFuture<'a, CallResult> {
         Box::pin(async move {
             let started = Instant::now();
-            let session = call.session.clone();
-            let request_id = call.requester.request_id().to_string();
-            let name = call.name.clone();
-            let provider = call.route.provider.name().to_string();
+            let session = request.session.clone();
+            let request_id = request.requester.request_id().to_string();
+            let method = request.op.method();
+            let name = request.name.clone();
+            let provider = request.provider.name().to_string();
             // The digest is of the arguments as received, before any layer touches them.
-            let arguments = arguments_text(&call.arguments);
-            let args_sha256 = digest(&arguments);
-            call.args_sha256 = Some(args_sha256.clone());
-            let result = next.run(call).await;
+            let arguments = request.op.arguments().map(arguments_text);
+            let args_sha256 = arguments.as_deref().map(digest);
+            request.args_sha256.clone_from(&args_sha256);
+            let result = next.run(request).await;
             let verdict = classify(&result);
             self.0.record(
                 &session,
                 &request_id,
-                "tools/call",
+                method,
                 Target {
                     name: Some(&name),
                     provider: Some(&provider),
-                    arguments: Some(&arguments),
-                    args_sha256: Some(&args_sha256),
+                    arguments: arguments.as_deref(),
+                    args_sha256: args_sha256.as_deref(),
                 },
                 verdict,
                 started,

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use rmcp::model::JsonObject;
 use serde_json::Value;
 
-use super::{CallError, CallResult, Layer, Next, ToolCall};
+use super::{CallError, CallResult, Layer, Next, Operation, Request};
 
 /// A tool's schema (to notice when it changes) and its compiled validator.
 type CacheEntry = (Arc<JsonObject>, Arc<Compiled>);
@@ -70,24 +70,31 @@ pub fn check(validator: &jsonschema::Validator, arguments: &Value) -> Result<(),
 }
 
 impl Layer for Validate {
-    fn handle<'a>(&'a self, mut call: ToolCall, next: Next<'a>) -> BoxFuture<'a, CallResult> {
-        let compiled = self.compiled(&call.name, &call.route.tool.input_schema);
+    fn handle<'a>(&'a self, mut request: Request, next: Next<'a>) -> BoxFuture<'a, CallResult> {
+        let Operation::CallTool {
+            route, arguments, ..
+        } = &mut request.op
+        else {
+            // Only tool calls have a declared input schema.
+            return next.run(request);
+        };
+        let compiled = self.compiled(&request.name, &route.tool.input_schema);
         if let Compiled::Schema(validator) = &*compiled {
             // Move the arguments into a JSON value for the validator and back, without a copy.
-            let arguments = Value::Object(std::mem::take(&mut call.arguments));
-            let verdict = check(validator, &arguments);
-            if let Value::Object(map) = arguments {
-                call.arguments = map;
+            let value = Value::Object(std::mem::take(arguments));
+            let verdict = check(validator, &value);
+            if let Value::Object(map) = value {
+                *arguments = map;
             }
             if let Err(message) = verdict {
                 return Box::pin(async move {
                     Err(CallError::InvalidArguments {
-                        tool: call.name,
+                        tool: request.name,
                         message,
                     })
                 });
             }
         }
-        next.run(call)
+        next.run(request)
     }
 }

@@ -184,7 +184,7 @@ async fn a_waiting_call_returns_with_the_page_and_the_retry_after_a_yes_runs_onc
         .await
         .expect("answered");
     assert_eq!(id_in(&text_of(&again)), id);
-    assert_eq!(pending_now(&home), [id.clone()]);
+    assert_eq!(pending_now(&home), std::slice::from_ref(&id));
 
     let decided = page_request(&url, "POST", "decide", &format!("id={id}&action=approve"));
     assert!(decided.starts_with("HTTP/1.1 303"), "{decided}");

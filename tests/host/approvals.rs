@@ -312,6 +312,65 @@ async fn a_deny_rule_beats_an_allow_rule() {
 }
 
 #[tokio::test]
+async fn a_deny_rule_for_a_provider_refuses_its_resources_prompts_and_completions_too() {
+    use rmcp::model::{
+        ArgumentInfo, CompleteRequestParams, GetPromptRequestParams, ReadResourceRequestParams,
+        Reference,
+    };
+    let home = Home::new(
+        "approvals:\n  default: allow\n  rules:\n    - {provider: fixture, decision: deny}\nconnectors:\n  fixture: {enabled: true}\n  probe: {enabled: true}\n",
+    );
+    home.install(Plugin::Fixture);
+    home.install(Plugin::Probe);
+    let (client, _e) = connect(&home).await;
+    // The first request after the handshake is a prompt: it waits for the plugins like
+    // every other request, so it is refused by the rule, not "unknown".
+    let prompt = client
+        .get_prompt(GetPromptRequestParams::new("test_simple_prompt"))
+        .await
+        .expect_err("refused");
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("test://static-text"))
+        .await
+        .expect_err("refused");
+    let completion = client
+        .complete(CompleteRequestParams::new(
+            Reference::for_prompt("test_prompt_with_arguments"),
+            ArgumentInfo::new("arg1", "par"),
+        ))
+        .await
+        .expect_err("refused");
+    for refused in [&prompt, &read, &completion] {
+        let text = refused.to_string();
+        assert!(
+            text.contains("approvals.rules[0]") && text.contains("refuses"),
+            "{text}"
+        );
+    }
+    // Another provider's requests are served.
+    let echoed = client
+        .call_tool(call("probe__echo", json!({"text": "fine"})))
+        .await
+        .expect("echo");
+    assert_eq!(text_of(&echoed), "fine");
+    client.cancel().await.ok();
+    let denied: Vec<String> = audit_decisions(&home)
+        .iter()
+        .filter(|r| r["outcome"] == "denied")
+        .map(|r| r["tool"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            "test_simple_prompt",
+            "test://static-text",
+            "test_prompt_with_arguments"
+        ],
+        "one audited decision per refused request"
+    );
+}
+
+#[tokio::test]
 async fn without_elicitation_the_call_waits_for_the_inbox() {
     let home = home(ASKING);
     let (client, mut events) = connect(&home).await;
