@@ -19,6 +19,10 @@
 #   python/http-legacy   the same as python/stdio-legacy, over HTTP
 #   typescript/stdio     initialize (2025-11-25); also elicitation and sampling
 #   inspector/stdio      one Inspector run per method (its CLI cannot answer elicitation)
+#   apps/chromium        the MCP App approval card: a client that renders Apps, a small host page
+#                        in Debian's headless Chromium (playwright-core) forwarding the card's
+#                        calls; the card answers, the waiting call runs; the approval page too;
+#                        screenshots in target/e2e-screenshots/
 #   typescript/approval  Claude Desktop's path of an approval: no elicitation, the SDK's default
 #                        60 s timeout; the call returns with the page and the CLI command, a
 #                        notification goes out on a private session bus (dbus-daemon, watched by
@@ -49,11 +53,11 @@ tools=${E2E_TOOLS:-$root/target/tools/e2e}
 started=$(date +%s)
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=(python typescript inspector http approval)
+[ ${#selected[@]} -gt 0 ] || selected=(python typescript inspector http approval apps)
 for s in "${selected[@]}"; do
   case $s in
-    python | typescript | inspector | http | approval) ;;
-    *) echo "usage: $0 [python] [typescript] [inspector] [http] [approval]" >&2; exit 2 ;;
+    python | typescript | inspector | http | approval | apps) ;;
+    *) echo "usage: $0 [python] [typescript] [inspector] [http] [approval] [apps]" >&2; exit 2 ;;
   esac
 done
 is_selected() { local s; for s in "${selected[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -252,6 +256,21 @@ if is_selected approval; then
     session typescript/approval env "E2E_TS_SDK=$ts_sdk" "DBUS_SESSION_BUS_ADDRESS=$bus" "$node22" \
       "$here/ts_approval.mjs" --label typescript/approval --tool "$approval_tool" \
       --monitor-log "$work/notify.log" --home "$home" -- "$bin" serve
+  fi
+fi
+
+if is_selected apps; then
+  echo "== The MCP App approval card in headless Chromium (TypeScript SDK, playwright-core)"
+  playwright=$tools/playwright/node_modules/playwright-core
+  if [ -z "$have_ts" ] || [ ! -f "$playwright/index.mjs" ]; then
+    fail "apps/chromium: the TypeScript SDK, Node 22 or playwright-core is not installed (see above)"
+  elif [ ! -x "${E2E_CHROMIUM:-/usr/bin/chromium}" ]; then
+    fail "apps/chromium: no Chromium at ${E2E_CHROMIUM:-/usr/bin/chromium} (Debian's chromium; scripts/test.sh installs it)"
+  else
+    session apps/chromium env "E2E_TS_SDK=$ts_sdk" "E2E_PLAYWRIGHT=$playwright" "$node22" \
+      "$here/apps_card.mjs" --label apps/chromium --tool "$approval_tool" --home "$home" \
+      --shots "$root/target/e2e-screenshots" --chromium "${E2E_CHROMIUM:-/usr/bin/chromium}" \
+      -- "$bin" serve
   fi
 fi
 

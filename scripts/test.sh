@@ -6,10 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== Debian packages the tests use (installed when missing)"
-# A private session bus for the desktop-notification tests: dbus-daemon, dbus-monitor.
+# A private session bus for the desktop-notification tests: dbus-daemon, dbus-monitor; and
+# Chromium for the MCP App card and the approval page (driven headless by playwright-core).
 need=()
 command -v dbus-daemon > /dev/null || need+=(dbus-daemon)
 command -v dbus-monitor > /dev/null || need+=(dbus-bin)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"

@@ -17,6 +17,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::approval::attention::Attention;
+use crate::approval::card::CardProvider;
+use crate::approval::policy::Policy;
 use crate::builtin::{Builtin, Members, search::SearchLimits};
 use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
 use crate::config::Loaded;
@@ -62,8 +64,10 @@ pub struct Hub {
     pub state: State,
     /// The merged catalog.
     pub catalog: Catalog,
-    /// The tool-call pipeline.
+    /// The road of every routed request.
     pub pipeline: Pipeline,
+    /// The approval policy (the pipeline's gate decides with the same one).
+    pub policy: Arc<Policy>,
     /// Audit rows for requests other than tool calls.
     pub auditor: Auditor,
     /// Where plugins' questions go when the client cannot ask the person.
@@ -130,8 +134,23 @@ impl Hub {
         } else {
             Attention::none()
         });
+        members
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(member(Arc::new(CardProvider::new(
+                state.clone(),
+                attention.clone(),
+                config.config.audit.store_arguments,
+            ))));
+        let policy = Arc::new(Policy::new(&config.config.approvals));
         let hub = Arc::new(Self {
-            pipeline: Pipeline::standard(&config.config, state.clone(), attention.clone()),
+            pipeline: Pipeline::standard(
+                &config.config,
+                policy.clone(),
+                state.clone(),
+                attention.clone(),
+            ),
+            policy,
             auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
             questions: Arc::new(crate::approval::PluginQuestions::new(
                 state.clone(),

@@ -114,6 +114,13 @@ pub trait Provider: Send + Sync + 'static {
         false
     }
 
+    /// Whether it is switchboard's approval card, whose only tool answers the questions the
+    /// approval gate asks and so is never itself asked about. Only the card says yes; a
+    /// plugin or server cannot, whatever it names itself.
+    fn answers_approvals(&self) -> bool {
+        false
+    }
+
     /// How long one call may run.
     fn call_timeout(&self) -> Duration;
 

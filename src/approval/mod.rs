@@ -15,6 +15,7 @@
 #![allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
 
 pub mod attention;
+pub mod card;
 pub mod definition;
 pub mod inbox;
 mod notify;
@@ -58,6 +59,9 @@ pub struct Call<'a> {
     pub provider: &'a str,
     /// Whether the provider's annotations are trusted by default.
     pub provider_trusted: bool,
+    /// Whether the provider is switchboard's approval card ([`card`]), which is never asked
+    /// about.
+    pub answers_approvals: bool,
     /// The arguments.
     pub arguments: &'a rmcp::model::JsonObject,
     /// The arguments' JSON text digest.
@@ -71,17 +75,9 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    /// Who asks, as answers and grants are bound: the session, or for a stateless
-    /// (2026-07-28) request, which has none, the client identity it carries.
+    /// Who asks, as answers and grants are bound ([`SessionInfo::asker`]).
     pub fn asker(&self) -> String {
-        if self.requester.is_stateless() {
-            format!(
-                "client {}",
-                self.session.client.as_deref().unwrap_or("(unnamed)")
-            )
-        } else {
-            format!("session {}", self.session.id)
-        }
+        self.session.asker(self.requester.is_stateless())
     }
 }
 
@@ -123,7 +119,7 @@ pub enum Clearance {
 
 /// Decides calls.
 pub struct Gate {
-    policy: Policy,
+    policy: Arc<Policy>,
     config: ApprovalsConfig,
     state: State,
     auditor: Auditor,
@@ -136,6 +132,7 @@ impl Gate {
     /// the request-state key), reaching the person through `attention`.
     pub fn new(
         config: &crate::config::Config,
+        policy: Arc<Policy>,
         state: State,
         auditor: Auditor,
         attention: Arc<Attention>,
@@ -145,7 +142,7 @@ impl Gate {
             tracing::warn!(error = %e, "2026-07-28 approvals are refused until the request-state key can be used");
         }
         Self {
-            policy: Policy::new(&config.approvals),
+            policy,
             config: config.approvals.clone(),
             state,
             auditor,
@@ -157,6 +154,17 @@ impl Gate {
     /// Decide `call`: by policy, then grants, then by asking.
     pub async fn decide(&self, call: &Call<'_>) -> Clearance {
         let started = Instant::now();
+        if call.answers_approvals {
+            // The card only answers questions this gate asked; asking about it would ask
+            // forever. Its answers are bound to the question and the session (see card.rs).
+            self.record(
+                call,
+                true,
+                "switchboard's approval card (never asked about)",
+                started,
+            );
+            return Clearance::Run;
+        }
         let verdict = self.policy.decide(&self.subject(call));
         match verdict.decision {
             Decision::Allow => {

@@ -82,7 +82,8 @@ impl Face {
         let session = self.session_of(None);
         let progress_token = params.meta.as_ref().and_then(|m| m.get_progress_token());
         let requester = self.requester_for(
-            session.request_id(&id),
+            &session,
+            &id,
             lane.peer.clone(),
             progress_token,
             lane.abilities,

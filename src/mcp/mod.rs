@@ -98,7 +98,8 @@ impl Face {
     fn requester(&self, ctx: &RequestContext<RoleServer>, session: &SessionInfo) -> Requester {
         let stateless = is_stateless(ctx);
         self.requester_for(
-            session.request_id(&ctx.id),
+            session,
+            &ctx.id,
             ctx.peer.clone(),
             ctx.meta.get_progress_token(),
             abilities(ctx.client_capabilities().as_ref()),
@@ -108,9 +109,11 @@ impl Face {
     }
 
     /// The way back to the client of one request.
+    #[allow(clippy::too_many_arguments)] // each is one fact of the request, named
     fn requester_for(
         &self,
-        request_id: String,
+        session: &SessionInfo,
+        jsonrpc_id: impl std::fmt::Display,
         peer: rmcp::service::Peer<RoleServer>,
         progress_token: Option<rmcp::model::ProgressToken>,
         abilities: ClientAbilities,
@@ -118,7 +121,7 @@ impl Face {
         cancel: tokio_util::sync::CancellationToken,
     ) -> Requester {
         Requester::session(
-            request_id,
+            session.request_id(jsonrpc_id),
             peer,
             progress_token,
             abilities,
@@ -127,6 +130,7 @@ impl Face {
             self.inner.logs.clone(),
         )
         .with_fallback(self.inner.hub.questions.clone())
+        .with_asker(session.asker(stateless))
     }
 
     /// The catalog, once the plugins present at start are loaded.
@@ -256,6 +260,7 @@ fn abilities(capabilities: Option<&rmcp::model::ClientCapabilities>) -> ClientAb
     ClientAbilities {
         elicitation: capabilities.is_some_and(|c| c.elicitation.is_some()),
         sampling: capabilities.is_some_and(|c| c.sampling.is_some()),
+        apps: capabilities.is_some_and(crate::approval::card::client_shows_apps),
     }
 }
 
@@ -272,6 +277,16 @@ impl ServerHandler for Face {
             .enable_tools()
             .enable_tool_list_changed()
             .build();
+        let mut capabilities = capabilities;
+        // switchboard's approval card is an MCP App (for clients that render them).
+        capabilities.extensions = Some(
+            [(
+                crate::approval::card::EXTENSION.to_string(),
+                rmcp::model::JsonObject::new(),
+            )]
+            .into_iter()
+            .collect(),
+        );
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(
                 "switchboard",
@@ -292,7 +307,12 @@ impl ServerHandler for Face {
     ) -> Result<ListToolsResult, McpError> {
         let started = Instant::now();
         let snapshot = self.snapshot().await?;
-        let tools: Vec<Tool> = snapshot.tools.values().map(|r| r.tool.clone()).collect();
+        let shows_apps = abilities(ctx.client_capabilities().as_ref()).apps;
+        let tools = crate::approval::card::present(
+            snapshot.tools.values().map(|r| (&r.tool, &*r.provider)),
+            &self.inner.hub.policy,
+            shows_apps,
+        );
         self.audit(&ctx, "tools/list", Target::default(), Ok(()), started);
         Ok(ListToolsResult::with_all_items(tools))
     }

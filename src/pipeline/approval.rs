@@ -35,6 +35,7 @@ impl Layer for Approval {
                             definition: &route.tool,
                             provider: request.provider.name(),
                             provider_trusted: request.provider.trusts_annotations(),
+                            answers_approvals: request.provider.answers_approvals(),
                             arguments,
                             args_sha256: &args_sha256,
                             session: &request.session,

@@ -217,12 +217,13 @@ impl Pipeline {
     /// The standard road: audit, argument validation, approval, deadline.
     pub fn standard(
         config: &crate::config::Config,
+        policy: Arc<crate::approval::policy::Policy>,
         state: crate::state::State,
         attention: Arc<crate::approval::attention::Attention>,
     ) -> Self {
         let store_arguments = config.audit.store_arguments;
         let auditor = audit::Auditor::new(state.clone(), store_arguments);
-        let gate = crate::approval::Gate::new(config, state.clone(), auditor, attention);
+        let gate = crate::approval::Gate::new(config, policy, state.clone(), auditor, attention);
         Self {
             layers: vec![
                 Box::new(audit::Audit::new(state, store_arguments)),

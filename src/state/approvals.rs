@@ -219,6 +219,74 @@ impl State {
         )
     }
 
+    /// The newest open question `asker` put about a call with these arguments (of `tool`, when
+    /// given): what an MCP App card shows.
+    pub fn question_for(
+        &self,
+        asker: &str,
+        tool: Option<&str>,
+        args_sha256: &str,
+    ) -> Result<Option<ApprovalRow>, StateError> {
+        self.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {APPROVAL_COLUMNS} FROM approvals
+                     WHERE session = ?1 AND args_sha256 = ?2 AND (?3 IS NULL OR tool = ?3)
+                       AND status = 'pending' AND expires > ?4
+                     ORDER BY created DESC LIMIT 1"
+                ),
+                params![asker, args_sha256, tool, now()],
+                approval_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Give open question `id` a fresh nonce, replacing any earlier one; `false` when it is
+    /// no longer open. Blocking.
+    pub fn give_nonce(&self, id: &str, nonce: &str) -> Result<bool, StateError> {
+        self.execute(
+            "UPDATE approvals SET nonce = ?2 WHERE id = ?1 AND status = 'pending' AND expires > ?3",
+            vec![text(id), text(nonce), text(now())],
+        )
+        .map(|changed| changed == 1)
+    }
+
+    /// Decide open question `id` for `asker` with the nonce it was given, spending the nonce;
+    /// `false` when the question is not open, not `asker`'s, or the nonce is wrong or spent.
+    /// Blocking.
+    #[allow(clippy::too_many_arguments)] // each is one condition or field of the answer
+    pub fn decide_with_nonce(
+        &self,
+        id: &str,
+        nonce: &str,
+        asker: &str,
+        status: &str,
+        remember: Option<&str>,
+        decided_by: &str,
+        keep_text: bool,
+    ) -> Result<bool, StateError> {
+        self.execute(
+            "UPDATE approvals SET status = ?4, remember = ?5, decided = ?6, decided_by = ?7,
+                 nonce = NULL,
+                 summary = CASE WHEN ?8 THEN summary ELSE '' END,
+                 arguments = CASE WHEN ?8 THEN arguments ELSE NULL END
+             WHERE id = ?1 AND nonce = ?2 AND session = ?3 AND status = 'pending'
+               AND expires > ?6",
+            vec![
+                text(id),
+                text(nonce),
+                text(asker),
+                text(status),
+                optional(remember),
+                text(now()),
+                text(decided_by),
+                Value::Integer(i64::from(keep_text)),
+            ],
+        )
+        .map(|changed| changed == 1)
+    }
+
     /// Record that a sealed request state was used; `false` when it already was (a
     /// replay). Blocking.
     pub fn spend_state(&self, digest: &str, expires: &str) -> Result<bool, StateError> {

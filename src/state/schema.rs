@@ -89,10 +89,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE plugins ADD COLUMN mtime_ns INTEGER;",
     // 4: approvals bound to who asked (`session` holds the asker: a session id, or the client
     // identity of stateless requests), the client's name for the person, the arguments while
-    // a question is open (the page shows a long value whole), and the sealed request states
-    // already used (a 2026-07-28 approval answer is single-use).
+    // a question is open (the page shows a long value whole), the single-use nonce an MCP App
+    // card answers with, and the sealed request states already used (a 2026-07-28 approval
+    // answer is single-use).
     "ALTER TABLE approvals ADD COLUMN client TEXT;
     ALTER TABLE approvals ADD COLUMN arguments TEXT;
+    ALTER TABLE approvals ADD COLUMN nonce TEXT;
     CREATE INDEX approvals_call ON approvals(tool, args_sha256);
     CREATE INDEX approvals_created ON approvals(created);
     CREATE TABLE spent_states (
