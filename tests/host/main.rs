@@ -2,6 +2,7 @@
 //! file, and a real MCP client over pipes. One test binary, so the build links once.
 
 mod approval_holds;
+mod approval_records;
 mod approvals;
 mod cli;
 mod hostile;
