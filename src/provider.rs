@@ -142,21 +142,27 @@ pub trait Provider: Send + Sync + 'static {
         requester: Requester,
     ) -> BoxFuture<'_, Result<ReadResourceResult, ProviderError>>;
 
-    /// Render one of its prompts (by its own name).
+    /// Render one of its prompts (by its own name). Providers without prompts keep this.
     fn get_prompt(
         &self,
         prompt: String,
         arguments: JsonObject,
         requester: Requester,
-    ) -> BoxFuture<'_, Result<GetPromptResult, ProviderError>>;
+    ) -> BoxFuture<'_, Result<GetPromptResult, ProviderError>> {
+        let _ = (arguments, requester);
+        Box::pin(async move { Err(ProviderError::NotFound(format!("no prompt {prompt}"))) })
+    }
 
     /// Complete an argument; `request` is MCP's `completion/complete` params with names local
-    /// to this provider.
+    /// to this provider. Providers with nothing to complete keep this.
     fn complete(
         &self,
         request: Value,
         requester: Requester,
-    ) -> BoxFuture<'_, Result<CompletionInfo, ProviderError>>;
+    ) -> BoxFuture<'_, Result<CompletionInfo, ProviderError>> {
+        let _ = (request, requester);
+        Box::pin(async { Err(ProviderError::Unsupported("nothing to complete".into())) })
+    }
 
     /// Its label, when it is a data source for the unified search.
     fn data_source(&self) -> Option<String> {

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { join, dirname } from 'node:path';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { reporter, textOf as text, sleep, commandLine } from './checks.mjs';
 
 const load = (file) => import(pathToFileURL(join(process.env.E2E_TS_SDK, 'dist/esm', file)).href);
 const { Client } = await load('client/index.js');
@@ -35,16 +35,8 @@ const { label, tool, home, shots } = opts;
 const here = dirname(new URL(import.meta.url).pathname);
 mkdirSync(shots, { recursive: true });
 
-let failed = 0;
-function report(check, ok, detail = '') {
-  if (ok) console.log(`PASS ${label}: ${check}${detail ? ` (${detail})` : ''}`);
-  else { failed += 1; console.log(`FAIL ${label}: ${check}: ${detail}`); }
-  return ok;
-}
-const text = (result) => (result?.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const switchboard = (...args) =>
-  execFileSync(command, args, { env: { ...process.env, SWITCHBOARD_HOME: home }, encoding: 'utf8' });
+const { report, failed } = reporter(label);
+const switchboard = commandLine(command, home);
 
 const client = new Client(
   { name: 'apps-host', version: '1.0.0' },
@@ -139,7 +131,8 @@ try {
   await card.locator('#outcome').filter({ hasText: 'Done: the call ran.' }).waitFor({ timeout: 20000 });
   const result = await callResult;
   report('approving in the card runs the waiting call', result.isError !== true, text(result).slice(0, 80));
-  report('the card reports the outcome', true, await card.locator('#outcome').textContent());
+  const outcome = await card.locator('#outcome').textContent();
+  report('the card reports the outcome', outcome === 'Done: the call ran.', outcome);
   await tab.screenshot({ path: join(shots, 'card-done.png') });
 
   let approvals = [];
@@ -157,4 +150,4 @@ try {
   server.close();
   await client.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

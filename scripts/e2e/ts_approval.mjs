@@ -15,7 +15,7 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { reporter, textOf as text, sleep, commandLine } from './checks.mjs';
 
 const sdkRoot = process.env.E2E_TS_SDK;
 const load = (file) => import(pathToFileURL(join(sdkRoot, 'dist/esm', file)).href);
@@ -31,16 +31,8 @@ for (let i = 0; i < sep; i += 2) {
 const [command, ...serverArgs] = argv.slice(sep + 1);
 const { label, tool, monitorLog, home } = opts;
 
-let failed = 0;
-function report(check, ok, detail = '') {
-  if (ok) console.log(`PASS ${label}: ${check}${detail ? ` (${detail})` : ''}`);
-  else { failed += 1; console.log(`FAIL ${label}: ${check}: ${detail}`); }
-  return ok;
-}
-const text = (result) => (result?.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const switchboard = (...args) =>
-  execFileSync(command, args, { env: { ...process.env, SWITCHBOARD_HOME: home }, encoding: 'utf8' });
+const { report, failed } = reporter(label);
+const switchboard = commandLine(command, home);
 
 // No capabilities: no elicitation, as Claude Desktop.
 const client = new Client({ name: 'claude-desktop-like', version: '0.0.1' }, { capabilities: {} });
@@ -110,4 +102,4 @@ if (url && id) {
     `${approvals.length} approval(s), pending: ${pending || 'none'}`);
 }
 await client.close();
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

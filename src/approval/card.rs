@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rmcp::model::{
-    CallToolResult, ClientCapabilities, CompletionInfo, ContentBlock, GetPromptResult, JsonObject,
-    ReadResourceResult, Resource, ResourceContents, Tool,
+    CallToolResult, ClientCapabilities, ContentBlock, JsonObject, ReadResourceResult, Resource,
+    ResourceContents, Tool,
 };
 use serde_json::{Value, json};
 
@@ -123,7 +123,10 @@ impl CardProvider {
                 "arguments": {"type": "object", "description": "The waiting call's arguments"},
                 "id": {"type": "string"},
                 "nonce": {"type": "string"},
-                "decision": {"type": "string", "enum": ["once", "session", "deny"]}
+                "decision": {
+                    "type": "string",
+                    "description": "once, session or deny (\"always\" is given on the approval page or with the CLI)"
+                }
             },
             "required": ["op"],
             "additionalProperties": false
@@ -335,22 +338,5 @@ impl Provider for CardProvider {
             let contents = ResourceContents::text(CARD_HTML, uri).with_mime_type(MIME_TYPE);
             Ok(ReadResourceResult::new(vec![contents]))
         })
-    }
-
-    fn get_prompt(
-        &self,
-        prompt: String,
-        _arguments: JsonObject,
-        _requester: Requester,
-    ) -> BoxFuture<'_, Result<GetPromptResult, ProviderError>> {
-        Box::pin(async move { Err(ProviderError::NotFound(format!("no prompt {prompt}"))) })
-    }
-
-    fn complete(
-        &self,
-        _request: Value,
-        _requester: Requester,
-    ) -> BoxFuture<'_, Result<CompletionInfo, ProviderError>> {
-        Box::pin(async { Err(ProviderError::Unsupported("nothing to complete".into())) })
     }
 }

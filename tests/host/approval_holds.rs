@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::approvals::{
-    ASKING, audit_decisions, call_in_background, counter_value, home, pending, wait_for_pending,
+    ASKING, audit_decisions, call_in_background, counter_value, home, id_in, pending,
+    wait_for_pending,
 };
 use crate::support::client::{Options, connect_command};
 use crate::support::raw::Raw;
@@ -124,18 +125,6 @@ async fn identical_calls_from_two_processes_get_a_question_each() {
     first.cancel().await.ok();
     second.cancel().await.ok();
     assert_eq!(counter_value(&home), 1);
-}
-
-/// The id in a waiting call's answer (`switchboard approvals approve ID`).
-fn id_in(text: &str) -> String {
-    text.split("switchboard approvals approve ")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("no approve command in {text}"))
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// The page address in a waiting call's answer.

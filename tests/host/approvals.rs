@@ -81,6 +81,18 @@ pub(crate) fn call_in_background(
     tokio::spawn(async move { peer.call_tool(params).await })
 }
 
+/// The question id in a waiting call's answer (`switchboard approvals approve ID`).
+pub(crate) fn id_in(text: &str) -> String {
+    text.split("switchboard approvals approve ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no approve command in {text}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 /// [`wait_for_pending`] without blocking the test's runtime.
 pub(crate) async fn pending(home: &Home, count: usize) -> Vec<String> {
     let path = home.path().to_path_buf();
@@ -405,16 +417,7 @@ async fn a_timed_out_call_says_how_to_approve_and_the_retry_runs() {
         .await
         .expect("answered");
     assert_eq!(timed_out.is_error, Some(true));
-    let text = text_of(&timed_out);
-    let id = text
-        .split("switchboard approvals approve ")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
-        .unwrap_or_else(|| panic!("no approve command in {text}"))
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let id = id_in(&text_of(&timed_out));
 
     assert!(home.run(&["approvals", "approve", &id]).status.success());
     let retried = client

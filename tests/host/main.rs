@@ -1,6 +1,7 @@
 //! Black-box tests of switchboard: the built binary, real plugin libraries, a real SQLite
 //! file, and a real MCP client over pipes. One test binary, so the build links once.
 
+mod approval_card;
 mod approval_holds;
 mod approval_records;
 mod approvals;

@@ -73,6 +73,7 @@ pub struct TestClient {
     elicit: Option<ElicitAnswer>,
     sampling: bool,
     stateless: bool,
+    apps: bool,
     elicitations: Arc<Mutex<Vec<ElicitRequestParams>>>,
 }
 
@@ -91,6 +92,17 @@ impl ClientHandler for TestClient {
         }
         if self.sampling {
             capabilities.sampling = Some(Default::default());
+        }
+        if self.apps {
+            let settings = serde_json::json!({"mimeTypes": ["text/html;profile=mcp-app"]});
+            capabilities.extensions = Some(
+                [(
+                    "io.modelcontextprotocol/ui".to_string(),
+                    settings.as_object().cloned().unwrap_or_default(),
+                )]
+                .into_iter()
+                .collect(),
+            );
         }
         let version = if self.stateless {
             ProtocolVersion::V_2026_07_28
@@ -168,6 +180,8 @@ pub struct Options {
     pub sampling: bool,
     /// Speak the stateless 2026-07-28 revision (`server/discover`, per-request metadata).
     pub stateless: bool,
+    /// Declare the MCP Apps extension (render `text/html;profile=mcp-app` views).
+    pub apps: bool,
 }
 
 /// Launch `switchboard serve` for `home` and complete the handshake.
@@ -199,6 +213,7 @@ pub async fn connect_command(
         elicit: options.elicit,
         sampling: options.sampling,
         stateless: options.stateless,
+        apps: options.apps,
         elicitations: Default::default(),
     };
     command
