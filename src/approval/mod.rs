@@ -23,15 +23,14 @@ pub mod page;
 pub mod policy;
 pub mod question;
 mod questions;
+mod round_trip;
 pub mod seal;
 pub mod values;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::{
-    ElicitRequest, ElicitResult, InputRequest, InputRequests, InputRequiredResult, InputResponses,
-};
+use rmcp::model::{InputRequiredResult, InputResponses};
 
 use crate::config::ApprovalsConfig;
 use crate::pipeline::audit::{Auditor, Target, arguments_text};
@@ -44,10 +43,7 @@ use attention::Attention;
 use policy::{Decision, Policy, Subject};
 use question::{Answer, Asked, Scope};
 pub use questions::PluginQuestions;
-use seal::{Bound, Sealer};
-
-/// The key of the approval question in an input-required round trip.
-const INPUT_KEY: &str = "switchboard/approval";
+use seal::Sealer;
 
 /// What the gate needs to know about a call.
 pub struct Call<'a> {
@@ -310,82 +306,6 @@ impl Gate {
             Ok(Err(e)) => Answer::Deny(format!("asking the person failed: {e}")),
             Err(_) => Answer::Deny(format!("no answer within {}", human(timeout))),
         }
-    }
-
-    /// The 2026-07-28 way: answer with an input-required result carrying the form and a
-    /// sealed state ([`seal`]); the retry carries the answer and the state, which must open,
-    /// match this call and asker, and not have been spent.
-    async fn round_trip(
-        &self,
-        call: &Call<'_>,
-        hash: &str,
-        asker: &str,
-        text: &str,
-    ) -> Result<Answer, Clearance> {
-        let sealer = match &self.sealer {
-            Ok(sealer) => sealer,
-            Err(e) => return Ok(Answer::Deny(format!("approvals cannot be sealed: {e}"))),
-        };
-        let expected = Bound {
-            tool: call.tool.to_string(),
-            definition: hash.to_string(),
-            args: call.args_sha256.to_string(),
-            policy: self.policy.version().to_string(),
-            asker: asker.to_string(),
-            nonce: inbox::new_id() + &inbox::new_id(),
-            expires: crate::state::stamp(
-                chrono::Utc::now()
-                    + chrono::Duration::from_std(self.config.timeout.get()).unwrap_or_default(),
-            ),
-        };
-        if let Some(retry) = call.retry
-            && let Some(response) = retry.responses.get(INPUT_KEY)
-        {
-            let Some(sealed) = retry.state.as_deref() else {
-                return Ok(Answer::Deny(
-                    "the approval answer came without its request state".into(),
-                ));
-            };
-            let bound = match sealer.open_state(sealed, asker) {
-                Ok(bound) => bound,
-                Err(e) => {
-                    return Ok(Answer::Deny(format!(
-                        "the approval state is not valid (expired, altered, or sealed for another client): {e}"
-                    )));
-                }
-            };
-            if !bound.same_call(&expected) {
-                return Ok(Answer::Deny(
-                    "the approval answer belongs to another call (tool, definition, arguments or policy differ)".into(),
-                ));
-            }
-            let spent = self
-                .blocking(|s| s.spend_state(&seal::spent_key(sealed), &bound.expires))
-                .await;
-            return Ok(match spent {
-                Ok(true) => match serde_json::from_value::<ElicitResult>(response.clone()) {
-                    Ok(result) => question::answer(&result),
-                    Err(e) => Answer::Deny(format!("the approval answer is not valid: {e}")),
-                },
-                Ok(false) => Answer::Deny(
-                    "this approval answer was already used; an approval runs one call".into(),
-                ),
-                Err(e) => Answer::Deny(format!("cannot record the approval's use: {e}")),
-            });
-        }
-        let sealed = match sealer.seal(&expected, self.config.timeout.get()) {
-            Ok(sealed) => sealed,
-            Err(e) => return Ok(Answer::Deny(e)),
-        };
-        let mut requests = InputRequests::new();
-        requests.insert(
-            INPUT_KEY.to_string(),
-            InputRequest::Elicitation(ElicitRequest::new(question::form(text))),
-        );
-        Err(Clearance::NeedInput(InputRequiredResult::new(
-            Some(requests),
-            Some(sealed),
-        )))
     }
 
     /// Ask through the inbox and wait at most `approvals.wait`. `Err` carries what the model
