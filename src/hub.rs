@@ -181,14 +181,22 @@ impl Hub {
         hub
     }
 
-    /// Expire questions nobody answered and purge what is older than `audit.retention`,
-    /// off the request path.
+    /// Expire questions nobody answered or nobody can take any more (their process ended)
+    /// and purge what is older than `audit.retention`, off the request path.
     fn keep_house(&self) {
         let state = self.state.clone();
         let audit = self.config.config.audit.clone();
         let task = tokio::task::spawn_blocking(move || {
             if let Err(e) = state.expire_questions(audit.store_arguments) {
                 tracing::warn!(error = %e, "cannot expire old approval questions");
+            }
+            match crate::approval::inbox::expire_orphans(&state, audit.store_arguments) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    expired = n,
+                    "expired approval questions whose asking process has ended"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cannot expire orphaned approval questions"),
             }
             let cut = crate::state::retention::cutoff(audit.retention.get());
             match state.purge(&cut) {

@@ -63,8 +63,9 @@ pub fn client_shows_apps(capabilities: &ClientCapabilities) -> bool {
 }
 
 /// The tools as a client sees them: for a client that renders Apps, each tool the policy may
-/// ask about declares the card (unless it declares an App of its own); for any other client,
-/// the app-only card tool is left out.
+/// ask about declares the card (unless it declares an App of its own, or the inbox the card
+/// answers is off: `shows_apps` is false then); for any other client, the app-only card tool
+/// is left out.
 pub fn present<'a>(
     tools: impl Iterator<Item = (&'a Tool, &'a dyn Provider)>,
     policy: &Policy,

@@ -208,6 +208,47 @@ fn put(
     Ok(row)
 }
 
+/// Whether the process that put `row` has ended while the question is bound to one of its
+/// sessions, so that no call can ever take its answer (a stateless client's question can
+/// still be taken by any process serving that client).
+pub fn orphaned(row: &ApprovalRow) -> bool {
+    row.session.starts_with("session ") && !process_alive(row.pid)
+}
+
+#[cfg(unix)]
+fn process_alive(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // Signal 0 checks without sending; EPERM means it exists under another user.
+    let answer = unsafe { libc::kill(pid, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: i64) -> bool {
+    // Not checked here: such questions simply expire with their time.
+    true
+}
+
+/// Expire the open questions no call can take any more ([`orphaned`]), forgetting their
+/// text unless `keep_text`. Blocking.
+pub fn expire_orphans(state: &State, keep_text: bool) -> Result<usize, StateError> {
+    let mut expired = 0;
+    for row in state.pending_approvals()? {
+        if orphaned(&row) && state.settle_approval(&row.id, "pending", "expired")? {
+            if !keep_text {
+                state.forget_text(&row.id)?;
+            }
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
 /// How often the database is re-read when no change notification arrives.
 const RECHECK: Duration = Duration::from_secs(2);
 

@@ -329,7 +329,7 @@ fn render(pending: &[ApprovalRow], base: &str, done: &HashMap<String, String>) -
             r#"<li class="approval" id="approval-{id}">
 <h2>{tool} <small>from {provider}</small></h2>
 <pre class="question">{summary}</pre>{whole}
-<p class="meta">asked {created}, expires {expires} (local time) &middot; id <code>{id}</code></p>
+<p class="meta">asked {created}, expires {expires} (local time) &middot; id <code>{id}</code></p>{gone}
 <form method="post" action="{base}decide">
 <input type="hidden" name="id" value="{id}">
 <fieldset><legend>If you approve</legend>
@@ -344,6 +344,11 @@ fn render(pending: &[ApprovalRow], base: &str, done: &HashMap<String, String>) -
             tool = escape(&row.tool),
             provider = escape(&row.provider),
             summary = escape(&row.summary),
+            gone = if inbox::orphaned(row) {
+                "<p class=\"gone\">The switchboard process that asked has ended: nothing will run on a yes.</p>"
+            } else {
+                ""
+            },
             created = escape(&crate::state::local_time(&row.created)),
             expires = escape(&crate::state::local_time(&row.expires)),
         ));

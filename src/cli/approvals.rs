@@ -67,6 +67,11 @@ fn list(state: &State, as_json: bool) -> Result<ExitCode> {
             crate::state::local_time(&row.created),
             crate::state::local_time(&row.expires)
         );
+        if inbox::orphaned(row) {
+            println!(
+                "    (the switchboard process that asked has ended: nothing will run on a yes)"
+            );
+        }
         for line in row.summary.lines() {
             println!("    {line}");
         }

@@ -307,7 +307,8 @@ impl ServerHandler for Face {
     ) -> Result<ListToolsResult, McpError> {
         let started = Instant::now();
         let snapshot = self.snapshot().await?;
-        let shows_apps = abilities(ctx.client_capabilities().as_ref()).apps;
+        let shows_apps = abilities(ctx.client_capabilities().as_ref()).apps
+            && self.inner.hub.config.config.approvals.inbox;
         let tools = crate::approval::card::present(
             snapshot.tools.values().map(|r| (&r.tool, &*r.provider)),
             &self.inner.hub.policy,

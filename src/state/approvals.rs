@@ -287,6 +287,15 @@ impl State {
         .map(|changed| changed == 1)
     }
 
+    /// Forget question `id`'s readable text (its digest stays). Blocking.
+    pub fn forget_text(&self, id: &str) -> Result<(), StateError> {
+        self.execute(
+            "UPDATE approvals SET summary = '', arguments = NULL WHERE id = ?1",
+            vec![text(id)],
+        )
+        .map(|_| ())
+    }
+
     /// Record that a sealed request state was used; `false` when it already was (a
     /// replay). Blocking.
     pub fn spend_state(&self, digest: &str, expires: &str) -> Result<bool, StateError> {

@@ -1,6 +1,7 @@
 //! What approvals leave behind and show: a question's readable text is kept only while it is
-//! open (unless `audit.store_arguments`), `audit purge` deletes old rows, and the question a
-//! person reads cannot be forged by the arguments.
+//! open (unless `audit.store_arguments`), `audit purge` deletes old rows, a question whose
+//! process was killed is marked and then expired, and the question a person reads cannot be
+//! forged by the arguments.
 
 use serde_json::{Value, json};
 
@@ -105,4 +106,59 @@ async fn arguments_cannot_pose_as_other_arguments_in_the_question() {
     let refused = waiting.await.unwrap().expect("answered");
     assert_eq!(refused.is_error, Some(true));
     client.cancel().await.ok();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_question_whose_process_was_killed_is_marked_and_expires_at_the_next_start() {
+    let home = home("approvals:\n  timeout: 20m\nconnectors:\n  probe: {enabled: true}\n");
+    let command = {
+        let mut command = tokio::process::Command::new(crate::support::binary());
+        command.arg("serve");
+        command
+    };
+    let (client, _e, pid) = crate::support::client::connect_command(
+        &home,
+        command,
+        crate::support::client::Options::default(),
+    )
+    .await;
+    let _waiting = call_in_background(&client, "probe__echo", json!({"text": "orphan"}));
+    let ids = pending(&home, 1).await;
+    let pid = pid.expect("the server's pid") as libc::pid_t;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    // The transport reaps its child when the client goes.
+    client.cancel().await.ok();
+    let listed = stdout(&home.run(&["approvals", "list"]));
+    assert!(
+        listed.contains("the switchboard process that asked has ended"),
+        "{listed}"
+    );
+    // The next switchboard to start expires it: nobody can ever take its answer.
+    let (next, _e2) = connect(&home).await;
+    let path = home.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let home = Home::at(&path);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let listed = stdout(&home.run(&["approvals", "list", "--json"]));
+            if listed.trim().is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still pending: {listed}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        !home
+            .run(&["approvals", "approve", &ids[0]])
+            .status
+            .success()
+    );
+    next.cancel().await.ok();
 }
