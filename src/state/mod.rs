@@ -331,6 +331,28 @@ mod tests {
     }
 
     #[test]
+    fn rows_queued_while_the_database_is_locked_are_all_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let state = State::open(&path).unwrap();
+        // Another process holds the database for longer than two write attempts.
+        let locker = Connection::open(&path).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let total = 40;
+        for i in 0..total {
+            let mut record = AuditRecord::new(format!("r-{i}"), "s", "tools/call");
+            record.outcome = Outcome::Ok;
+            state.record_audit(record);
+            // Spread over the lock, so rows arrive while the writer retries.
+            std::thread::sleep(BUSY_TIMEOUT * 3 / total);
+        }
+        locker.execute_batch("COMMIT").unwrap();
+        state.close();
+        let rows = State::open(&path).unwrap().recent_audit(1000).unwrap();
+        assert_eq!(rows.len(), total as usize, "rows were lost while retrying");
+    }
+
+    #[test]
     fn two_handles_share_one_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");

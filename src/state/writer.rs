@@ -187,7 +187,16 @@ fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Recei
                         "writing the state database failed; retrying"
                     );
                 }
-                let closing = matches!(receiver.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+                // Whether the channel is closed (shutdown): asking must not lose what it
+                // takes, so a write queued meanwhile joins the batch being retried.
+                let closing = match receiver.try_recv() {
+                    Ok(op) => {
+                        batch.push(op);
+                        false
+                    }
+                    Err(mpsc::TryRecvError::Empty) => false,
+                    Err(mpsc::TryRecvError::Disconnected) => true,
+                };
                 if closing && attempt >= CLOSING_ATTEMPTS {
                     tracing::error!(
                         lost = batch.len(),
