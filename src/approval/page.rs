@@ -1,6 +1,7 @@
 //! The approval page: the inbox in a browser on 127.0.0.1, so the person can approve or deny
 //! with a click. `serve` starts it on demand when the first question waits (and names it in
-//! the notification and the call's answer); `switchboard approvals ui` serves it by itself.
+//! the notification and the call's answer); `switchboard approvals ui` serves it by itself
+//! (the CLI prints its address).
 //!
 //! Only this machine can reach it (it binds the loopback address), only a browser given the
 //! URL can use it (a random token is part of every path), and a page fetched through another
@@ -53,20 +54,6 @@ pub async fn start(state: State, port: u16, keep_text: bool) -> Result<Running> 
     Ok(Running { url })
 }
 
-/// Serve the page until interrupted (`switchboard approvals ui`). Prints the URL on stdout;
-/// opens it when `open`.
-pub async fn serve(state: State, port: u16, open: bool, keep_text: bool) -> Result<()> {
-    let running = start(state, port, keep_text).await?;
-    let url = running.url;
-    println!("{url}"); // stdout-ok: the CLI prints the page's address for the person
-    if open {
-        open_browser(&url);
-    }
-    eprintln!("switchboard: the approval page is at {url} (Ctrl-C to stop)");
-    let _ = tokio::signal::ctrl_c().await;
-    Ok(())
-}
-
 /// The page of a running `serve`, started the first time a question needs it.
 pub struct OnDemand {
     state: State,
@@ -113,7 +100,8 @@ fn token() -> String {
     hex::encode(bytes)
 }
 
-fn open_browser(url: &str) {
+/// Open `url` in the person's browser; `false` when no browser could be started.
+pub fn open_browser(url: &str) -> bool {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {
@@ -127,9 +115,7 @@ fn open_browser(url: &str) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if spawned.is_err() {
-        eprintln!("switchboard: could not open a browser; open the address above yourself");
-    }
+    spawned.is_ok()
 }
 
 struct Request {

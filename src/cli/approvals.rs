@@ -38,13 +38,23 @@ pub async fn run(loaded: Loaded, command: ApprovalsCommand) -> Result<ExitCode> 
             }
         }
         ApprovalsCommand::Explain { tool } => explain(loaded, state.clone(), &tool).await?,
-        ApprovalsCommand::Ui { port, no_open } => {
-            crate::approval::page::serve(state.clone(), port, !no_open, keep_text).await?;
-            ExitCode::SUCCESS
-        }
+        ApprovalsCommand::Ui { port, no_open } => ui(&state, port, !no_open, keep_text).await?,
     };
     state.close();
     Ok(code)
+}
+
+/// Serve the approval page until interrupted; print its address, open it when `open`.
+async fn ui(state: &State, port: u16, open: bool, keep_text: bool) -> Result<ExitCode> {
+    let running = crate::approval::page::start(state.clone(), port, keep_text).await?;
+    let url = running.url;
+    println!("{url}");
+    if open && !crate::approval::page::open_browser(&url) {
+        eprintln!("switchboard: could not open a browser; open the address above yourself");
+    }
+    eprintln!("switchboard: the approval page is at {url} (Ctrl-C to stop)");
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(state: &State, as_json: bool) -> Result<ExitCode> {
