@@ -19,11 +19,11 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::approval::attention::Attention;
 use crate::approval::card::CardProvider;
 use crate::approval::policy::Policy;
+use crate::audit::Auditor;
 use crate::builtin::{Builtin, Members, search::SearchLimits};
 use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
 use crate::config::Loaded;
 use crate::pipeline::Pipeline;
-use crate::pipeline::audit::Auditor;
 use crate::plugin::provider::PluginProvider;
 use crate::plugin::services::HostEvent;
 use crate::plugin::{self, Found, LoadContext, Status};
@@ -68,7 +68,8 @@ pub struct Hub {
     pub pipeline: Pipeline,
     /// The approval policy (the pipeline's gate decides with the same one).
     pub policy: Arc<Policy>,
-    /// Audit rows for requests other than tool calls.
+    /// The one auditor: the pipeline's layer and the approval gate share it; the face records
+    /// lists and unknown names with it.
     pub auditor: Auditor,
     /// Where plugins' questions go when the client cannot ask the person.
     pub questions: Arc<dyn crate::requester::ElicitFallback>,
@@ -143,15 +144,17 @@ impl Hub {
                 config.config.audit.store_arguments,
             ))));
         let policy = Arc::new(Policy::new(&config.config.approvals));
+        let auditor = Auditor::new(state.clone(), config.config.audit.store_arguments);
         let hub = Arc::new(Self {
             pipeline: Pipeline::standard(
                 &config.config,
                 policy.clone(),
                 state.clone(),
+                auditor.clone(),
                 attention.clone(),
             ),
             policy,
-            auditor: Auditor::new(state.clone(), config.config.audit.store_arguments),
+            auditor,
             questions: Arc::new(crate::approval::PluginQuestions::new(
                 state.clone(),
                 &config.config.approvals,

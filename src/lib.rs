@@ -3,6 +3,7 @@
 //! lives in this library so the fuzz targets can reach the message path.
 
 mod approval;
+mod audit;
 mod awake;
 mod builtin;
 mod catalog;

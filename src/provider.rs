@@ -47,8 +47,11 @@ pub enum ProviderError {
     /// It panicked (the panic was contained).
     #[error("{0}")]
     Panicked(String),
-    /// It ran out of time.
-    #[error("timed out after {0:?}")]
+    /// It ran out of time. switchboard stops waiting and asks the provider to stop, but a
+    /// plugin's or server's work already under way may still complete, and the message says so.
+    #[error(
+        "timed out after {0:?}: switchboard stopped waiting and asked it to stop, but what it was doing may still complete; check before repeating it"
+    )]
     Timeout(Duration),
     /// The client cancelled the request.
     #[error("cancelled by the client")]

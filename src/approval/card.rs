@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::attention::Attention;
 use super::inbox;
 use super::policy::{Decision, Policy, Subject};
-use crate::pipeline::audit::arguments_text;
+use crate::audit::arguments_text;
 use crate::provider::{Offer, Provider, ProviderError};
 use crate::requester::Requester;
 use crate::state::State;

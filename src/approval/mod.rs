@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{InputRequiredResult, InputResponses};
 
+use crate::audit::{Auditor, Target, arguments_text};
 use crate::config::ApprovalsConfig;
-use crate::pipeline::audit::{Auditor, Target, arguments_text};
 use crate::requester::Requester;
 use crate::session::SessionInfo;
 use crate::state::approvals::{ApprovalRow, GrantRow};

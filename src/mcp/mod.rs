@@ -31,9 +31,9 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 
+use crate::audit::{Target, arguments_text};
 use crate::catalog::Snapshot;
 use crate::hub::Hub;
-use crate::pipeline::audit::{Target, arguments_text};
 use crate::pipeline::{CallError, CallResult, Operation, Reply, Request};
 use crate::requester::{ClientAbilities, LogGate, Requester};
 use crate::session::SessionInfo;

@@ -8,9 +8,9 @@
 
 use futures::future::BoxFuture;
 
-use super::audit::arguments_text;
 use super::{CallError, CallResult, Layer, Next, Operation, Request};
 use crate::approval::{Call, Clearance, Gate, Read};
+use crate::audit::arguments_text;
 use crate::state::audit::digest;
 
 /// Asks the gate about every request.

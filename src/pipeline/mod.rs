@@ -219,14 +219,13 @@ impl Pipeline {
         config: &crate::config::Config,
         policy: Arc<crate::approval::policy::Policy>,
         state: crate::state::State,
+        auditor: crate::audit::Auditor,
         attention: Arc<crate::approval::attention::Attention>,
     ) -> Self {
-        let store_arguments = config.audit.store_arguments;
-        let auditor = audit::Auditor::new(state.clone(), store_arguments);
-        let gate = crate::approval::Gate::new(config, policy, state.clone(), auditor, attention);
+        let gate = crate::approval::Gate::new(config, policy, state, auditor.clone(), attention);
         Self {
             layers: vec![
-                Box::new(audit::Audit::new(state, store_arguments)),
+                Box::new(audit::Audit(auditor)),
                 Box::new(validate::Validate::default()),
                 Box::new(approval::Approval(gate)),
                 Box::new(deadline::Deadline),
