@@ -113,10 +113,13 @@ struct Inner {
 pub const ASK_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl Requester {
-    /// A request from an MCP session. `cancel` should be a child of the request's token, so
-    /// timing a call out never touches the transport's own token.
+    /// A request from an MCP session, asked by `asker` ([`Requester::asker`]). `cancel`
+    /// should be a child of the request's token, so timing a call out never touches the
+    /// transport's own token.
+    #[allow(clippy::too_many_arguments)] // each is one fact of the request, named
     pub fn session(
         request_id: String,
+        asker: String,
         peer: Peer<RoleServer>,
         progress_token: Option<ProgressToken>,
         abilities: ClientAbilities,
@@ -134,17 +137,14 @@ impl Requester {
                 cancel,
                 logs,
                 fallback: None,
-                asker: String::new(),
+                asker,
             }),
         }
     }
 
-    /// A request with no client behind it (the CLI); progress and logs go to the log.
-    pub fn local(request_id: String) -> Self {
-        let asker = format!(
-            "session {}",
-            request_id.split('/').next().unwrap_or_default()
-        );
+    /// A request with no client behind it (the CLI), asked by `asker`; progress and logs go
+    /// to the log.
+    pub fn local(request_id: String, asker: String) -> Self {
         Self {
             inner: Arc::new(Inner {
                 request_id,
@@ -248,11 +248,6 @@ impl Requester {
     /// The same requester, asking `fallback` when the client cannot ask the person.
     pub fn with_fallback(self, fallback: Arc<dyn ElicitFallback>) -> Self {
         self.rebuilt(|inner| inner.fallback = Some(fallback))
-    }
-
-    /// The same requester, asked by `asker` (see [`Requester::asker`]).
-    pub fn with_asker(self, asker: String) -> Self {
-        self.rebuilt(|inner| inner.asker = asker)
     }
 
     /// A copy with `change` applied (the link is shared, so it is copied, not mutated).

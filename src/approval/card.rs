@@ -29,6 +29,7 @@ use crate::audit::arguments_text;
 use crate::provider::{Offer, Provider, ProviderError};
 use crate::requester::Requester;
 use crate::state::State;
+use crate::state::approvals::Decided;
 use crate::state::audit::digest;
 
 /// The MCP Apps extension's identifier.
@@ -230,25 +231,21 @@ impl CardProvider {
             }
         };
         let by = format!("the approval card ({})", requester.asker());
-        let decided = tokio::task::block_in_place(|| {
-            self.state.decide_with_nonce(
-                id,
-                nonce,
-                requester.asker(),
-                status,
-                remember,
-                &by,
-                self.keep_text,
-            )
-        })
-        .map_err(|e| ProviderError::Failed(format!("cannot record the answer: {e}")))?;
+        let answer = Decided {
+            status,
+            remember,
+            decided_by: &by,
+            keep_text: self.keep_text,
+            card: Some((nonce, requester.asker())),
+        };
+        let decided = tokio::task::block_in_place(|| inbox::decide(&self.state, id, &answer))
+            .map_err(|e| ProviderError::Failed(format!("cannot record the answer: {e}")))?;
         if !decided {
             return Ok(json!({
                 "outcome": "refused",
                 "text": "That answer was not taken: the question was answered or expired, or the card's nonce was used already."
             }));
         }
-        inbox::signal(&inbox::state_dir_of(&self.state), id);
         Ok(json!({"outcome": status}))
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::attention::Attention;
 use crate::requester::Requester;
-use crate::state::approvals::ApprovalRow;
+use crate::state::approvals::{ApprovalRow, Decided};
 use crate::state::{State, StateError, stamp};
 
 /// How many times one call goes back to ask when identical calls keep taking the answer.
@@ -285,18 +285,10 @@ pub fn signal(state_dir: &Path, id: &str) {
     }
 }
 
-/// Answer a pending question from this process (CLI, page): record it, then signal.
-/// `false` when it was not pending. Its readable text goes unless `keep_text`.
-pub fn decide(
-    state: &State,
-    id: &str,
-    approve: bool,
-    remember: Option<&str>,
-    decided_by: &str,
-    keep_text: bool,
-) -> Result<bool, StateError> {
-    let status = if approve { "approved" } else { "denied" };
-    let decided = state.decide_approval(id, status, remember, decided_by, keep_text)?;
+/// Answer a pending question from this process (CLI, page, card): record it, then signal
+/// the waiting call. `false` when it was not taken ([`State::decide_approval`]).
+pub fn decide(state: &State, id: &str, answer: &Decided<'_>) -> Result<bool, StateError> {
+    let decided = state.decide_approval(id, answer)?;
     if decided {
         signal(&state_dir_of(state), id);
     }

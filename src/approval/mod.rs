@@ -9,7 +9,7 @@
 //! running `serve` starts it on demand and sends a notification, [`attention`]) or with the
 //! CLI. A call waits for the inbox at most `approvals.wait`, then returns saying where to
 //! answer; the question stays open until `approvals.timeout`. Every answer is bound to who
-//! asked ([`Call::asker`]) and a yes runs one call. Every decision is an audit row linked to
+//! asked ([`Requester::asker`]) and a yes runs one call. Every decision is an audit row linked to
 //! the call.
 
 #![allow(deprecated)] // MCP log levels are deprecated in 2026-07-28 only.
@@ -68,13 +68,6 @@ pub struct Call<'a> {
     pub requester: &'a Requester,
     /// Answers to an earlier input-required result (2026-07-28 retries).
     pub retry: Option<&'a Retry>,
-}
-
-impl Call<'_> {
-    /// Who asks, as answers and grants are bound ([`SessionInfo::asker`]).
-    pub fn asker(&self) -> String {
-        self.session.asker(self.requester.is_stateless())
-    }
 }
 
 /// A request that only reads (a resource, a prompt, a completion), for [`Gate::screen`].
@@ -214,7 +207,7 @@ impl Gate {
 
     async fn ask(&self, call: &Call<'_>, why: &str, started: Instant) -> Clearance {
         let hash = definition::hash(call.definition);
-        let asker = call.asker();
+        let asker = call.requester.asker().to_string();
         match self
             .blocking(|s| s.matching_grant(call.tool, &hash, &asker))
             .await
@@ -261,7 +254,7 @@ impl Gate {
                         false,
                         &format!(
                             "not yet answered: the call returned after approvals.wait ({}); the question stays open",
-                            human(self.config.wait.min(self.config.timeout).get())
+                            human(self.config.wait_for_answer())
                         ),
                         started,
                     );
@@ -330,7 +323,7 @@ impl Gate {
             client: call.session.client.as_deref(),
             expires,
         };
-        let wait = self.config.wait.min(self.config.timeout).get();
+        let wait = self.config.wait_for_answer();
         match inbox::ask(
             &self.state,
             &question,
@@ -348,9 +341,7 @@ impl Gate {
             inbox::Waited::Open(row) => {
                 let url = self.attention.page_url().await;
                 let how = attention::how_to_answer(&row.id, url.as_deref());
-                let until = chrono::DateTime::parse_from_rfc3339(&row.expires)
-                    .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
-                    .unwrap_or_else(|_| row.expires.clone());
+                let until = crate::state::local_time(&row.expires);
                 Err(format!(
                     "Not run yet: {tool} needs the person's approval, and nobody has answered in {wait}. \
                      Tell the person that switchboard is asking them to approve {tool}: to answer, {how}. \
@@ -412,7 +403,7 @@ impl Gate {
 }
 
 fn row_answer(row: &ApprovalRow) -> Answer {
-    if row.status == "approved" || row.status == "consumed" {
+    if row.status == "approved" {
         let scope = row
             .remember
             .as_deref()

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::inbox;
 use crate::state::State;
-use crate::state::approvals::ApprovalRow;
+use crate::state::approvals::{ApprovalRow, Decided};
 
 /// The largest request head or body accepted.
 const MAX_REQUEST: usize = 16 * 1024;
@@ -224,17 +224,15 @@ async fn handle(
                 .get("remember")
                 .map(String::as_str)
                 .filter(|r| *r == "session" || *r == "always");
-            let decided = tokio::task::block_in_place(|| {
-                inbox::decide(
-                    state,
-                    &id,
-                    approve,
-                    remember,
-                    "the approval page",
-                    keep_text,
-                )
-            })
-            .unwrap_or(false);
+            let answer = Decided {
+                status: if approve { "approved" } else { "denied" },
+                remember: remember.filter(|_| approve),
+                decided_by: "the approval page",
+                keep_text,
+                card: None,
+            };
+            let decided =
+                tokio::task::block_in_place(|| inbox::decide(state, &id, &answer)).unwrap_or(false);
             if !decided {
                 tracing::info!(id = %id, "the approval page answered a question that was no longer waiting");
             }

@@ -34,7 +34,7 @@ impl PluginQuestions {
     ) -> Self {
         Self {
             state,
-            wait: config.wait.min(config.timeout).get(),
+            wait: config.wait_for_answer(),
             timeout: config.timeout.get(),
             enabled: config.inbox,
             attention,
@@ -83,11 +83,6 @@ impl ElicitFallback for PluginQuestions {
             let json = serde_json::to_value(&params).unwrap_or_default();
             let (summary, defaults) = summarize(asker, &json);
             let subject = format!("{asker}: question");
-            // The session part of the request id: the question is answered for this session.
-            let asker_id = format!(
-                "session {}",
-                requester.request_id().split('/').next().unwrap_or("")
-            );
             let expires =
                 chrono::Utc::now() + chrono::Duration::from_std(self.timeout).unwrap_or_default();
             let question = Question {
@@ -97,7 +92,7 @@ impl ElicitFallback for PluginQuestions {
                 args_sha256: &digest(&json.to_string()),
                 text: &summary,
                 arguments: None,
-                asker: &asker_id,
+                asker: requester.asker(),
                 client: None,
                 expires,
             };

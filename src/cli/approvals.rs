@@ -10,6 +10,7 @@ use crate::approval::policy::{Policy, Subject};
 use crate::config::Loaded;
 use crate::hub::{Hub, StartOptions};
 use crate::state::State;
+use crate::state::approvals::Decided;
 
 /// Run an `approvals` subcommand.
 pub async fn run(loaded: Loaded, command: ApprovalsCommand) -> Result<ExitCode> {
@@ -101,7 +102,14 @@ fn decide(
     keep_text: bool,
 ) -> Result<ExitCode> {
     let by = format!("switchboard approvals (pid {})", std::process::id());
-    if inbox::decide(state, id, approve, remember, &by, keep_text)? {
+    let answer = Decided {
+        status: if approve { "approved" } else { "denied" },
+        remember,
+        decided_by: &by,
+        keep_text,
+        card: None,
+    };
+    if inbox::decide(state, id, &answer)? {
         let word = if approve { "approved" } else { "denied" };
         match remember {
             Some(scope) => println!("{word} {id} (remembered for {scope})"),

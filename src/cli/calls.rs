@@ -35,7 +35,8 @@ async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallT
         "switchboard-cli/{}",
         env!("CARGO_PKG_VERSION")
     )));
-    let requester = Requester::local(session.request_id(1)).with_fallback(hub.questions.clone());
+    let requester = Requester::local(session.request_id(1), session.asker(false))
+        .with_fallback(hub.questions.clone());
     let request = Request::tool(tool.to_string(), route, arguments, requester, session);
     match hub.pipeline.call(request).await {
         Ok(Reply::Tool(result)) => Ok(result),

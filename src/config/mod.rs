@@ -157,6 +157,13 @@ pub struct ApprovalsConfig {
     pub notify: bool,
 }
 
+impl ApprovalsConfig {
+    /// How long a call waits for an inbox answer: `wait`, but never past `timeout`.
+    pub fn wait_for_answer(&self) -> std::time::Duration {
+        self.wait.min(self.timeout).get()
+    }
+}
+
 /// What a tool without a matching rule gets.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

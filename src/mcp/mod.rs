@@ -122,6 +122,7 @@ impl Face {
     ) -> Requester {
         Requester::session(
             session.request_id(jsonrpc_id),
+            session.asker(stateless),
             peer,
             progress_token,
             abilities,
@@ -130,7 +131,6 @@ impl Face {
             self.inner.logs.clone(),
         )
         .with_fallback(self.inner.hub.questions.clone())
-        .with_asker(session.asker(stateless))
     }
 
     /// The catalog, once the plugins present at start are loaded.

@@ -52,6 +52,21 @@ pub struct ApprovalRow {
     pub decided_by: Option<String>,
 }
 
+/// An answer to a question, as [`State::decide_approval`] records it.
+pub struct Decided<'a> {
+    /// `approved` or `denied`.
+    pub status: &'a str,
+    /// With an approval: `session` or `always` to also remember it.
+    pub remember: Option<&'a str>,
+    /// Who decided (the command, the page, the card).
+    pub decided_by: &'a str,
+    /// Keep the readable text (`audit.store_arguments`).
+    pub keep_text: bool,
+    /// For an App card's answer: the nonce the question was given, and the asker it must
+    /// belong to.
+    pub card: Option<(&'a str, &'a str)>,
+}
+
 /// A remembered approval.
 #[derive(Clone, Debug, Serialize)]
 pub struct GrantRow {
@@ -168,29 +183,31 @@ impl State {
         .map(|_| ())
     }
 
-    /// Decide a pending, unexpired question (`approved` or `denied`); `false` when it was not
-    /// pending (already decided, expired, or no such id). Its readable text goes unless
-    /// `keep_text`. Blocking.
-    pub fn decide_approval(
-        &self,
-        id: &str,
-        status: &str,
-        remember: Option<&str>,
-        decided_by: &str,
-        keep_text: bool,
-    ) -> Result<bool, StateError> {
+    /// Decide a pending, unexpired question as `answer` says; `false` when it was not
+    /// pending (already decided, expired, or no such id) or, for a card's answer, not that
+    /// asker's or not with the nonce it was given. A given nonce is spent. The readable text
+    /// goes unless `answer.keep_text`. Blocking.
+    pub fn decide_approval(&self, id: &str, answer: &Decided<'_>) -> Result<bool, StateError> {
+        let (nonce, asker) = match answer.card {
+            Some((nonce, asker)) => (text(nonce), text(asker)),
+            None => (Value::Null, Value::Null),
+        };
         self.execute(
             "UPDATE approvals SET status = ?2, remember = ?3, decided = ?4, decided_by = ?5,
+                 nonce = NULL,
                  summary = CASE WHEN ?6 THEN summary ELSE '' END,
                  arguments = CASE WHEN ?6 THEN arguments ELSE NULL END
-             WHERE id = ?1 AND status = 'pending' AND expires > ?4",
+             WHERE id = ?1 AND status = 'pending' AND expires > ?4
+               AND (?7 IS NULL OR (nonce = ?7 AND session = ?8))",
             vec![
                 text(id),
-                text(status),
-                optional(remember),
+                text(answer.status),
+                optional(answer.remember),
                 text(now()),
-                text(decided_by),
-                Value::Integer(i64::from(keep_text)),
+                text(answer.decided_by),
+                Value::Integer(i64::from(answer.keep_text)),
+                nonce,
+                asker,
             ],
         )
         .map(|changed| changed == 1)
@@ -248,41 +265,6 @@ impl State {
         self.execute(
             "UPDATE approvals SET nonce = ?2 WHERE id = ?1 AND status = 'pending' AND expires > ?3",
             vec![text(id), text(nonce), text(now())],
-        )
-        .map(|changed| changed == 1)
-    }
-
-    /// Decide open question `id` for `asker` with the nonce it was given, spending the nonce;
-    /// `false` when the question is not open, not `asker`'s, or the nonce is wrong or spent.
-    /// Blocking.
-    #[allow(clippy::too_many_arguments)] // each is one condition or field of the answer
-    pub fn decide_with_nonce(
-        &self,
-        id: &str,
-        nonce: &str,
-        asker: &str,
-        status: &str,
-        remember: Option<&str>,
-        decided_by: &str,
-        keep_text: bool,
-    ) -> Result<bool, StateError> {
-        self.execute(
-            "UPDATE approvals SET status = ?4, remember = ?5, decided = ?6, decided_by = ?7,
-                 nonce = NULL,
-                 summary = CASE WHEN ?8 THEN summary ELSE '' END,
-                 arguments = CASE WHEN ?8 THEN arguments ELSE NULL END
-             WHERE id = ?1 AND nonce = ?2 AND session = ?3 AND status = 'pending'
-               AND expires > ?6",
-            vec![
-                text(id),
-                text(nonce),
-                text(asker),
-                text(status),
-                optional(remember),
-                text(now()),
-                text(decided_by),
-                Value::Integer(i64::from(keep_text)),
-            ],
         )
         .map(|changed| changed == 1)
     }

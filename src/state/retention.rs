@@ -59,7 +59,17 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::approvals::{ApprovalRow, GrantRow};
+    use crate::state::approvals::{ApprovalRow, Decided, GrantRow};
+
+    fn answer(status: &str, keep_text: bool) -> Decided<'_> {
+        Decided {
+            status,
+            remember: None,
+            decided_by: "cli",
+            keep_text,
+            card: None,
+        }
+    }
     use crate::state::{AuditRecord, Outcome};
 
     fn question(id: &str, created: &str, expires: &str) -> ApprovalRow {
@@ -154,14 +164,10 @@ mod tests {
         state.insert_approval(&question("b", &now(), far)).unwrap();
         assert!(
             state
-                .decide_approval("a", "approved", None, "cli", false)
+                .decide_approval("a", &answer("approved", false))
                 .unwrap()
         );
-        assert!(
-            state
-                .decide_approval("b", "denied", None, "cli", true)
-                .unwrap()
-        );
+        assert!(state.decide_approval("b", &answer("denied", true)).unwrap());
         let a = state.approval("a").unwrap().unwrap();
         assert_eq!((a.summary.as_str(), a.arguments), ("", None));
         assert_eq!(state.approval("b").unwrap().unwrap().summary, "Allow t?");
@@ -174,7 +180,7 @@ mod tests {
             .unwrap();
         assert!(
             !state
-                .decide_approval("c", "approved", None, "cli", false)
+                .decide_approval("c", &answer("approved", false))
                 .unwrap()
         );
         assert_eq!(state.expire_questions(false).unwrap(), 1);

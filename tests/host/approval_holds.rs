@@ -1,7 +1,8 @@
 //! Approvals under pressure: one yes runs exactly one call however many identical calls wait
 //! (in one process or two); an answer serves only the client and session that asked and
 //! only until its question expires; a sealed 2026-07-28 request state opens in another
-//! process but is spent once; a call that waits too long returns saying where to answer,
+//! process but is spent once; a client that gives up while waiting still gets its yes on the
+//! repeat; a call that waits too long returns saying where to answer,
 //! `serve` serves that page itself, and the person gets a desktop notification on the
 //! session bus.
 
@@ -442,4 +443,48 @@ async fn serve_notifies_the_desktop_and_its_page_answers() {
     let result = waiting.await.unwrap().expect("answered");
     assert_eq!(text_of(&result), "1");
     client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_while_waiting_still_gets_its_yes_on_the_repeat() {
+    let home = home(ASKING);
+    let (client, _e) = connect(&home).await;
+    let waiting = call_in_background(&client, "probe__counter", json!({}));
+    let ids = pending(&home, 1).await;
+    // The client abandons the call while it waits (dropping it, rmcp sends
+    // notifications/cancelled); the gate records that, and the question stays open.
+    waiting.abort();
+    let path = home.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let home = Home::at(&path);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !audit_decisions(&home).iter().any(|r| {
+            r["outcome"] == "denied"
+                && r["decided_by"]
+                    .as_str()
+                    .is_some_and(|by| by.contains("cancelled"))
+        }) {
+            assert!(
+                Instant::now() < deadline,
+                "no decision for the abandoned call"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(pending_now(&home), ids);
+    // The question outlives the call that gave up; answering it lets the repeat run once.
+    assert!(
+        home.run(&["approvals", "approve", &ids[0]])
+            .status
+            .success()
+    );
+    let repeated = client
+        .call_tool(call("probe__counter", json!({})))
+        .await
+        .expect("answered");
+    assert_eq!(text_of(&repeated), "1", "{repeated:?}");
+    client.cancel().await.ok();
+    assert_eq!(counter_value(&home), 1);
 }
