@@ -20,9 +20,9 @@ pub mod definition;
 pub mod inbox;
 mod notify;
 pub mod page;
+mod plugin_questions;
 pub mod policy;
 pub mod question;
-mod questions;
 mod round_trip;
 pub mod seal;
 pub mod values;
@@ -40,9 +40,9 @@ use crate::state::approvals::{ApprovalRow, GrantRow};
 
 use crate::state::{Outcome, State, now};
 use attention::Attention;
+pub use plugin_questions::PluginQuestions;
 use policy::{Decision, Policy, Subject};
 use question::{Answer, Asked, Scope};
-pub use questions::PluginQuestions;
 use seal::Sealer;
 
 /// What the gate needs to know about a call.

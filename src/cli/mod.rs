@@ -5,11 +5,11 @@
 //! the only code that prints to stdout, and never while serving.
 
 mod approvals;
+mod audit_cmd;
 mod calls;
 mod config_cmd;
 mod doctor;
 mod plugins;
-mod records;
 mod secrets_cmd;
 mod serve;
 mod servers;
@@ -288,12 +288,12 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Audit {
             command: Some(AuditCommand::Purge { before }),
             ..
-        } => records::purge(loaded, before.as_deref()),
+        } => audit_cmd::purge(loaded, before.as_deref()),
         Command::Audit {
             command: None,
             json,
             limit,
-        } => records::audit(loaded, json, limit),
+        } => audit_cmd::audit(loaded, json, limit),
         Command::Doctor => doctor::run(loaded).await,
         Command::Approvals { command } => approvals::run(loaded, command).await,
         Command::Servers { command } => servers::run(loaded, command).await,

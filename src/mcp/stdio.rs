@@ -66,7 +66,7 @@ pub struct Reply {
     key: String,
     ticket: u64,
     writer: Arc<dyn LineSink>,
-    inflight: InFlight,
+    inflight: Unanswered,
     direct: Direct,
 }
 
@@ -135,12 +135,12 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct LineTransport<W> {
     writer: Arc<Mutex<BufWriter<W>>>,
     incoming: mpsc::Receiver<ClientJsonRpcMessage>,
-    inflight: InFlight,
+    inflight: Unanswered,
 }
 
 /// The ids of requests read but not yet answered: a second request with the id of one still
 /// being answered is refused, since its answer could not be told apart.
-type InFlight = Arc<std::sync::Mutex<HashSet<String>>>;
+type Unanswered = Arc<std::sync::Mutex<HashSet<String>>>;
 
 /// The requests a [`Shortcut`] is answering, by id key: each with a ticket of its own (an id
 /// is free again once its request is cancelled, so the key alone cannot tell a late answer
@@ -167,7 +167,7 @@ where
     ) -> Self {
         let writer = Arc::new(Mutex::new(BufWriter::new(writer)));
         let (sender, incoming) = mpsc::channel(64);
-        let inflight = InFlight::default();
+        let inflight = Unanswered::default();
         let reading = LineReader {
             reader: BufReader::with_capacity(64 * 1024, reader),
             writer: writer.clone(),
@@ -192,7 +192,7 @@ struct LineReader<R, W> {
     reader: BufReader<R>,
     writer: Arc<Mutex<BufWriter<W>>>,
     line: Vec<u8>,
-    inflight: InFlight,
+    inflight: Unanswered,
     shortcut: Option<Arc<dyn Shortcut>>,
     direct: Direct,
     tickets: u64,
@@ -306,7 +306,7 @@ where
 /// Mark `id` as being answered and return its key; a request reusing the id of one still
 /// being answered is refused instead (its answer could not be told apart), and `None`.
 async fn claim<W: AsyncWrite + Unpin + Send + 'static>(
-    inflight: &InFlight,
+    inflight: &Unanswered,
     writer: &Arc<Mutex<BufWriter<W>>>,
     id: &RequestId,
 ) -> Option<String> {

@@ -64,7 +64,7 @@ pub enum ServerEvent {
 const STDERR_TAIL: usize = 8;
 
 /// One request switchboard forwarded and is waiting on.
-struct Inflight {
+struct Forwarded {
     seq: u64,
     id: RequestId,
     token: ProgressToken,
@@ -87,7 +87,7 @@ pub struct Server {
     spec: ServerSpec,
     live: RwLock<Live>,
     status: watch::Sender<ServerStatus>,
-    inflight: Mutex<Vec<Inflight>>,
+    inflight: Mutex<Vec<Forwarded>>,
     registered: Notify,
     seq: AtomicU64,
     events: mpsc::UnboundedSender<ServerEvent>,
@@ -269,7 +269,7 @@ impl Server {
         self.inflight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(Inflight {
+            .push(Forwarded {
                 seq,
                 id,
                 token,
