@@ -9,6 +9,7 @@ mod builtin;
 mod catalog;
 pub mod cli;
 mod config;
+mod framing;
 mod home;
 mod http;
 mod hub;

@@ -23,12 +23,11 @@ use rmcp::model::{
 use rmcp::transport::Transport;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+
+use crate::framing::{Line, MAX_LINE, put_line, read_line};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
-
-/// The longest line accepted; longer ones are refused (and skipped to their end).
-pub const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// MCP request methods a client may send; a request naming one whose params do not decode
 /// gets `-32602` rather than rmcp's "method not found".
@@ -109,18 +108,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> LineSink for Mutex<BufWriter<W>> {
     fn write_line(&self, text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>> {
         Box::pin(async move { put_line(&mut *self.lock().await, text).await })
     }
-}
-
-/// Write `text` as one whole line and flush it: the one way a message goes onto a pipe
-/// (stdout here, a downstream server's stdin in [`crate::server::link`]). The caller holds
-/// the writer's lock, so lines never interleave.
-pub async fn put_line<W: AsyncWrite + Unpin>(
-    writer: &mut BufWriter<W>,
-    mut text: Vec<u8>,
-) -> std::io::Result<()> {
-    text.push(b'\n');
-    writer.write_all(&text).await?;
-    writer.flush().await
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -318,55 +305,6 @@ async fn claim<W: AsyncWrite + Unpin + Send + 'static>(
     let why = STILL_ANSWERING.to_string();
     refuse(writer.clone(), id, ErrorCode::INVALID_REQUEST, why).await;
     None
-}
-
-/// What [`read_line`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Line {
-    /// A line (without its newline); the last one may lack the newline.
-    Read,
-    /// A line longer than [`MAX_LINE`], consumed to its end and dropped.
-    TooLong,
-    /// The end of input.
-    End,
-}
-
-/// Read the next newline-delimited line of `reader` into `line`, holding at most
-/// [`MAX_LINE`] bytes of it: a peer cannot make switchboard buffer without bound.
-pub async fn read_line<R: AsyncRead + Unpin>(
-    reader: &mut BufReader<R>,
-    line: &mut Vec<u8>,
-) -> std::io::Result<Line> {
-    line.clear();
-    let mut too_long = false;
-    loop {
-        let buffer = reader.fill_buf().await?;
-        if buffer.is_empty() {
-            return Ok(match (too_long, line.is_empty()) {
-                (true, _) => Line::TooLong,
-                (false, true) => Line::End,
-                (false, false) => Line::Read,
-            });
-        }
-        let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
-            Some(end) => (&buffer[..end], end + 1),
-            None => (buffer, buffer.len()),
-        };
-        let newline = done > chunk.len();
-        if !too_long {
-            if line.len() + chunk.len() > MAX_LINE {
-                too_long = true;
-                line.clear();
-            } else {
-                line.extend_from_slice(chunk);
-            }
-        }
-        reader.consume(done);
-        if newline {
-            crate::awake::touch();
-            return Ok(if too_long { Line::TooLong } else { Line::Read });
-        }
-    }
 }
 
 /// The refusal of a request whose id is taken.

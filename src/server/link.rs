@@ -25,7 +25,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Server;
-use crate::mcp::stdio::{Line, MAX_LINE, put_line, read_line};
+use crate::framing::{Line, MAX_LINE, put_line, read_line};
 
 /// The id prefix of switchboard's own requests.
 const ID_PREFIX: &str = "switchboard-";
