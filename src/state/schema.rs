@@ -101,6 +101,12 @@ const MIGRATIONS: &[&str] = &[
         digest  TEXT PRIMARY KEY,
         expires TEXT NOT NULL
     );",
+    // 5: spill files already replayed (by content hash), so a file whose replay committed
+    // but was not yet deleted when the process died is not replayed twice.
+    "CREATE TABLE replayed_spills (
+        sha256   TEXT PRIMARY KEY,
+        replayed TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this binary writes.
