@@ -32,6 +32,7 @@ pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
     let shortcut: std::sync::Arc<dyn crate::mcp::stdio::Shortcut> =
         std::sync::Arc::new(face.clone());
     let transport = crate::mcp::stdio::LineTransport::new(stdin, stdout, Some(shortcut));
+    let stop_reading = transport.stop_reading();
     let outcome = match face.serve(transport).await {
         Ok(running) => {
             let cancel = running.cancellation_token();
@@ -41,14 +42,25 @@ pub async fn run(loaded: Loaded, args: super::ServeArgs) -> Result<ExitCode> {
                     Err(e) => e,
                 }
             };
+            let ended = running.waiting();
+            tokio::pin!(ended);
             tokio::select! {
-                quit = running.waiting() => {
+                quit = &mut ended => {
                     tracing::info!(reason = ?quit, "client connection ended");
                     Ok(())
                 }
                 () = shutdown_signal() => {
-                    tracing::info!("signal received; shutting down");
-                    cancel.cancel();
+                    // Stop reading, answer what was read (its rows are written by the
+                    // shutdown below); a second signal ends at once.
+                    tracing::info!("signal received; answering the requests already read, then shutting down");
+                    stop_reading.cancel();
+                    tokio::select! {
+                        _ = &mut ended => {}
+                        () = shutdown_signal() => {
+                            tracing::warn!("second signal; shutting down without waiting for answers");
+                            cancel.cancel();
+                        }
+                    }
                     Ok(())
                 }
                 error = unservable => {

@@ -87,7 +87,7 @@ impl Reply {
             }
             direct.remove(&self.key);
         }
-        lock(&self.inflight).remove(&self.key);
+        self.inflight.release(&self.key);
         match serde_json::to_vec(&message) {
             Ok(text) => {
                 if let Err(e) = self.writer.write_line(text).await {
@@ -119,15 +119,69 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Reading and decoding run in a task of their own: rmcp may drop a pending `receive` to
 /// send something, and a line half-read (or a refusal half-written) at that moment must not
 /// be lost. `receive` only takes decoded messages from a channel, which is cancel-safe.
+///
+/// When input ends (end of file, or [`LineTransport::stop_reading`]), `receive` reports the
+/// end only once every request already read is answered (for at most [`DRAIN_LIMIT`]): rmcp
+/// stops its service loop at the end of input, and an answer still being worked out would
+/// be lost with its audit row.
 pub struct LineTransport<W> {
     writer: Arc<Mutex<BufWriter<W>>>,
     incoming: mpsc::Receiver<ClientJsonRpcMessage>,
     inflight: Unanswered,
+    /// Cancels what the shortcut still answers once the drain is over.
+    ended: CancellationToken,
+    stop: CancellationToken,
+    /// When the drain gives up; set when input ends.
+    drain_until: Option<tokio::time::Instant>,
 }
 
+/// How long the end of input waits for the requests already read to be answered. Calls
+/// end well before this on their own (`plugins.call_timeout`, `approvals.wait`).
+pub const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The ids of requests read but not yet answered: a second request with the id of one still
-/// being answered is refused, since its answer could not be told apart.
-type Unanswered = Arc<std::sync::Mutex<HashSet<String>>>;
+/// being answered is refused, since its answer could not be told apart; the end of input
+/// waits for the set to empty.
+type Unanswered = Arc<Pending>;
+
+/// See [`Unanswered`].
+#[derive(Default)]
+struct Pending {
+    ids: std::sync::Mutex<HashSet<String>>,
+    emptied: tokio::sync::Notify,
+}
+
+impl Pending {
+    /// Mark `key` as being answered; false when it already is.
+    fn claim(&self, key: &str) -> bool {
+        lock(&self.ids).insert(key.to_string())
+    }
+
+    /// `key` is answered (or cancelled).
+    fn release(&self, key: &str) {
+        let mut ids = lock(&self.ids);
+        if ids.remove(key) && ids.is_empty() {
+            self.emptied.notify_waiters();
+        }
+    }
+
+    fn count(&self) -> usize {
+        lock(&self.ids).len()
+    }
+
+    /// Wait until nothing read is unanswered.
+    async fn all_answered(&self) {
+        loop {
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            emptied.as_mut().enable();
+            if lock(&self.ids).is_empty() {
+                return;
+            }
+            emptied.await;
+        }
+    }
+}
 
 /// The requests a [`Shortcut`] is answering, by id key: each with a ticket of its own (an id
 /// is free again once its request is cancelled, so the key alone cannot tell a late answer
@@ -155,6 +209,8 @@ where
         let writer = Arc::new(Mutex::new(BufWriter::new(writer)));
         let (sender, incoming) = mpsc::channel(64);
         let inflight = Unanswered::default();
+        let ended = CancellationToken::new();
+        let stop = CancellationToken::new();
         let reading = LineReader {
             reader: BufReader::with_capacity(64 * 1024, reader),
             writer: writer.clone(),
@@ -163,14 +219,30 @@ where
             shortcut,
             direct: Direct::default(),
             tickets: 0,
-            ended: CancellationToken::new(),
+            ended: ended.clone(),
+            stop: stop.clone(),
         };
         tokio::spawn(reading.run(sender));
         Self {
             writer,
             incoming,
             inflight,
+            ended,
+            stop,
+            drain_until: None,
         }
+    }
+
+    /// A token that ends reading when cancelled, as the end of input would (a signal to
+    /// shut down): what was read is still answered.
+    pub fn stop_reading(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}
+
+impl<W> Drop for LineTransport<W> {
+    fn drop(&mut self) {
+        self.ended.cancel();
     }
 }
 
@@ -183,8 +255,10 @@ struct LineReader<R, W> {
     shortcut: Option<Arc<dyn Shortcut>>,
     direct: Direct,
     tickets: u64,
-    /// Fires when reading ends, cancelling what the shortcut still answers.
+    /// Fires when the transport is done, cancelling what the shortcut still answers.
     ended: CancellationToken,
+    /// Ends reading early (shutdown).
+    stop: CancellationToken,
 }
 
 impl<R, W> LineReader<R, W>
@@ -194,9 +268,15 @@ where
 {
     /// Read until end of input (or until nobody receives any more).
     async fn run(mut self, sender: mpsc::Sender<ClientJsonRpcMessage>) {
-        let _ended = self.ended.clone().drop_guard();
         loop {
-            match read_line(&mut self.reader, &mut self.line).await {
+            let read = tokio::select! {
+                read = read_line(&mut self.reader, &mut self.line) => read,
+                () = self.stop.cancelled() => {
+                    tracing::info!("no longer reading requests; answering those already read");
+                    return;
+                }
+            };
+            match read {
                 Err(e) => {
                     tracing::warn!(error = %e, "reading stdin failed; ending the session");
                     return;
@@ -241,7 +321,7 @@ where
                 && let Some(id) = &cancelled.params.request_id
             {
                 let key = id_key(id);
-                lock(&self.inflight).remove(&key);
+                self.inflight.release(&key);
                 if let Some((_, cancel)) = lock(&self.direct).remove(&key) {
                     cancel.cancel();
                 }
@@ -298,7 +378,7 @@ async fn claim<W: AsyncWrite + Unpin + Send + 'static>(
     id: &RequestId,
 ) -> Option<String> {
     let key = id_key(id);
-    if lock(inflight).insert(key.clone()) {
+    if inflight.claim(&key) {
         return Some(key);
     }
     let id = serde_json::to_value(id).unwrap_or(Value::Null);
@@ -486,7 +566,7 @@ where
             _ => None,
         };
         if let Some(id) = answered {
-            lock(&self.inflight).remove(&id_key(id));
+            self.inflight.release(&id_key(id));
         }
         let writer = self.writer.clone();
         async move {
@@ -496,7 +576,24 @@ where
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
-        self.incoming.recv().await
+        if let Some(message) = self.incoming.recv().await {
+            return Some(message);
+        }
+        // rmcp makes a new `receive` each time round its loop: the deadline is set once.
+        let until = *self
+            .drain_until
+            .get_or_insert_with(|| tokio::time::Instant::now() + DRAIN_LIMIT);
+        if tokio::time::timeout_at(until, self.inflight.all_answered())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                unanswered = self.inflight.count(),
+                "input ended; requests still unanswered after {DRAIN_LIMIT:?} are given up"
+            );
+        }
+        self.ended.cancel();
+        None
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {

@@ -5,11 +5,11 @@
 //! only when `audit.store_arguments` is on.
 
 use rusqlite::{Connection, Row, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// How a request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// It succeeded.
@@ -56,7 +56,7 @@ impl Outcome {
 }
 
 /// One audit row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// The request's id, unique across processes (`<session>/<JSON-RPC id>`).
     pub request_id: String,

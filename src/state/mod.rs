@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod audit;
 pub mod retention;
 mod schema;
+mod spill;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -128,11 +129,16 @@ impl State {
         }
         let mut conn = open_connection(path)?;
         schema::migrate(&mut conn)?;
+        let folder = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        spill::replay(&mut conn, &folder);
         let reader = open_connection(path)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                writer: Writer::start(conn),
+                writer: Writer::start(conn, folder),
                 reader: Mutex::new(reader),
             }),
         })
@@ -208,7 +214,7 @@ impl State {
         params: Vec<Value>,
     ) -> Result<usize, StateError> {
         self.inner.writer.call(|reply| Op::Execute {
-            sql,
+            sql: sql.into(),
             params,
             reply: Some(reply),
         })
@@ -217,7 +223,7 @@ impl State {
     /// Queue one statement; returns at once.
     pub(crate) fn execute_later(&self, sql: &'static str, params: Vec<Value>) {
         self.inner.writer.send(Op::Execute {
-            sql,
+            sql: sql.into(),
             params,
             reply: None,
         });
@@ -350,6 +356,93 @@ mod tests {
         state.close();
         let rows = State::open(&path).unwrap().recent_audit(1000).unwrap();
         assert_eq!(rows.len(), total as usize, "rows were lost while retrying");
+    }
+
+    /// Files in `dir` whose name says they are spill files.
+    fn spill_files(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("unwritten-")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn shutdown_against_a_database_that_stays_locked_is_bounded_and_spills_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let state = State::open(&path).unwrap();
+        let locker = Connection::open(&path).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        for i in 0..25 {
+            let mut record = AuditRecord::new(format!("r-{i}"), "s", "tools/call");
+            record.outcome = Outcome::Ok;
+            state.record_audit(record);
+        }
+        state.execute_later(
+            "INSERT INTO spent_states (digest, expires) VALUES (?1, ?2)",
+            vec![Value::Text("d".into()), Value::Text("2999-01-01".into())],
+        );
+        let started = std::time::Instant::now();
+        state.close();
+        let took = started.elapsed();
+        // The limit plus one attempt's busy wait and a retry pause, not the 40 × 5 s of old.
+        assert!(
+            took < writer::CLOSING_LIMIT + BUSY_TIMEOUT,
+            "closing took {took:?}"
+        );
+        let files = spill_files(dir.path());
+        assert_eq!(files.len(), 1, "one spill file: {files:?}");
+        locker.execute_batch("COMMIT").unwrap();
+        drop(locker);
+
+        // The next start replays it, once, and deletes it.
+        let next = State::open(&path).unwrap();
+        assert_eq!(next.recent_audit(1000).unwrap().len(), 25);
+        let spent: i64 = next
+            .read(|c| c.query_row("SELECT count(*) FROM spent_states", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(spent, 1);
+        assert!(spill_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_spill_file_whose_replay_committed_is_not_applied_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let record = AuditRecord::new("r-spilled", "s", "tools/call");
+        let ops = [writer::Op::Audit(Box::new(record))];
+        let (file, count) = spill::write(dir.path(), &ops).unwrap();
+        assert_eq!(count, 1);
+        let text = std::fs::read(&file).unwrap();
+        State::open(&path).unwrap().close();
+        // A process that died after committing the replay but before deleting the file.
+        std::fs::write(&file, &text).unwrap();
+        let state = State::open(&path).unwrap();
+        let rows = state.recent_audit(10).unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert!(spill_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_damaged_line_of_a_spill_file_is_skipped_and_the_rest_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let ops = [
+            writer::Op::Audit(Box::new(AuditRecord::new("r-1", "s", "tools/call"))),
+            writer::Op::Audit(Box::new(AuditRecord::new("r-2", "s", "tools/call"))),
+        ];
+        let (file, _) = spill::write(dir.path(), &ops).unwrap();
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.insert_str(0, "{not a write}\n");
+        std::fs::write(&file, text).unwrap();
+        let rows = State::open(&path).unwrap().recent_audit(10).unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
     }
 
     #[test]

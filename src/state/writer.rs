@@ -3,12 +3,20 @@
 //! Requests queue operations on a channel and move on; the thread takes whatever is queued
 //! (up to a batch) and writes it in one transaction. When the database is locked by another
 //! process or the disk is full, the batch is kept and retried, so nothing queued is lost while
-//! the process lives; closing flushes what is left.
+//! the process lives. Closing flushes what is left, waiting at most [`CLOSING_LIMIT`] for a
+//! database that stays locked or full; what it still cannot write then goes to a spill file
+//! ([`super::spill`]) that the next start replays.
+//!
+//! A process killed outright (kill -9, a power cut aside) loses at most the writes of the
+//! batch being gathered or committed: rows are queued as requests are answered and committed
+//! within [`GATHER`] of the first of them.
 
-use std::sync::Mutex;
+use std::borrow::Cow;
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
@@ -20,8 +28,12 @@ const BATCH: usize = 512;
 const GATHER: Duration = Duration::from_millis(20);
 /// Pause between attempts when a write fails.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
-/// Attempts at shutdown before giving up on what is left (about 10 s).
-const CLOSING_ATTEMPTS: u32 = 40;
+/// How long shutdown keeps trying a database that stays locked or full before it spills
+/// what is left to a file.
+pub const CLOSING_LIMIT: Duration = Duration::from_secs(10);
+/// The busy timeout of each attempt once closing, so one attempt cannot outlast the limit
+/// by much (the connection's usual one is [`super::BUSY_TIMEOUT`]).
+const CLOSING_BUSY: Duration = Duration::from_millis(500);
 
 /// Where an awaited write reports how many rows it changed.
 pub type Reply = SyncSender<Result<usize, String>>;
@@ -45,27 +57,48 @@ pub enum Op {
     },
     /// One statement; with a reply, the caller waits for it.
     Execute {
-        sql: &'static str,
+        sql: Cow<'static, str>,
         params: Vec<rusqlite::types::Value>,
         reply: Option<Reply>,
     },
 }
 
+/// The writer thread and the channel to it.
 pub struct Writer {
     sender: Mutex<Option<Sender<Op>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// When closing began; the thread's retries end [`CLOSING_LIMIT`] after it.
+    closing: Arc<OnceLock<Instant>>,
+    /// Cuts short a busy wait in progress when closing begins.
+    interrupt: rusqlite::InterruptHandle,
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Self {
+    /// Start the thread writing to `conn`; what shutdown cannot write goes to a spill file
+    /// in `spill_dir`.
+    pub fn start(conn: Connection, spill_dir: PathBuf) -> Self {
         let (sender, receiver) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("state-writer".into())
-            .spawn(move || run(conn, receiver))
-            .expect("spawning the state writer thread");
+        let closing = Arc::new(OnceLock::new());
+        let interrupt = conn.get_interrupt_handle();
+        let thread = {
+            let closing = closing.clone();
+            std::thread::Builder::new()
+                .name("state-writer".into())
+                .spawn(move || {
+                    let thread = Thread {
+                        conn,
+                        spill_dir,
+                        closing,
+                    };
+                    run(thread, receiver)
+                })
+                .expect("spawning the state writer thread")
+        };
         Self {
             sender: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
+            closing,
+            interrupt,
         }
     }
 
@@ -93,9 +126,13 @@ impl Writer {
             .map_err(StateError::Write)
     }
 
-    /// Stop accepting writes, write what is queued, and wait for the thread.
+    /// Stop accepting writes, write what is queued, and wait for the thread: at most about
+    /// [`CLOSING_LIMIT`] when the database stays locked or full (then the rest is spilled).
     pub fn close(&self) {
+        let _ = self.closing.set(Instant::now());
         drop(self.sender.lock().unwrap_or_else(|e| e.into_inner()).take());
+        // A write waiting out the usual busy timeout starts over with the short one.
+        self.interrupt.interrupt();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = thread.join();
         }
@@ -108,7 +145,14 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut conn: Connection, receiver: Receiver<Op>) {
+/// What the writer thread owns.
+struct Thread {
+    conn: Connection,
+    spill_dir: PathBuf,
+    closing: Arc<OnceLock<Instant>>,
+}
+
+fn run(mut thread: Thread, receiver: Receiver<Op>) {
     let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
     // Blocks for the first operation; the loop ends when every sender is gone and the
     // queue is empty.
@@ -127,7 +171,7 @@ fn run(mut conn: Connection, receiver: Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        write_with_retry(&mut conn, &mut batch, &receiver);
+        thread.write_with_retry(&mut batch, &receiver);
     }
 }
 
@@ -146,70 +190,85 @@ impl Op {
     }
 }
 
-/// Write `batch`, retrying while the database refuses. While the channel is open, retry for
-/// as long as it takes (the process is alive, nothing is lost); once it is closed (shutdown),
-/// give up after [`CLOSING_ATTEMPTS`] and say how much was lost.
-fn write_with_retry(conn: &mut Connection, batch: &mut Vec<Op>, receiver: &Receiver<Op>) {
-    let mut attempt = 0u32;
-    loop {
-        match write_batch(conn, batch) {
-            Ok(changed) => {
-                for (op, rows) in batch.drain(..).zip(changed) {
-                    if let Some(reply) = op.take_reply() {
-                        let _ = reply.send(Ok(rows));
+impl Thread {
+    /// Write `batch`, retrying while the database refuses. Until closing, retry for as long
+    /// as it takes (the process is alive, nothing is lost); once closing, keep trying until
+    /// [`CLOSING_LIMIT`] after it began, each attempt waiting at most [`CLOSING_BUSY`], then
+    /// spill what is left to a file.
+    fn write_with_retry(&mut self, batch: &mut Vec<Op>, receiver: &Receiver<Op>) {
+        let mut attempt = 0u32;
+        let mut short_waits = false;
+        loop {
+            let closing = self.closing.get().copied();
+            if closing.is_some() && !short_waits {
+                short_waits = true;
+                let _ = self.conn.busy_timeout(CLOSING_BUSY);
+            }
+            let error = match write_batch(&mut self.conn, batch) {
+                Ok(changed) => {
+                    for (op, rows) in batch.drain(..).zip(changed) {
+                        if let Some(reply) = op.take_reply() {
+                            let _ = reply.send(Ok(rows));
+                        }
                     }
+                    return;
                 }
+                Err(e) => e.to_string(),
+            };
+            attempt += 1;
+            // Callers waiting on a reply hear of the failure at once; background writes
+            // (audit rows) stay queued.
+            let mut kept = Vec::with_capacity(batch.len());
+            for op in batch.drain(..) {
+                if op.is_awaited() {
+                    if let Some(reply) = op.take_reply() {
+                        let _ = reply.send(Err(error.clone()));
+                    }
+                } else {
+                    kept.push(op);
+                }
+            }
+            *batch = kept;
+            if attempt == 1 || attempt.is_multiple_of(20) {
+                tracing::warn!(
+                    error = %error,
+                    queued = batch.len(),
+                    "writing the state database failed; retrying"
+                );
+            }
+            // What was queued meanwhile joins the batch being retried.
+            while let Ok(op) = receiver.try_recv() {
+                batch.push(op);
+            }
+            if batch.is_empty() {
                 return;
             }
-            Err(e) => {
-                attempt += 1;
-                let message = e.to_string();
-                // Callers waiting on a reply hear of the failure at once; background writes
-                // (audit rows) stay queued.
-                let mut kept = Vec::with_capacity(batch.len());
-                for op in batch.drain(..) {
-                    if op.is_awaited() {
-                        if let Some(reply) = op.take_reply() {
-                            let _ = reply.send(Err(message.clone()));
-                        }
-                    } else {
-                        kept.push(op);
-                    }
-                }
-                *batch = kept;
-                if batch.is_empty() {
-                    return;
-                }
-                if attempt == 1 || attempt.is_multiple_of(20) {
-                    tracing::warn!(
-                        error = %message,
-                        queued = batch.len(),
-                        "writing the state database failed; retrying"
-                    );
-                }
-                // Whether the channel is closed (shutdown): asking must not lose what it
-                // takes, so a write queued meanwhile joins the batch being retried.
-                let closing = match receiver.try_recv() {
-                    Ok(op) => {
-                        batch.push(op);
-                        false
-                    }
-                    Err(mpsc::TryRecvError::Empty) => false,
-                    Err(mpsc::TryRecvError::Disconnected) => true,
-                };
-                if closing && attempt >= CLOSING_ATTEMPTS {
-                    tracing::error!(
-                        lost = batch.len(),
-                        error = %message,
-                        "giving up on state writes at shutdown"
-                    );
-                    batch.clear();
-                    return;
-                }
-                std::thread::sleep(RETRY_PAUSE);
+            if closing.is_some_and(|since| since.elapsed() >= CLOSING_LIMIT) {
+                give_up(batch, &self.spill_dir, &error);
+                return;
             }
+            std::thread::sleep(RETRY_PAUSE);
         }
     }
+}
+
+/// Shutdown could not write `batch`: keep it in a spill file for the next start.
+fn give_up(batch: &mut Vec<Op>, spill_dir: &std::path::Path, error: &str) {
+    match super::spill::write(spill_dir, batch) {
+        Ok((file, count)) => tracing::warn!(
+            error = %error,
+            writes = count,
+            file = %file.display(),
+            "the state database stayed unwritable at shutdown; the unwritten rows are kept in a file the next start replays"
+        ),
+        Err(e) => tracing::error!(
+            error = %error,
+            spill_error = %e,
+            lost = batch.len(),
+            "the state database stayed unwritable at shutdown and the rows could not be kept in a file either; they are lost"
+        ),
+    }
+    batch.clear();
 }
 
 fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<usize>> {
@@ -222,7 +281,8 @@ fn write_batch(conn: &mut Connection, batch: &[Op]) -> rusqlite::Result<Vec<usiz
     Ok(changed)
 }
 
-fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<usize> {
+/// Apply one write inside `tx` (also how a spill file is replayed).
+pub(super) fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<usize> {
     match op {
         Op::Audit(record) => {
             super::audit::insert(tx, record)?;
@@ -266,7 +326,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<usize> {
             ),
         },
         Op::Execute { sql, params, .. } => {
-            let mut statement = tx.prepare_cached(sql)?;
+            let mut statement = tx.prepare_cached(sql.as_ref())?;
             statement.execute(rusqlite::params_from_iter(params.iter()))
         }
     }

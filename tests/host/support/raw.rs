@@ -99,6 +99,42 @@ impl Raw {
         self.response(id).await
     }
 
+    /// The process id, for signals.
+    pub fn pid(&self) -> i32 {
+        self.child.id().expect("running") as i32
+    }
+
+    /// Close stdin, as a client that has sent its last request does.
+    pub fn close_input(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// Every message still to come, until the server closes stdout.
+    pub async fn rest(&mut self) -> Vec<Value> {
+        let mut messages = Vec::new();
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
+                .await
+                .expect("stdout closes in time")
+                .expect("read");
+            let Some(line) = line else {
+                return messages;
+            };
+            messages.push(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("non-JSON on stdout ({e}): {line}")),
+            );
+        }
+    }
+
+    /// Wait for the process to exit (after its input closed or a signal).
+    pub async fn exit(mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("exit in time")
+            .expect("wait")
+    }
+
     /// Close stdin and wait for the process to exit.
     pub async fn finish(mut self) -> std::process::ExitStatus {
         drop(self.stdin.take());
