@@ -7,7 +7,9 @@
 //! - `echo-server` serves MCP on stdin/stdout;
 //! - `echo-server --hang` reads its input and never answers (not even `initialize`);
 //! - `echo-server --exit-at-start CODE` writes a line to stderr and exits with CODE;
-//! - `echo-server --idle` does nothing until killed (the grandchild of `spawn_grandchild`);
+//! - `echo-server --idle` does nothing until killed (the grandchild of `spawn_grandchild`,
+//!   which can also put it in a process group of its own and make it ignore SIGTERM, as
+//!   servers' helpers that escape a process-group kill do);
 //! - `echo-server --launch PROGRAM ARGS...` runs a program on its own stdio and waits (a
 //!   client stand-in that a test can kill outright).
 //!
@@ -108,8 +110,11 @@ fn tools() -> Vec<Tool> {
         ),
         Tool::new(
             "spawn_grandchild",
-            "Start an idle child process and answer its pid",
-            empty(),
+            "Start an idle child process and answer its pid; `own_group` puts it in a process group of its own, `ignore_term` makes it ignore SIGTERM",
+            schema(json!({"type": "object", "properties": {
+                "own_group": {"type": "boolean"},
+                "ignore_term": {"type": "boolean"}
+            }})),
         ),
         Tool::new("whoami", "Answer this process's pid and tag", empty()),
         Tool::new(
@@ -216,10 +221,28 @@ impl Echo {
                 }
             }
             "spawn_grandchild" => {
+                let flag = |key: &str| args.get(key).and_then(Value::as_bool).unwrap_or(false);
                 let exe = std::env::current_exe()
                     .map_err(|e| McpError::internal_error(e.to_string(), None))?;
-                let child = std::process::Command::new(exe)
-                    .arg("--idle")
+                let mut command = if flag("ignore_term") {
+                    // A SIGTERM ignored survives exec: the idle process really ignores it.
+                    let mut shell = std::process::Command::new("sh");
+                    shell
+                        .arg("-c")
+                        .arg("trap '' TERM; exec \"$0\" --idle")
+                        .arg(exe);
+                    shell
+                } else {
+                    let mut direct = std::process::Command::new(exe);
+                    direct.arg("--idle");
+                    direct
+                };
+                #[cfg(unix)]
+                if flag("own_group") {
+                    use std::os::unix::process::CommandExt;
+                    command.process_group(0);
+                }
+                let child = command
                     .stdin(std::process::Stdio::null())
                     .stdout(std::process::Stdio::null())
                     .spawn()
