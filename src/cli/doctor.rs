@@ -28,6 +28,7 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
     for (key, value) in state.health()? {
         println!("  {key}: {value}");
     }
+    healthy &= super::secrets_cmd::print_store_health("");
     let hub = Hub::start(loaded, state, StartOptions { serving: false });
     if let Err(e) = hub.ready().await {
         healthy = false;

@@ -99,7 +99,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ApprovalsCommand,
     },
-    /// Store secrets in the OS keyring, for `${keyring:NAME}` references.
+    /// Secrets in the OS keyring, for `${keyring:NAME}` references: set, get, list, delete, test.
     Secrets {
         /// What to do with secrets.
         #[command(subcommand)]
@@ -234,6 +234,23 @@ pub enum PluginsCommand {
         json: bool,
     },
     /// Check one library without loading it into a running server.
+    /// Say whether NAME is stored; print its value only with --reveal.
+    Get {
+        /// The entry name.
+        name: String,
+        /// Print the value to standard output.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// The names `secrets set` stored, and whether the store still has each.
+    List,
+    /// Remove NAME from the keyring.
+    Delete {
+        /// The entry name.
+        name: String,
+    },
+    /// Which store is in use, what it keeps across reboots, and a round trip through it.
+    Test,
     Check {
         /// The library file.
         file: PathBuf,
