@@ -164,14 +164,16 @@ impl State {
         (version, api): (&str, &str),
         stamp: Option<(i64, i64)>,
     ) {
-        self.inner.writer.send(Op::Plugin {
-            name: name.to_string(),
-            file: file.display().to_string(),
-            sha256: sha256.to_string(),
-            version: version.to_string(),
-            api_version: api.to_string(),
-            stamp,
-        });
+        self.inner
+            .writer
+            .send(Op::Plugin(Box::new(writer::PluginLoad {
+                name: name.to_string(),
+                file: file.display().to_string(),
+                sha256: sha256.to_string(),
+                version: version.to_string(),
+                api_version: api.to_string(),
+                stamp,
+            })));
     }
 
     /// The digest recorded for `file` when it had this size and modification time.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AuditRecord;
-use super::writer::Op;
+use super::writer::{Op, PluginLoad};
 
 const PREFIX: &str = "unwritten-";
 const SUFFIX: &str = ".jsonl";
@@ -29,18 +29,8 @@ const SUFFIX: &str = ".jsonl";
 #[serde(rename_all = "snake_case")]
 enum Spilled {
     Audit(Box<AuditRecord>),
-    Plugin {
-        name: String,
-        file: String,
-        sha256: String,
-        version: String,
-        api_version: String,
-        stamp: Option<(i64, i64)>,
-    },
-    Execute {
-        sql: String,
-        params: Vec<Cell>,
-    },
+    Plugin(Box<PluginLoad>),
+    Execute { sql: String, params: Vec<Cell> },
 }
 
 /// A statement parameter.
@@ -84,21 +74,7 @@ impl Spilled {
     fn of(op: &Op) -> Option<Self> {
         Some(match op {
             Op::Audit(record) => Spilled::Audit(record.clone()),
-            Op::Plugin {
-                name,
-                file,
-                sha256,
-                version,
-                api_version,
-                stamp,
-            } => Spilled::Plugin {
-                name: name.clone(),
-                file: file.clone(),
-                sha256: sha256.clone(),
-                version: version.clone(),
-                api_version: api_version.clone(),
-                stamp: *stamp,
-            },
+            Op::Plugin(load) => Spilled::Plugin(load.clone()),
             Op::Execute {
                 sql,
                 params,
@@ -114,21 +90,7 @@ impl Spilled {
     fn into_op(self) -> Op {
         match self {
             Spilled::Audit(record) => Op::Audit(record),
-            Spilled::Plugin {
-                name,
-                file,
-                sha256,
-                version,
-                api_version,
-                stamp,
-            } => Op::Plugin {
-                name,
-                file,
-                sha256,
-                version,
-                api_version,
-                stamp,
-            },
+            Spilled::Plugin(load) => Op::Plugin(load),
             Spilled::Execute { sql, params } => Op::Execute {
                 sql: Cow::Owned(sql),
                 params: params.into_iter().map(Value::from).collect(),

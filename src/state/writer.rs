@@ -38,17 +38,22 @@ const CLOSING_BUSY: Duration = Duration::from_millis(500);
 /// Where an awaited write reports how many rows it changed.
 pub type Reply = SyncSender<Result<usize, String>>;
 
+/// A plugin file was loaded: one row of `plugins`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct PluginLoad {
+    pub name: String,
+    pub file: String,
+    pub sha256: String,
+    pub version: String,
+    pub api_version: String,
+    /// The file's (size, mtime in ns), when known.
+    pub stamp: Option<(i64, i64)>,
+}
+
 /// One queued write.
 pub enum Op {
     Audit(Box<AuditRecord>),
-    Plugin {
-        name: String,
-        file: String,
-        sha256: String,
-        version: String,
-        api_version: String,
-        stamp: Option<(i64, i64)>,
-    },
+    Plugin(Box<PluginLoad>),
     Kv {
         plugin: String,
         key: String,
@@ -288,28 +293,21 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result
             super::audit::insert(tx, record)?;
             Ok(1)
         }
-        Op::Plugin {
-            name,
-            file,
-            sha256,
-            version,
-            api_version,
-            stamp,
-        } => tx.execute(
+        Op::Plugin(load) => tx.execute(
             "INSERT INTO plugins (name, file, sha256, version, api_version, first_seen, last_loaded, size, mtime_ns)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8)
              ON CONFLICT (name, file, sha256) DO UPDATE SET last_loaded = excluded.last_loaded,
                  version = excluded.version, api_version = excluded.api_version,
                  size = excluded.size, mtime_ns = excluded.mtime_ns",
             params![
-                name,
-                file,
-                sha256,
-                version,
-                api_version,
+                load.name,
+                load.file,
+                load.sha256,
+                load.version,
+                load.api_version,
                 now(),
-                stamp.map(|s| s.0),
-                stamp.map(|s| s.1)
+                load.stamp.map(|s| s.0),
+                load.stamp.map(|s| s.1)
             ],
         ),
         Op::Kv {
