@@ -7,9 +7,10 @@
 //! database that stays locked or full; what it still cannot write then goes to a spill file
 //! ([`super::spill`]) that the next start replays.
 //!
-//! A process killed outright (kill -9, a power cut aside) loses at most the writes of the
-//! batch being gathered or committed: rows are queued as requests are answered and committed
-//! within [`GATHER`] of the first of them.
+//! A process killed outright (kill -9) loses at most the writes of the batch being gathered
+//! or committed (at most [`BATCH`]): rows are queued as requests are answered, and a batch
+//! is committed [`GATHER`] after its first row, so what is lost is the last rows, never
+//! older ones.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
