@@ -1,5 +1,10 @@
 //! Logging: `tracing` to stderr (stdout carries protocol only) and, when configured, to
 //! `<state>/switchboard.log`. `SWITCHBOARD_LOG` overrides the configured filter.
+//!
+//! `serve` logs to both, since a client keeps a server's stderr as its log. A one-shot command
+//! (`doctor`, `tools`, `plugins list`...) is read by a person at a terminal, where stderr
+//! shows between the lines of its answer: it logs to the file only, and to stderr as well
+//! only when asked with `-v`.
 
 use std::fs::OpenOptions;
 use std::sync::Mutex;
@@ -14,9 +19,20 @@ use crate::config::Loaded;
 /// Keeps logging alive; drop at exit.
 pub struct Guard;
 
-/// Install the global subscriber. The log file is written only when serving, so one-shot
-/// commands do not interleave with a running server's log.
-pub fn init(loaded: &Loaded, serving: bool) -> Result<Guard> {
+/// Who is logging, which decides where the lines go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// `serve`: stderr (the client's log of this server) and the log file.
+    Serving,
+    /// A one-shot command: the log file; stderr too when `verbose` (`-v`).
+    OneShot {
+        /// The command line asked for the log on stderr.
+        verbose: bool,
+    },
+}
+
+/// Install the global subscriber for `audience`.
+pub fn init(loaded: &Loaded, audience: Audience) -> Result<Guard> {
     let filter_text = std::env::var("SWITCHBOARD_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -26,15 +42,27 @@ pub fn init(loaded: &Loaded, serving: bool) -> Result<Guard> {
             format!("invalid log filter {filter_text:?} (SWITCHBOARD_LOG or log.level)")
         })
     };
-    let stderr = fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .with_filter(filter()?);
-    let file = if serving && loaded.config.log.file {
+    let to_stderr = match audience {
+        Audience::Serving => true,
+        Audience::OneShot { verbose } => verbose,
+    };
+    let stderr = if to_stderr {
+        Some(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false)
+                .with_filter(filter()?),
+        )
+    } else {
+        None
+    };
+    let file = if loaded.config.log.file {
         let path = loaded.home.state_dir.join("switchboard.log");
         std::fs::create_dir_all(&loaded.home.state_dir)
             .with_context(|| format!("cannot create {}", loaded.home.state_dir.display()))?;
+        // Appending whole lines: a one-shot command's lines land between a running server's,
+        // never inside one (at debug level its first line names its process).
         match OpenOptions::new().create(true).append(true).open(&path) {
             Ok(f) => Some(
                 fmt::layer()

@@ -31,6 +31,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Also write the log to stderr (one-shot commands log to <state>/switchboard.log only;
+    /// `serve` always logs to stderr).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
     /// What to do (default: serve MCP over stdio).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -277,7 +282,16 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Secrets { command } => secrets_cmd::run(command),
         command => {
             let loaded = loaded?;
-            let _log_guard = crate::logging::init(&loaded, matches!(command, Command::Serve(_)))?;
+            let audience = match &command {
+                Command::Serve(_) => crate::logging::Audience::Serving,
+                _ => crate::logging::Audience::OneShot {
+                    verbose: cli.verbose,
+                },
+            };
+            let _log_guard = crate::logging::init(&loaded, audience)?;
+            if !matches!(command, Command::Serve(_)) {
+                tracing::debug!(pid = std::process::id(), "one-shot command started");
+            }
             let mut runtime = tokio::runtime::Builder::new_multi_thread();
             // One client on stdio: one worker thread runs every task, so a request's hops
             // between tasks (reader, call, downstream reader) never wake a second thread,

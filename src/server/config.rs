@@ -124,7 +124,7 @@ pub struct Entry {
 pub enum EntryKind {
     /// A server to run.
     Enabled(ServerSpec),
-    /// `"disabled": true` (the spec is still checked).
+    /// `"disabled": true` or `"enabled": false` (the spec is still checked).
     Disabled(ServerSpec),
     /// The entry is wrong: the message names the file, the server and the key.
     Invalid(String),
@@ -178,6 +178,8 @@ struct RawEntry {
     kind: Option<String>,
     #[serde(default)]
     disabled: bool,
+    /// `"enabled": false`, as other MCP hosts write it: the same as `"disabled": true`.
+    enabled: Option<bool>,
     prefix: Option<String>,
     tools: Option<RawFilter>,
     startup_timeout: Option<Seconds>,
@@ -426,7 +428,12 @@ fn spec(
         restart,
         trust_annotations: raw.trust_annotations,
     };
-    Ok((spec, raw.disabled))
+    if raw.disabled && raw.enabled == Some(true) {
+        return Err(format!(
+            "{origin}: mcpServers.{name}: says both \"disabled\": true and \"enabled\": true; keep one"
+        ));
+    }
+    Ok((spec, raw.disabled || raw.enabled == Some(false)))
 }
 
 /// Every `${...}` in `texts` must be a reference switchboard understands.
@@ -597,6 +604,20 @@ mod tests {
         assert!(e.contains("Streamable HTTP"), "{e}");
         let e = invalid(r#"{"mcpServers": {"a": {"command": "x", "prefix": "a b"}}}"#);
         assert!(e.contains("mcpServers.a.prefix"), "{e}");
+    }
+
+    #[test]
+    fn enabled_false_is_disabled() {
+        let kind = parse_one(r#"{"mcpServers": {"a": {"command": "x", "enabled": false}}}"#);
+        assert!(matches!(kind, EntryKind::Disabled(_)), "{kind:?}");
+        let kind = parse_one(r#"{"mcpServers": {"a": {"command": "x", "enabled": true}}}"#);
+        assert!(matches!(kind, EntryKind::Enabled(_)), "{kind:?}");
+        let e = invalid(
+            r#"{"mcpServers": {"a": {"command": "x", "enabled": true, "disabled": true}}}"#,
+        );
+        assert!(e.contains("keep one"), "{e}");
+        let e = invalid(r#"{"mcpServers": {"a": {"command": "x", "enabled": "no"}}}"#);
+        assert!(e.contains("mcpServers.a.enabled"), "{e}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub const STATUS_URI: &str = "switchboard://status";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
-    /// `"disabled": true` in the servers file.
+    /// `"disabled": true` (or `"enabled": false`) in the servers file.
     Disabled,
     /// Its entry is wrong; see the error.
     Invalid,

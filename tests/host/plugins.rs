@@ -53,8 +53,9 @@ async fn incompatible_libraries_are_refused_in_one_line_and_the_rest_load() {
     assert!(text.contains("plugin-api 1.0.0"), "{text}");
     client.cancel().await.ok();
 
-    // The person's view: one line per refusal, naming the file and the reason.
-    let output = home.run(&["plugins", "list"]);
+    // The person's view: one line per refusal, naming the file and the reason (the log,
+    // which a one-shot command writes to stderr only with -v).
+    let output = home.run(&["-v", "plugins", "list"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let log = stderr(&output);
     let line_for = |path: &std::path::Path| {
