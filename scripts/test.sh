@@ -12,6 +12,11 @@ need=()
 command -v dbus-daemon > /dev/null || need+=(dbus-daemon)
 command -v dbus-monitor > /dev/null || need+=(dbus-bin)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The secrets stores: the kernel keyring (keyctl), a real Secret Service (gnome-keyring) and
+# libsecret's secret-tool to cross-check it (tests/host/secrets.rs).
+command -v keyctl > /dev/null || need+=(keyutils)
+command -v gnome-keyring-daemon > /dev/null || need+=(gnome-keyring)
+command -v secret-tool > /dev/null || need+=(libsecret-tools)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -24,6 +29,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test"
+# The keyring tests fail, instead of skipping, when a store they need is missing.
+export SWITCHBOARD_TEST_REQUIRE_KEYRINGS=1
 # Plugin panics in the tests are expected; keep their output to the message.
 RUST_BACKTRACE=0 cargo test --workspace --locked
 

@@ -12,6 +12,7 @@ mod files_confinement;
 mod hostile;
 mod plugins;
 mod search;
+mod secrets;
 mod servers;
 mod session;
 mod support;
