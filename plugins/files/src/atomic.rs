@@ -6,12 +6,15 @@
 //! uses a hard link, which fails when the name is taken, so a file that appeared since the
 //! check is never clobbered (on file systems without hard links it falls back to checking and
 //! renaming). A replaced file keeps its permissions. On any failure the temporary file is
-//! removed and the destination is as it was.
+//! removed and the destination is as it was. Every name is taken in a folder opened beneath
+//! its root ([`crate::beneath::Folder`]), so none of these steps can be redirected by a link.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::beneath::Folder;
 
 /// Names of temporary files already tried by this process.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -19,14 +22,14 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// How many temporary names are tried before giving up.
 const TEMP_ATTEMPTS: u32 = 100;
 
-/// Create a new, empty temporary file in `folder`.
-fn create_temp(folder: &Path) -> io::Result<(PathBuf, File)> {
+/// Create a new, empty temporary file in `folder`; its name and the open file.
+fn create_temp(folder: &Folder) -> io::Result<(OsString, File)> {
     let pid = std::process::id();
     for _ in 0..TEMP_ATTEMPTS {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = folder.join(format!(".switchboard-write-{pid}-{n}.tmp"));
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => return Ok((path, file)),
+        let name = OsString::from(format!(".switchboard-write-{pid}-{n}.tmp"));
+        match folder.create_new(&name) {
+            Ok(file) => return Ok((name, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
@@ -37,99 +40,103 @@ fn create_temp(folder: &Path) -> io::Result<(PathBuf, File)> {
     ))
 }
 
-/// Flush a folder's entries to disk (a rename is durable only then). Best effort: not every
-/// platform can open a folder for this.
-fn sync_folder(folder: &Path) {
-    #[cfg(unix)]
-    if let Ok(dir) = File::open(folder) {
-        let _ = dir.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = folder;
-}
-
-/// Give `temp` the name `dest`: replacing what is there when `replace`, failing with
-/// `AlreadyExists` otherwise.
-fn install(temp: &Path, dest: &Path, replace: bool) -> io::Result<()> {
+/// Give `temp` the name `dest` in `folder`: replacing what is there when `replace`, failing
+/// with `AlreadyExists` otherwise.
+fn install(folder: &Folder, temp: &OsStr, dest: &OsStr, replace: bool) -> io::Result<()> {
     if replace {
-        return fs::rename(temp, dest);
+        return folder.rename(temp, folder, dest);
     }
-    match fs::hard_link(temp, dest) {
+    match folder.hard_link(temp, folder, dest) {
         Ok(()) => {
             // The data now has its final name; the temporary one is just an extra link.
-            let _ = fs::remove_file(temp);
+            let _ = folder.remove_file(temp);
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
         Err(_) => {
             // No hard links here (FAT, some network shares): check, then rename.
-            if fs::symlink_metadata(dest).is_ok() {
+            if folder.stat(dest).is_ok() {
                 return Err(io::Error::from(io::ErrorKind::AlreadyExists));
             }
-            fs::rename(temp, dest)
+            folder.rename(temp, folder, dest)
         }
     }
 }
 
-/// Write `bytes` to `dest` atomically. With `replace`, an existing file is replaced (keeping
-/// its permissions); without, an existing file is an `AlreadyExists` error.
-pub fn write(dest: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
-    let folder = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent folder"))?;
+/// Write `bytes` to the file `name` in `folder` atomically. With `replace`, an existing file
+/// is replaced (keeping its permissions); without, an existing file is an `AlreadyExists`
+/// error.
+pub fn write(folder: &Folder, name: &OsStr, bytes: &[u8], replace: bool) -> io::Result<()> {
     let (temp, mut file) = create_temp(folder)?;
     let outcome = (|| {
         file.write_all(bytes)?;
-        if replace && let Ok(existing) = fs::metadata(dest) {
-            file.set_permissions(existing.permissions())?;
+        if replace && let Ok(existing) = folder.stat(name) {
+            file.set_permissions(existing.permissions)?;
         }
         file.sync_all()?;
         drop(file);
-        install(&temp, dest, replace)
+        install(folder, &temp, name, replace)
     })();
     if outcome.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = folder.remove_file(&temp);
     }
     outcome?;
-    sync_folder(folder);
+    folder.sync();
     Ok(())
 }
 
-/// Move the regular file `from` to `dest` across file systems: copy it next to `dest`, install
-/// the copy atomically, then remove `from`.
-pub fn copy_across(from: &Path, dest: &Path, replace: bool) -> io::Result<()> {
-    let folder = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent folder"))?;
-    let (temp, file) = create_temp(folder)?;
-    drop(file);
+/// Move the regular file `from_name` in `from` to `to_name` in `to` across file systems: copy
+/// it next to the destination, install the copy atomically, then remove the original.
+pub fn copy_across(
+    from: &Folder,
+    from_name: &OsStr,
+    to: &Folder,
+    to_name: &OsStr,
+    replace: bool,
+) -> io::Result<()> {
+    let mut source = from.read_file(from_name)?;
+    let (temp, mut file) = create_temp(to)?;
     let outcome = (|| {
-        fs::copy(from, &temp)?;
-        File::open(&temp)?.sync_all()?;
-        install(&temp, dest, replace)
+        io::copy(&mut source, &mut file)?;
+        file.set_permissions(source.metadata()?.permissions())?;
+        file.sync_all()?;
+        drop(file);
+        install(to, &temp, to_name, replace)
     })();
     if outcome.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = to.remove_file(&temp);
     }
     outcome?;
-    sync_folder(folder);
-    fs::remove_file(from)
+    to.sync();
+    from.remove_file(from_name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::beneath::RootDir;
+    use std::fs;
+    use std::path::Path;
+
+    fn folder(path: &Path) -> Folder {
+        RootDir::open(path)
+            .expect("root")
+            .folder(Path::new(""))
+            .expect("folder")
+    }
 
     #[test]
     fn writes_replace_only_when_asked_and_leave_no_temporary_files() {
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("note.txt");
-        write(&dest, b"first", false).expect("create");
+        let at = folder(dir.path());
+        let name = OsStr::new("note.txt");
+        write(&at, name, b"first", false).expect("create");
         assert_eq!(fs::read_to_string(&dest).expect("read"), "first");
-        let again = write(&dest, b"second", false).expect_err("exists");
+        let again = write(&at, name, b"second", false).expect_err("exists");
         assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read_to_string(&dest).expect("read"), "first");
-        write(&dest, b"second", true).expect("replace");
+        write(&at, name, b"second", true).expect("replace");
         assert_eq!(fs::read_to_string(&dest).expect("read"), "second");
         let names: Vec<_> = fs::read_dir(dir.path())
             .expect("list")
@@ -144,9 +151,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("tempdir");
         let dest = dir.path().join("run.sh");
-        write(&dest, b"echo hi", false).expect("create");
+        let at = folder(dir.path());
+        let name = OsStr::new("run.sh");
+        write(&at, name, b"echo hi", false).expect("create");
         fs::set_permissions(&dest, fs::Permissions::from_mode(0o751)).expect("chmod");
-        write(&dest, b"echo bye", true).expect("replace");
+        write(&at, name, b"echo bye", true).expect("replace");
         let mode = fs::metadata(&dest).expect("stat").permissions().mode();
         assert_eq!(mode & 0o777, 0o751);
     }
@@ -157,7 +166,8 @@ mod tests {
         let from = dir.path().join("a.txt");
         let to = dir.path().join("b.txt");
         fs::write(&from, "moved").expect("write");
-        copy_across(&from, &to, false).expect("copy");
+        let at = folder(dir.path());
+        copy_across(&at, OsStr::new("a.txt"), &at, OsStr::new("b.txt"), false).expect("copy");
         assert!(!from.exists());
         assert_eq!(fs::read_to_string(&to).expect("read"), "moved");
     }

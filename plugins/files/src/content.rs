@@ -47,9 +47,8 @@ pub fn decode(mut bytes: Vec<u8>, cut: bool) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Read a file as text, at most `max` bytes of it.
-pub fn read_capped(path: &Path, max: u64) -> io::Result<Contents> {
-    let mut file = File::open(path)?;
+/// Read an open file as text, at most `max` bytes of it.
+pub fn read_capped(mut file: File, max: u64) -> io::Result<Contents> {
     let mut bytes = Vec::new();
     (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut bytes)?;
     if has_nul(&bytes) {
@@ -81,10 +80,9 @@ pub struct Window {
     pub size: u64,
 }
 
-/// Read about `length` bytes of a text file from byte `offset`. `None` when the file is binary
-/// (judged by its first 8 KiB and by the window itself).
-pub fn read_window(path: &Path, offset: u64, length: u64) -> io::Result<Option<Window>> {
-    let mut file = File::open(path)?;
+/// Read about `length` bytes of an open text file from byte `offset`. `None` when the file is
+/// binary (judged by its first 8 KiB and by the window itself).
+pub fn read_window(mut file: File, offset: u64, length: u64) -> io::Result<Option<Window>> {
     let size = file.metadata()?.len();
     let mut head = Vec::new();
     (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
@@ -165,6 +163,10 @@ mod tests {
     use super::*;
     use std::fs;
 
+    fn open(path: &Path) -> File {
+        File::open(path).expect("open")
+    }
+
     #[test]
     fn nul_in_the_first_8k_is_binary() {
         assert!(has_nul(b"PK\x03\x04\x00\x00"));
@@ -194,7 +196,7 @@ mod tests {
         let text = dir.path().join("t.txt");
         fs::write(&text, "héllo wörld").expect("write");
         assert_eq!(
-            read_capped(&text, 1024).expect("read"),
+            read_capped(open(&text), 1024).expect("read"),
             Contents::Text {
                 text: "héllo wörld".into(),
                 truncated: false
@@ -202,7 +204,7 @@ mod tests {
         );
         // 2 bytes: "h" and half of "é".
         assert_eq!(
-            read_capped(&text, 2).expect("read"),
+            read_capped(open(&text), 2).expect("read"),
             Contents::Text {
                 text: "h".into(),
                 truncated: true
@@ -211,7 +213,7 @@ mod tests {
         let exact = dir.path().join("exact.txt");
         fs::write(&exact, "abcd").expect("write");
         assert_eq!(
-            read_capped(&exact, 4).expect("read"),
+            read_capped(open(&exact), 4).expect("read"),
             Contents::Text {
                 text: "abcd".into(),
                 truncated: false
@@ -219,14 +221,20 @@ mod tests {
         );
         let bin = dir.path().join("b.png");
         fs::write(&bin, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR").expect("write");
-        assert_eq!(read_capped(&bin, 1024).expect("read"), Contents::Binary);
+        assert_eq!(
+            read_capped(open(&bin), 1024).expect("read"),
+            Contents::Binary
+        );
         let latin1 = dir.path().join("l.txt");
         fs::write(&latin1, b"caf\xe9").expect("write");
-        assert_eq!(read_capped(&latin1, 1024).expect("read"), Contents::Binary);
+        assert_eq!(
+            read_capped(open(&latin1), 1024).expect("read"),
+            Contents::Binary
+        );
         let empty = dir.path().join("e.txt");
         fs::write(&empty, b"").expect("write");
         assert_eq!(
-            read_capped(&empty, 1024).expect("read"),
+            read_capped(open(&empty), 1024).expect("read"),
             Contents::Text {
                 text: String::new(),
                 truncated: false
@@ -239,22 +247,26 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("w.txt");
         fs::write(&path, "aé€b").expect("write"); // a=1, é=2, €=3, b=1 bytes
-        let all = read_window(&path, 0, 100).expect("read").expect("text");
+        let all = read_window(open(&path), 0, 100)
+            .expect("read")
+            .expect("text");
         assert_eq!(
             (all.text.as_str(), all.start, all.end, all.size),
             ("aé€b", 0, 7, 7)
         );
         // Offset 2 is inside é: start moves to 3.
-        let mid = read_window(&path, 2, 3).expect("read").expect("text");
+        let mid = read_window(open(&path), 2, 3).expect("read").expect("text");
         assert_eq!((mid.text.as_str(), mid.start, mid.end), ("€", 3, 6));
         // Length 2 from 0 ends inside é: the window finishes the character.
-        let short = read_window(&path, 0, 2).expect("read").expect("text");
+        let short = read_window(open(&path), 0, 2).expect("read").expect("text");
         assert_eq!((short.text.as_str(), short.end), ("aé", 3));
-        let past = read_window(&path, 100, 10).expect("read").expect("text");
+        let past = read_window(open(&path), 100, 10)
+            .expect("read")
+            .expect("text");
         assert_eq!((past.text.as_str(), past.start, past.end), ("", 7, 7));
         let bin = dir.path().join("b.bin");
         fs::write(&bin, b"ab\x00cd").expect("write");
-        assert_eq!(read_window(&bin, 0, 10).expect("read"), None);
+        assert_eq!(read_window(open(&bin), 0, 10).expect("read"), None);
     }
 
     #[test]

@@ -32,6 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::content::{self, Contents};
+use crate::paths::Root;
 use crate::query::{NameQuery, match_expression, name_query};
 use crate::scan::FileEntry;
 
@@ -256,11 +257,12 @@ impl Index {
     }
 
     /// Bring the index in line with a complete walk: `files` is everything that exists now,
-    /// `roots` names the roots their `root` indexes point into, `max_file_size` is the cap.
+    /// `roots` the roots their `root` indexes point into (each file is read beneath its root),
+    /// `max_file_size` is the cap.
     pub fn sync(
         &mut self,
         files: &[FileEntry],
-        roots: &[String],
+        roots: &[Root],
         max_file_size: u64,
         progress: &Progress<'_>,
     ) -> rusqlite::Result<SyncStats> {
@@ -326,7 +328,7 @@ impl Index {
     fn write_batch(
         &mut self,
         batch: &[&FileEntry],
-        roots: &[String],
+        roots: &[Root],
         max_file_size: u64,
         indexed_at: i64,
     ) -> rusqlite::Result<usize> {
@@ -349,7 +351,13 @@ impl Index {
             for file in batch {
                 let path = Path::new(&file.path);
                 let name = crate::paths::display_name(path);
-                let (kind, body) = match content::read_capped(path, max_file_size) {
+                let root = roots.get(file.root);
+                let opened = match root.and_then(|r| path.strip_prefix(&r.path).ok().zip(Some(r))) {
+                    Some((rel, root)) => root.dir.read_file(rel),
+                    None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+                };
+                let (kind, body) = match opened.and_then(|f| content::read_capped(f, max_file_size))
+                {
                     Ok(Contents::Text {
                         text,
                         truncated: false,
@@ -364,7 +372,9 @@ impl Index {
                         ("unreadable", String::new())
                     }
                 };
-                let root = roots.get(file.root).map_or("", String::as_str);
+                let root = root
+                    .map(|r| r.path.display().to_string())
+                    .unwrap_or_default();
                 let size = i64::try_from(file.size).unwrap_or(i64::MAX);
                 let id: i64 = upsert.query_row(
                     params![file.path, name, root, size, file.mtime_ns, indexed_at, kind],
@@ -384,7 +394,7 @@ impl Index {
     pub fn upsert(
         &mut self,
         files: &[FileEntry],
-        roots: &[String],
+        roots: &[Root],
         max_file_size: u64,
     ) -> rusqlite::Result<()> {
         let batch: Vec<&FileEntry> = files.iter().collect();
@@ -568,14 +578,8 @@ mod tests {
 
         fn sync_with(&mut self, max: u64, progress: &Progress<'_>) -> SyncStats {
             let walk = scan::walk(self.roots.roots(), self.roots.filter(), None, &|| false);
-            let names: Vec<String> = self
-                .roots
-                .roots()
-                .iter()
-                .map(|r| r.path.display().to_string())
-                .collect();
             self.index
-                .sync(&walk.files, &names, max, progress)
+                .sync(&walk.files, self.roots.roots(), max, progress)
                 .expect("sync")
         }
 
@@ -827,11 +831,7 @@ mod tests {
         let (roots, _) = Roots::new(&config, crate::config::home_dir().as_deref()).expect("roots");
         let mut index =
             Index::open(&dir.path().join("index.sqlite"), config.max_file_size).expect("open");
-        let names: Vec<String> = roots
-            .roots()
-            .iter()
-            .map(|r| r.path.display().to_string())
-            .collect();
+        let names = roots.roots();
         let quiet = Progress {
             report: &|_, _| {},
             cancelled: &|| false,
@@ -840,13 +840,13 @@ mod tests {
         let walk = scan::walk(roots.roots(), roots.filter(), None, &|| false);
         let walked = start.elapsed();
         let stats = index
-            .sync(&walk.files, &names, config.max_file_size, &quiet)
+            .sync(&walk.files, names, config.max_file_size, &quiet)
             .expect("sync");
         let total = start.elapsed();
         let again = std::time::Instant::now();
         let walk = scan::walk(roots.roots(), roots.filter(), None, &|| false);
         let rescan = index
-            .sync(&walk.files, &names, config.max_file_size, &quiet)
+            .sync(&walk.files, names, config.max_file_size, &quiet)
             .expect("sync");
         let rescanned = again.elapsed();
         let size = fs::metadata(dir.path().join("index.sqlite")).map_or(0, |m| m.len());
@@ -911,12 +911,11 @@ mod tests {
         let start = std::time::Instant::now();
         let walk = scan::walk(fx.roots.roots(), fx.roots.filter(), None, &|| false);
         let walked = start.elapsed();
-        let names = vec![fx.root.display().to_string()];
         let stats = fx
             .index
             .sync(
                 &walk.files,
-                &names,
+                fx.roots.roots(),
                 1 << 20,
                 &Progress {
                     report: &|_, _| {},
@@ -931,7 +930,7 @@ mod tests {
             .index
             .sync(
                 &walk.files,
-                &names,
+                fx.roots.roots(),
                 1 << 20,
                 &Progress {
                     report: &|_, _| {},

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_plugin_api::{ErrorKind, Host, LogLevel, PluginError};
 
+use crate::beneath::Kind;
 use crate::config::Config;
 use crate::index::{Index, Progress};
 use crate::paths::Roots;
@@ -207,12 +208,12 @@ impl Indexer {
             return;
         };
         let inner = &self.inner;
-        let names = root_names(&inner.roots);
+        let roots = inner.roots.roots();
         let cap = inner.config.max_file_size;
         let mut stale = false;
         let mut reindex = |index: &mut Index, path: &Path| -> rusqlite::Result<()> {
             match self.entry_for(path) {
-                Some(entry) => index.upsert(&[entry], &names, cap),
+                Some(entry) => index.upsert(&[entry], roots, cap),
                 None if path.is_dir() => {
                     stale = true;
                     Ok(())
@@ -257,15 +258,15 @@ impl Indexer {
         if !inner.roots.filter().is_visible(rel, false) {
             return None;
         }
-        let metadata = std::fs::symlink_metadata(path).ok()?;
-        if !metadata.is_file() {
+        let stat = inner.roots.stat(index, path).ok()?;
+        if stat.kind != Kind::File {
             return None;
         }
         Some(FileEntry {
             path: path.to_str()?.to_string(),
             root: index,
-            size: metadata.len(),
-            mtime_ns: scan::mtime_ns(&metadata),
+            size: stat.len,
+            mtime_ns: stat.mtime_ns,
         })
     }
 
@@ -276,15 +277,6 @@ impl Indexer {
         state.index = None;
         state.last_scan = None;
     }
-}
-
-/// The roots as the index names them.
-fn root_names(roots: &Roots) -> Vec<String> {
-    roots
-        .roots()
-        .iter()
-        .map(|r| r.path.display().to_string())
-        .collect()
 }
 
 fn open(inner: &Inner, state: &mut State) -> Result<(), PluginError> {
@@ -336,12 +328,11 @@ fn refresh(
             "the search was cancelled while scanning the folders",
         ));
     }
-    let names = root_names(&inner.roots);
     // Indexing stops when the client cancels or this request's share of time is spent.
     let stop = || (observer.cancelled)() || started.elapsed() > budget;
     let synced = index.sync(
         &walk.files,
-        &names,
+        inner.roots.roots(),
         inner.config.max_file_size,
         &Progress {
             report: observer.report,

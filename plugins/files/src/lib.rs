@@ -11,12 +11,13 @@
 //!
 //! This file is the glue between the switchboard [`Connector`] interface and the modules that
 //! do the work: [`config`] (settings), [`paths`], [`target`] and [`filter`] (what may be
-//! reached), [`scan`], [`index`] and [`indexer`] (the search index), [`query`] (safe FTS
+//! reached), [`beneath`] (reaching it: opened beneath a root handle, no symlink followed), [`scan`], [`index`] and [`indexer`] (the search index), [`query`] (safe FTS
 //! queries), [`content`] (text vs binary, size cap), [`listing`] (folders), [`atomic`] (changes
 //! nobody sees half of), and the MCP surfaces [`tools`], [`write`] and [`resources`]. It owns the connector's state: the resolved roots and the index behind a
 //! mutex, so concurrent searches wait for one indexing run instead of racing it.
 
 pub mod atomic;
+pub mod beneath;
 pub mod config;
 pub mod content;
 pub mod filter;
@@ -163,10 +164,11 @@ impl Files {
         }
         let path = &resolved.path;
         let shown = path.display().to_string();
-        let metadata = std::fs::metadata(path).map_err(|e| {
+        let file = self.roots.open_file(&resolved)?;
+        let metadata = file.metadata().map_err(|e| {
             PluginError::new(ErrorKind::FAILED, format!("cannot read {shown}: {e}"))
         })?;
-        let (mut text, truncated) = match content::read_capped(path, self.config.max_file_size) {
+        let (mut text, truncated) = match content::read_capped(file, self.config.max_file_size) {
             Ok(Contents::Text { text, truncated }) => (text, truncated),
             Ok(Contents::Binary) => {
                 return Err(PluginError::new(

@@ -6,13 +6,12 @@
 //! pointing out of a root is not even shown). Huge folders are cut at [`MAX_ENTRIES`].
 
 use std::cmp::Ordering;
-use std::fs;
-use std::io;
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::paths::{Resolved, Roots};
+use crate::beneath;
+use crate::paths::{self, PathError, Resolved, Roots};
 
 /// Most entries returned for one folder.
 pub const MAX_ENTRIES: usize = 1000;
@@ -50,8 +49,9 @@ pub struct Listing {
     pub total: usize,
 }
 
-/// List the folder `folder` (already resolved, so visible and inside a root).
-pub fn list(roots: &Roots, folder: &Resolved) -> io::Result<Listing> {
+/// List the folder `folder` (already resolved, so visible and inside a root), opened beneath
+/// its root; each entry is looked at without following it.
+pub fn list(roots: &Roots, folder: &Resolved) -> Result<Listing, PathError> {
     let root = roots
         .roots()
         .get(folder.root)
@@ -59,41 +59,43 @@ pub fn list(roots: &Roots, folder: &Resolved) -> io::Result<Listing> {
         .unwrap_or(Path::new(""));
     let rel_folder = folder.path.strip_prefix(root).unwrap_or(Path::new(""));
     let filter = roots.filter();
+    let opened = roots.open_folder(folder)?;
+    let children = opened
+        .entries()
+        .map_err(|e| paths::opening(&folder.path, e))?;
     let mut entries = Vec::new();
-    for child in fs::read_dir(&folder.path)? {
-        let Ok(child) = child else { continue };
-        let Ok(file_type) = child.file_type() else {
-            continue;
-        };
-        let name = child.file_name().to_string_lossy().into_owned();
-        let rel = rel_folder.join(child.file_name());
-        let entry = if file_type.is_dir() {
-            (!filter.excludes_dir(&rel)).then_some(Entry {
+    for child in children {
+        let name = child.name.to_string_lossy().into_owned();
+        let rel = rel_folder.join(&child.name);
+        let entry = match child.kind {
+            beneath::Kind::Dir => (!filter.excludes_dir(&rel)).then_some(Entry {
                 name,
                 kind: Kind::Dir,
                 size: None,
                 link: false,
-            })
-        } else if file_type.is_file() {
-            filter.admits_file(&rel).then(|| Entry {
+            }),
+            beneath::Kind::File => filter.admits_file(&rel).then(|| Entry {
                 name,
                 kind: Kind::File,
-                size: child.metadata().ok().map(|m| m.len()),
+                size: opened.stat(&child.name).ok().map(|s| s.len),
                 link: false,
-            })
-        } else if file_type.is_symlink() {
-            roots.resolve(&child.path()).ok().map(|target| Entry {
-                name,
-                kind: if target.is_dir { Kind::Dir } else { Kind::File },
-                size: if target.is_dir {
-                    None
-                } else {
-                    fs::metadata(&target.path).ok().map(|m| m.len())
-                },
-                link: true,
-            })
-        } else {
-            None
+            }),
+            beneath::Kind::Symlink => {
+                roots
+                    .resolve(&folder.path.join(&child.name))
+                    .ok()
+                    .map(|target| Entry {
+                        name,
+                        kind: if target.is_dir { Kind::Dir } else { Kind::File },
+                        size: if target.is_dir {
+                            None
+                        } else {
+                            roots.stat(target.root, &target.path).ok().map(|s| s.len)
+                        },
+                        link: true,
+                    })
+            }
+            beneath::Kind::Other => None,
         };
         entries.extend(entry);
     }
@@ -170,6 +172,7 @@ impl Listing {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use std::fs;
 
     #[test]
     fn lists_visible_entries_only() {

@@ -9,12 +9,21 @@
 //!
 //! The write tools reuse these rules through [`Roots::check_written`] and [`Roots::admit`] for
 //! paths that do not exist yet (see [`crate::target`]).
+//!
+//! The rules decide by name; nothing is then opened by name. Each root keeps an open handle
+//! ([`RootDir`]) and what passed the rules is opened beneath it, its canonical path made
+//! relative to the root, following no symlink at any component ([`crate::beneath`]): a link
+//! swapped in after the check makes the open fail with [`PathError::Symlink`] instead of
+//! leading out of the root.
 
 use std::ffi::OsString;
 use std::fmt;
+use std::fs::File;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
+use crate::beneath::{self, Folder, RootDir, Stat};
 use crate::config::{Config, expand_home};
 use crate::filter::Filter;
 
@@ -38,6 +47,8 @@ pub struct Root {
     pub lexical: PathBuf,
     /// As written in the configuration.
     pub configured: String,
+    /// The open handle everything under the root is reached from.
+    pub dir: Arc<RootDir>,
 }
 
 impl Root {
@@ -73,6 +84,8 @@ pub enum PathError {
     NotAFolder(String),
     /// A symlink whose target does not exist.
     Dangling(String),
+    /// A symlink stood, when it was opened, where the check had found a plain file or folder.
+    Symlink(String),
     /// Some other I/O failure while resolving.
     Io(String, io::Error),
 }
@@ -97,6 +110,12 @@ impl fmt::Display for PathError {
             PathError::Dangling(p) => {
                 write!(f, "{p} is a symbolic link to something that does not exist")
             }
+            PathError::Symlink(p) => write!(
+                f,
+                "{p} is a symbolic link, or lies in a folder that is one, since it was checked; \
+                 links are not followed when a file is opened, so nothing was read or changed \
+                 (try again once the folder stops changing)"
+            ),
             PathError::Io(p, e) => write!(f, "cannot access {p}: {e}"),
         }
     }
@@ -166,11 +185,16 @@ impl Roots {
                     } else {
                         path.clone()
                     };
-                    roots.push(Root {
-                        path: path.clone(),
-                        lexical,
-                        configured: written.clone(),
-                    });
+                    match RootDir::open(path) {
+                        Ok(dir) => roots.push(Root {
+                            path: path.clone(),
+                            lexical,
+                            configured: written.clone(),
+                            dir: Arc::new(dir),
+                        }),
+                        Err(e) => warnings
+                            .push(format!("root {written} cannot be opened: {e}; skipping it")),
+                    }
                 }
             }
             configured.push(ConfiguredRoot {
@@ -294,6 +318,58 @@ impl Roots {
         }
     }
 
+    /// The handle of root `index` and `path` (canonical, under that root) relative to it.
+    fn beneath<'a>(
+        &'a self,
+        index: usize,
+        path: &'a Path,
+    ) -> Result<(&'a RootDir, &'a Path), PathError> {
+        let outside = || PathError::Outside(path.display().to_string());
+        let root = self.roots.get(index).ok_or_else(outside)?;
+        let rel = path.strip_prefix(&root.path).map_err(|_| outside())?;
+        Ok((&root.dir, rel))
+    }
+
+    /// Open the regular file `resolved` names, beneath its root, for reading.
+    pub fn open_file(&self, resolved: &Resolved) -> Result<File, PathError> {
+        let (dir, rel) = self.beneath(resolved.root, &resolved.path)?;
+        dir.read_file(rel).map_err(|e| opening(&resolved.path, e))
+    }
+
+    /// Open the folder `resolved` names, beneath its root.
+    pub fn open_folder(&self, resolved: &Resolved) -> Result<Folder, PathError> {
+        let (dir, rel) = self.beneath(resolved.root, &resolved.path)?;
+        dir.folder(rel).map_err(|e| opening(&resolved.path, e))
+    }
+
+    /// What is at `path` (canonical, under root `index`), not followed.
+    pub fn stat(&self, index: usize, path: &Path) -> Result<Stat, PathError> {
+        let (dir, rel) = self.beneath(index, path)?;
+        dir.stat(rel).map_err(|e| opening(path, e))
+    }
+
+    /// The folder holding `path` (canonical, under root `index`, not the root itself), opened
+    /// beneath the root, and the name `path` has in it: where a change to `path` is made.
+    pub fn parent_folder(
+        &self,
+        index: usize,
+        path: &Path,
+    ) -> Result<(Folder, OsString), PathError> {
+        let (dir, rel) = self.beneath(index, path)?;
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(PathError::Special(path.display().to_string()));
+        };
+        let folder = dir.folder(parent).map_err(|e| opening(path, e))?;
+        Ok((folder, name.to_os_string()))
+    }
+
+    /// Create the missing folders along `path` (canonical, under root `index`), each inside
+    /// the one before, beneath the root.
+    pub fn create_folders(&self, index: usize, path: &Path) -> Result<Folder, PathError> {
+        let (dir, rel) = self.beneath(index, path)?;
+        dir.create_folders(rel).map_err(|e| opening(path, e))
+    }
+
     /// Whether `path` (canonical) is one of the roots.
     pub fn is_root(&self, path: &Path) -> bool {
         self.roots.iter().any(|root| root.path == path)
@@ -303,6 +379,18 @@ impl Roots {
     /// would take along.
     pub fn root_within(&self, path: &Path) -> Option<&Root> {
         self.roots.iter().find(|root| root.path.starts_with(path))
+    }
+}
+
+/// The refusal for a failed open of `path` beneath its root.
+pub fn opening(path: &Path, error: io::Error) -> PathError {
+    let shown = path.display().to_string();
+    if beneath::is_symlink_refusal(&error) {
+        PathError::Symlink(shown)
+    } else if error.kind() == io::ErrorKind::NotFound {
+        PathError::Missing(shown)
+    } else {
+        PathError::Io(shown, error)
     }
 }
 

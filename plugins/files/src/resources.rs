@@ -67,22 +67,21 @@ pub fn read(files: &Files, uri: &str) -> Result<ResourceRead, PluginError> {
     let resolved = files.roots().resolve(&path)?;
     let shown = resolved.path.display().to_string();
     let contents = if resolved.is_dir {
-        let listing = listing::list(files.roots(), &resolved).map_err(|e| {
-            PluginError::new(ErrorKind::FAILED, format!("cannot list {shown}: {e}"))
-        })?;
+        let listing = listing::list(files.roots(), &resolved)?;
         ResourceContents::Text {
             uri: uri.to_string(),
             mime_type: Some("text/plain".to_string()),
             text: listing.render(),
         }
     } else {
-        match content::read_capped(&resolved.path, files.config().max_file_size) {
+        let file = files.roots().open_file(&resolved)?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        match content::read_capped(file, files.config().max_file_size) {
             Ok(Contents::Text {
                 mut text,
                 truncated,
             }) => {
                 if truncated {
-                    let size = std::fs::metadata(&resolved.path).map_or(0, |m| m.len());
                     text.push_str(&cut_note(text.len(), size));
                 }
                 ResourceContents::Text {

@@ -1,7 +1,8 @@
 //! Walking the roots to list the files the index should hold.
 //!
 //! The walk only stats: it yields each visible regular file with its size and modification
-//! time, and the index decides which ones need reading. Symlinks are never followed (a link
+//! time, and the index decides which ones need reading (beneath the root, like every read).
+//! Symlinks are never followed (a link
 //! could lead out of a root or into a loop), hidden folders are pruned whole rather than
 //! filtered file by file, and a folder that is itself another root is left to that root's own
 //! walk so no file is listed twice. Unreadable folders are counted and skipped.
@@ -9,8 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use walkdir::WalkDir;
-
+use crate::beneath::Kind;
 use crate::filter::Filter;
 use crate::paths::Root;
 
@@ -51,7 +51,10 @@ pub fn mtime_ns(metadata: &std::fs::Metadata) -> i64 {
 }
 
 /// Walk every root, keeping what `filter` lets through and nothing under `skip` (the plugin's
-/// own data folder). `cancelled` is polled now and then; when it says so the walk stops.
+/// own data folder). Each folder is opened beneath its root handle by its path relative to the
+/// root, following no symlink ([`crate::beneath`]), so a folder swapped for a link while the
+/// walk runs is skipped, never entered. `cancelled` is polled now and then; when it says so
+/// the walk stops.
 pub fn walk(
     roots: &[Root],
     filter: &Filter,
@@ -66,53 +69,52 @@ pub fn walk(
             .filter(|r| r.path != root.path && r.path.starts_with(&root.path))
             .map(|r| &r.path)
             .collect();
-        let walker = WalkDir::new(&root.path)
-            .follow_links(false)
-            .into_iter()
-            .filter_entry(|entry| {
-                if entry.depth() == 0 || !entry.file_type().is_dir() {
-                    return true;
-                }
-                let path = entry.path();
-                if skip.is_some_and(|s| s == path) || other_roots.iter().any(|r| *r == path) {
-                    return false;
-                }
-                let rel = path.strip_prefix(&root.path).unwrap_or(path);
-                !filter.excludes_dir(rel)
-            });
-        for entry in walker {
-            seen += 1;
-            if seen.is_multiple_of(256) && cancelled() {
-                out.cancelled = true;
-                return out;
-            }
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(_) => {
-                    out.skipped += 1;
-                    continue;
-                }
-            };
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let rel = entry
-                .path()
-                .strip_prefix(&root.path)
-                .unwrap_or(entry.path());
-            if !filter.admits_file(rel) {
-                continue;
-            }
-            let (Ok(metadata), Some(path)) = (entry.metadata(), entry.path().to_str()) else {
+        let mut pending = vec![PathBuf::new()];
+        while let Some(rel_folder) = pending.pop() {
+            let Ok((folder, children)) = root
+                .dir
+                .folder(&rel_folder)
+                .and_then(|folder| folder.entries().map(|children| (folder, children)))
+            else {
                 out.skipped += 1;
                 continue;
             };
-            out.files.push(FileEntry {
-                path: path.to_string(),
-                root: index,
-                size: metadata.len(),
-                mtime_ns: mtime_ns(&metadata),
-            });
+            for child in children {
+                seen += 1;
+                if seen.is_multiple_of(256) && cancelled() {
+                    out.cancelled = true;
+                    return out;
+                }
+                let rel = rel_folder.join(&child.name);
+                match child.kind {
+                    Kind::Dir => {
+                        let path = root.path.join(&rel);
+                        let skipped = skip.is_some_and(|s| s == path)
+                            || other_roots.iter().any(|r| **r == path)
+                            || filter.excludes_dir(&rel);
+                        if !skipped {
+                            pending.push(rel);
+                        }
+                    }
+                    Kind::File if filter.admits_file(&rel) => {
+                        let path = root.path.join(&rel);
+                        match (folder.stat(&child.name), path.to_str()) {
+                            (Ok(stat), Some(path)) if stat.kind == Kind::File => {
+                                out.files.push(FileEntry {
+                                    path: path.to_string(),
+                                    root: index,
+                                    size: stat.len,
+                                    mtime_ns: stat.mtime_ns,
+                                });
+                            }
+                            // Replaced by something else since the folder was read.
+                            (Ok(_), Some(_)) => {}
+                            _ => out.skipped += 1,
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     out

@@ -13,9 +13,10 @@
 //! ([`Roots::admit`]), so a new file cannot be created inside a hidden folder, through a
 //! symlinked folder that leads out of a root, or under a name the exclude globs hide.
 //!
-//! Checks and the change that follows are separate system calls: someone who can swap a folder
-//! for a symlink on this machine between the two could redirect a write. The rules guard
-//! against what a client asks for, not against a concurrent local attacker.
+//! The change that follows is made beneath the root's handle on the canonical paths found
+//! here, in a folder opened without following any symlink ([`crate::beneath`]): a folder
+//! swapped for a symlink after these checks makes the change fail, it cannot redirect it out
+//! of the root.
 
 use std::fs;
 use std::io;
@@ -31,6 +32,8 @@ pub enum Found {
         /// The entry itself: its folder canonical, its own name as given, a final symlink not
         /// followed. What `move` and `delete` act on.
         entry: PathBuf,
+        /// Index of the root `entry` lies under (a link's target may lie under another).
+        entry_root: usize,
         /// What it is, symlinks followed; `resolved.path` is what `write` replaces.
         resolved: Resolved,
         /// Whether the entry is a symlink.
@@ -70,13 +73,14 @@ pub fn locate(roots: &Roots, requested: &Path, new_is_dir: bool) -> Result<Found
                 return Err(PathError::Dangling(shown()));
             }
             let resolved = roots.resolve(requested)?;
-            let entry = if link {
+            let (entry, entry_root) = if link {
                 entry_of_link(roots, requested)?
             } else {
-                resolved.path.clone()
+                (resolved.path.clone(), resolved.root)
             };
             Ok(Found::Existing {
                 entry,
+                entry_root,
                 resolved,
                 link,
             })
@@ -86,8 +90,8 @@ pub fn locate(roots: &Roots, requested: &Path, new_is_dir: bool) -> Result<Found
     }
 }
 
-/// The canonical folder of a symlink joined with the link's own name.
-fn entry_of_link(roots: &Roots, requested: &Path) -> Result<PathBuf, PathError> {
+/// The canonical folder of a symlink joined with the link's own name, and the folder's root.
+fn entry_of_link(roots: &Roots, requested: &Path) -> Result<(PathBuf, usize), PathError> {
     let shown = || requested.display().to_string();
     let (Some(parent), Some(name)) = (requested.parent(), requested.file_name()) else {
         return Err(PathError::Special(shown()));
@@ -96,7 +100,7 @@ fn entry_of_link(roots: &Roots, requested: &Path) -> Result<PathBuf, PathError> 
     if !folder.is_dir {
         return Err(PathError::Special(shown()));
     }
-    Ok(folder.path.join(name))
+    Ok((folder.path.join(name), folder.root))
 }
 
 fn locate_new(roots: &Roots, requested: &Path, new_is_dir: bool) -> Result<Found, PathError> {
@@ -222,6 +226,7 @@ mod tests {
             entry,
             resolved,
             link,
+            ..
         }) = locate(&s.roots, &root.join("a-link"), false)
         else {
             panic!("a link inside the root");

@@ -318,7 +318,8 @@ fn read(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         )));
     }
     let shown = resolved.path.display().to_string();
-    let window = content::read_window(&resolved.path, offset, length)
+    let file = files.roots().open_file(&resolved)?;
+    let window = content::read_window(file, offset, length)
         .map_err(|e| PluginError::new(ErrorKind::FAILED, format!("cannot read {shown}: {e}")))?
         .ok_or_else(|| invalid(format!("{shown} is a binary file; only text can be read")))?;
 
@@ -354,8 +355,7 @@ fn list(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
             "{path} is a file; use the read tool to see its text"
         )));
     }
-    let listing = listing::list(files.roots(), &resolved)
-        .map_err(|e| PluginError::new(ErrorKind::FAILED, format!("cannot list {path}: {e}")))?;
+    let listing = listing::list(files.roots(), &resolved)?;
     Ok(structured(listing.render(), listing.to_json()))
 }
 

@@ -8,7 +8,9 @@
 //! `recursive: true`, and a recursive delete is refused when the folder holds anything this
 //! connector cannot see (hidden or excluded entries), so it only destroys what it shows.
 //!
-//! Files are written atomically ([`crate::atomic`]). After each change the search index follows
+//! Each change is made on a name inside a folder opened beneath the root without following
+//! any symlink ([`crate::beneath`]), so a folder swapped for a link after the checks makes the
+//! change fail rather than land outside. Files are written atomically ([`crate::atomic`]). After each change the search index follows
 //! it ([`crate::indexer::Indexer::follow`]): a search right after a write finds the new text,
 //! and stops finding what was deleted or moved away.
 //!
@@ -16,19 +18,18 @@
 //! tools is read-only, `write`, `move` and `delete` may destroy data, `mkdir` does not, and
 //! none reaches outside this machine.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
 use serde_json::{Value, json};
 use switchboard_plugin_api::model::{JsonObject, ToolAnnotations, ToolDef};
 use switchboard_plugin_api::{ErrorKind, PluginError, ToolResult};
-use walkdir::WalkDir;
 
 use crate::Files;
 use crate::atomic;
+use crate::beneath::{self, Kind};
 use crate::indexer::Change;
-use crate::paths::Resolved;
+use crate::paths::{PathError, Resolved};
 use crate::target::{self, Found};
 use crate::tools::{bool_arg, invalid, required_string, structured};
 
@@ -206,6 +207,9 @@ pub fn call(files: &Files, name: &str, args: &JsonObject) -> Result<ToolResult, 
 }
 
 fn failed(what: &str, path: &Path, error: io::Error) -> PluginError {
+    if beneath::is_symlink_refusal(&error) {
+        return PathError::Symlink(path.display().to_string()).into();
+    }
     PluginError::new(
         ErrorKind::FAILED,
         format!("cannot {what} {}: {error}", path.display()),
@@ -253,7 +257,7 @@ fn write(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     let content = required_string(args, "content")?;
     let create_dirs = bool_arg(args, "create_dirs", false)?;
     let overwrite = bool_arg(args, "overwrite", false)?;
-    let (dest, created) = match locate(files, path, false)? {
+    let (dest, root, created) = match locate(files, path, false)? {
         Found::Existing { resolved, .. } if resolved.is_dir => {
             return Err(invalid(format!("{path} is a folder, not a file")));
         }
@@ -262,11 +266,11 @@ fn write(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
                 "{path} already exists; pass overwrite: true to replace it"
             )));
         }
-        Found::Existing { resolved, .. } => (resolved.path, false),
+        Found::Existing { resolved, .. } => (resolved.path, resolved.root, false),
         Found::New {
             path: dest,
+            root,
             parent_exists,
-            ..
         } => {
             if !parent_exists {
                 let folder = dest.parent().unwrap_or(&dest);
@@ -276,12 +280,13 @@ fn write(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
                         folder.display()
                     )));
                 }
-                fs::create_dir_all(folder).map_err(|e| failed("create", folder, e))?;
+                files.roots().create_folders(root, folder)?;
             }
-            (dest, true)
+            (dest, root, true)
         }
     };
-    atomic::write(&dest, content.as_bytes(), overwrite).map_err(|e| {
+    let (folder, name) = files.roots().parent_folder(root, &dest)?;
+    atomic::write(&folder, &name, content.as_bytes(), overwrite).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             invalid(format!(
                 "{} appeared meanwhile; pass overwrite: true to replace it",
@@ -306,6 +311,7 @@ fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     let overwrite = bool_arg(args, "overwrite", false)?;
     let Found::Existing {
         entry: from,
+        entry_root: from_root,
         resolved: source,
         link,
     } = locate(files, from_arg, false)?
@@ -317,7 +323,7 @@ fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     };
     protect_roots(files, &from)?;
     let moving_dir = source.is_dir && !link;
-    let (dest, replaced) = match locate(files, to_arg, moving_dir)? {
+    let (dest, dest_root, replaced) = match locate(files, to_arg, moving_dir)? {
         Found::Existing { entry, .. } if entry == from => {
             return Err(invalid(format!("{from_arg} and {to_arg} are the same")));
         }
@@ -337,7 +343,9 @@ fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
                 "{to_arg} already exists; pass overwrite: true to replace it"
             )));
         }
-        Found::Existing { entry, .. } => (entry, true),
+        Found::Existing {
+            entry, entry_root, ..
+        } => (entry, entry_root, true),
         Found::New {
             parent_exists: false,
             path,
@@ -349,17 +357,20 @@ fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
                 folder.display()
             )));
         }
-        Found::New { path, .. } => (path, false),
+        Found::New { path, root, .. } => (path, root, false),
     };
     if moving_dir && dest.starts_with(&from) {
         return Err(invalid(format!(
             "{from_arg} cannot be moved into itself ({to_arg})"
         )));
     }
-    match fs::rename(&from, &dest) {
+    let (from_folder, from_name) = files.roots().parent_folder(from_root, &from)?;
+    let (to_folder, to_name) = files.roots().parent_folder(dest_root, &dest)?;
+    match from_folder.rename(&from_name, &to_folder, &to_name) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices && !moving_dir && !link => {
-            atomic::copy_across(&from, &dest, replaced).map_err(|e| failed("move", &from, e))?;
+            atomic::copy_across(&from_folder, &from_name, &to_folder, &to_name, replaced)
+                .map_err(|e| failed("move", &from, e))?;
         }
         Err(e) if e.kind() == io::ErrorKind::CrossesDevices => {
             return Err(invalid(format!(
@@ -385,7 +396,8 @@ fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
 }
 
 /// Count what a recursive delete of `folder` would remove, refusing when any of it is hidden
-/// from clients by the include/exclude globs.
+/// from clients by the include/exclude globs. Each folder is opened beneath the root, no
+/// symlink followed (a link inside is an entry like a file).
 fn visible_tree(files: &Files, folder: &Resolved) -> Result<usize, PluginError> {
     let root = files
         .roots()
@@ -394,27 +406,36 @@ fn visible_tree(files: &Files, folder: &Resolved) -> Result<usize, PluginError> 
         .map(|r| r.path.clone())
         .unwrap_or_default();
     let mut count = 0;
-    for entry in WalkDir::new(&folder.path).follow_links(false).min_depth(1) {
-        let entry = entry.map_err(|e| {
+    let mut pending = vec![folder.path.clone()];
+    while let Some(path) = pending.pop() {
+        let opened = files.roots().open_folder(&Resolved {
+            path: path.clone(),
+            root: folder.root,
+            is_dir: true,
+        })?;
+        let children = opened.entries().map_err(|e| {
             PluginError::new(
                 ErrorKind::FAILED,
-                format!("cannot look inside {}: {e}", folder.path.display()),
+                format!("cannot look inside {}: {e}", path.display()),
             )
         })?;
-        let rel = entry.path().strip_prefix(&root).unwrap_or(entry.path());
-        if !files
-            .roots()
-            .filter()
-            .is_visible(rel, entry.file_type().is_dir())
-        {
-            return Err(invalid(format!(
-                "{} holds {}, which this connector hides (include/exclude rules); delete \
-                 refused so nothing unseen is destroyed",
-                folder.path.display(),
-                entry.path().display()
-            )));
+        for child in children {
+            let child_path = path.join(&child.name);
+            let rel = child_path.strip_prefix(&root).unwrap_or(&child_path);
+            let is_dir = child.kind == Kind::Dir;
+            if !files.roots().filter().is_visible(rel, is_dir) {
+                return Err(invalid(format!(
+                    "{} holds {}, which this connector hides (include/exclude rules); delete \
+                     refused so nothing unseen is destroyed",
+                    folder.path.display(),
+                    child_path.display()
+                )));
+            }
+            count += 1;
+            if is_dir {
+                pending.push(child_path);
+            }
         }
-        count += 1;
     }
     Ok(count)
 }
@@ -424,6 +445,7 @@ fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     let recursive = bool_arg(args, "recursive", false)?;
     let Found::Existing {
         entry,
+        entry_root,
         resolved,
         link,
     } = locate(files, path, false)?
@@ -434,8 +456,11 @@ fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         ));
     };
     protect_roots(files, &entry)?;
+    let (folder, name) = files.roots().parent_folder(entry_root, &entry)?;
     let (kind, entries) = if link {
-        fs::remove_file(&entry).map_err(|e| failed("delete", &entry, e))?;
+        folder
+            .remove_file(&name)
+            .map_err(|e| failed("delete", &entry, e))?;
         ("link", 1)
     } else if resolved.is_dir {
         if !recursive {
@@ -444,10 +469,14 @@ fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
             )));
         }
         let inside = visible_tree(files, &resolved)?;
-        fs::remove_dir_all(&entry).map_err(|e| failed("delete", &entry, e))?;
+        folder
+            .remove_tree(&name)
+            .map_err(|e| failed("delete", &entry, e))?;
         ("dir", inside + 1)
     } else {
-        fs::remove_file(&entry).map_err(|e| failed("delete", &entry, e))?;
+        folder
+            .remove_file(&name)
+            .map_err(|e| failed("delete", &entry, e))?;
         ("file", 1)
     };
     files.follow(Change::Removed(&entry));
@@ -472,13 +501,16 @@ fn mkdir(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         }
         Found::New {
             path: dest,
+            root,
             parent_exists,
-            ..
         } => {
             if parent_exists {
-                fs::create_dir(&dest).map_err(|e| failed("create", &dest, e))?;
+                let (folder, name) = files.roots().parent_folder(root, &dest)?;
+                folder
+                    .create_folder(&name)
+                    .map_err(|e| failed("create", &dest, e))?;
             } else if parents {
-                fs::create_dir_all(&dest).map_err(|e| failed("create", &dest, e))?;
+                files.roots().create_folders(root, &dest)?;
             } else {
                 let folder = dest.parent().unwrap_or(&dest);
                 return Err(invalid(format!(
