@@ -255,8 +255,10 @@ impl Store {
 
     /// A keyring-core entry for `name` (service `switchboard`, user `name`).
     fn entry(&self, name: &str) -> Result<keyring_core::Entry, Fault> {
-        let Backend::Core { store, labelled } = &self.backend else {
-            unreachable!("entry() is only called for keyring-core stores")
+        let (store, labelled) = match &self.backend {
+            Backend::Core { store, labelled } => (store, labelled),
+            #[cfg(target_os = "linux")]
+            Backend::Keyutils(_) => unreachable!("entry() is only called for keyring-core stores"),
         };
         let label = format!("switchboard: {name}");
         let mut modifiers = std::collections::HashMap::new();
