@@ -21,7 +21,7 @@ use crate::approval::card::CardProvider;
 use crate::approval::policy::Policy;
 use crate::audit::Auditor;
 use crate::builtin::{Builtin, Members, search::SearchLimits};
-use crate::catalog::{Catalog, Changes, Member, MergeError, merge};
+use crate::catalog::{Catalog, Changes, Member, MergeError, Snapshot, merge};
 use crate::config::Loaded;
 use crate::pipeline::Pipeline;
 use crate::plugin::provider::PluginProvider;
@@ -295,6 +295,7 @@ impl Hub {
             let offers = gather(&self.member_list()).await;
             match merge(&offers) {
                 Ok(snapshot) => {
+                    self.report_withheld(&snapshot);
                     let changes = self.catalog.install(snapshot);
                     if changes.tools {
                         self.observe_definitions();
@@ -307,6 +308,18 @@ impl Hub {
                 Err(e) => self.drop_culprit(&e),
             }
         }
+    }
+
+    /// Log each resource `next` withholds that the current catalog did not, and note them on
+    /// the servers' statuses (`servers list`, `switchboard://status`; doctor lists them all).
+    fn report_withheld(&self, next: &Snapshot) {
+        let current = self.catalog.snapshot();
+        for withheld in &next.withheld {
+            if !current.withheld.contains(withheld) {
+                tracing::warn!("{withheld}");
+            }
+        }
+        self.servers.withhold(&next.withheld);
     }
 
     fn drop_culprit(&self, error: &MergeError) {
@@ -490,6 +503,7 @@ async fn initial_load(
     if options.serving && hub.config.config.plugins.watch {
         let folder = hub.config.plugins_folder();
         match plugin::watch::watch(&folder, paths_tx) {
+                hub.report_withheld(&snapshot);
             Ok(watch) => *hub.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch),
             Err(e) => {
                 tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the plugins folder; new plugins load at the next start")

@@ -1,8 +1,11 @@
 //! The catalog: every provider's offer merged under one namespace, and what changed.
 //!
 //! Names are deterministic (`<prefix>__<name>`, a configured prefix, or none). Two owners of
-//! one name are a [`Collision`], never a silent shadow. Readers take an immutable
-//! [`Snapshot`] (one `Arc` clone), so listing and routing never wait on a refresh.
+//! one tool or prompt name are a [`Collision`], never a silent shadow. Resource URIs take no
+//! prefix (they are the providers' own), so two owners of one URI cannot be told apart by
+//! configuring one: the earlier member keeps it and the later one's copy alone is
+//! [`Withheld`], reported, while the rest of that provider is served. Readers take an
+//! immutable [`Snapshot`] (one `Arc` clone), so listing and routing never wait on a refresh.
 
 pub mod naming;
 pub mod template;
@@ -67,6 +70,8 @@ pub struct Snapshot {
     pub resources: BTreeMap<String, ResourceRoute>,
     /// Templates, most specific first.
     pub templates: Vec<TemplateRoute>,
+    /// Resources and templates not served because an earlier member offers the same URI.
+    pub withheld: Vec<Withheld>,
 }
 
 impl Snapshot {
@@ -89,13 +94,13 @@ impl Snapshot {
     }
 }
 
-/// Two providers offering one name.
+/// Two providers offering one tool or prompt name.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error(
     "{kind} {name:?} is offered by both {first} and {second}; give one of them another prefix in config.yaml (connectors.<name>.prefix) or servers_config.json"
 )]
 pub struct Collision {
-    /// `tool`, `prompt`, `resource` or `resource template`.
+    /// `tool` or `prompt`.
     pub kind: &'static str,
     /// The contested name.
     pub name: String,
@@ -103,6 +108,47 @@ pub struct Collision {
     pub first: String,
     /// The owner that collided.
     pub second: String,
+}
+
+/// A resource (or template) a later member offers under a URI an earlier one already
+/// serves: the earlier keeps it, this one's copy is not served.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Withheld {
+    /// `resource` or `resource template`.
+    pub kind: String,
+    /// The contested URI (or URI template).
+    pub uri: String,
+    /// The provider that serves it.
+    pub kept_by: String,
+    /// The provider whose copy is withheld.
+    pub from: String,
+}
+
+impl std::fmt::Display for Withheld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            kind,
+            uri,
+            kept_by,
+            from,
+        } = self;
+        write!(
+            f,
+            "{kind} {uri:?} is offered by both {kept_by} and {from}: {kept_by}'s is served, {from}'s is withheld (the rest of {from} is served). {}",
+            self.advice()
+        )
+    }
+}
+
+impl Withheld {
+    /// What the person can do: URIs take no prefix, so only taking the URI away from the
+    /// provider that keeps it changes who serves it.
+    pub fn advice(&self) -> String {
+        let Self { kept_by, from, .. } = self;
+        format!(
+            "Resource URIs are the providers' own and take no prefix; to serve {from}'s instead, stop {kept_by} offering it (\"disabled\": true for a server in servers_config.json, connectors.{kept_by}.enabled: false for a plugin)"
+        )
+    }
 }
 
 /// A provider's name is unusable.
@@ -247,7 +293,11 @@ pub fn merge(offers: &[(Member, Offer)]) -> Result<Snapshot, MergeError> {
         for resource in &offer.resources {
             let uri = resource.uri.clone();
             if let Some(existing) = snapshot.resources.get(&uri) {
-                return Err(collision("resource", uri, existing.provider.name(), &owner));
+                let kept_by = existing.provider.name().to_string();
+                snapshot
+                    .withheld
+                    .push(withheld("resource", uri, kept_by, &owner));
+                continue;
             }
             snapshot.resources.insert(
                 uri,
@@ -263,12 +313,12 @@ pub fn merge(offers: &[(Member, Offer)]) -> Result<Snapshot, MergeError> {
                 .iter()
                 .find(|t| t.template.uri_template == template.uri_template)
             {
-                return Err(collision(
-                    "resource template",
-                    template.uri_template.clone(),
-                    existing.provider.name(),
-                    &owner,
-                ));
+                let kept_by = existing.provider.name().to_string();
+                let uri = template.uri_template.clone();
+                snapshot
+                    .withheld
+                    .push(withheld("resource template", uri, kept_by, &owner));
+                continue;
             }
             snapshot.templates.push(TemplateRoute {
                 provider: member.provider.clone(),
@@ -281,6 +331,15 @@ pub fn merge(offers: &[(Member, Offer)]) -> Result<Snapshot, MergeError> {
         .templates
         .sort_by_key(|t| std::cmp::Reverse(t.matcher.specificity()));
     Ok(snapshot)
+}
+
+fn withheld(kind: &str, uri: String, kept_by: String, from: &str) -> Withheld {
+    Withheld {
+        kind: kind.to_string(),
+        uri,
+        kept_by,
+        from: from.to_string(),
+    }
 }
 
 fn collision(kind: &'static str, name: String, first: &str, second: &str) -> MergeError {

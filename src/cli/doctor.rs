@@ -73,6 +73,9 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         .data_sources()
         .into_iter()
         .map(|(n, l)| format!("{n} ({l})"))
+    for withheld in &snapshot.withheld {
+        println!("  withheld: {withheld}");
+    }
         .collect();
     println!(
         "data sources:  {}",

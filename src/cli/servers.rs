@@ -8,7 +8,9 @@ use serde_json::{Map, Value, json};
 
 use super::ServersCommand;
 use crate::config::{Loaded, Source};
+use crate::hub::{Hub, StartOptions};
 use crate::server::Servers;
+use crate::state::State;
 use crate::server::config::{self, EntryKind};
 use crate::server::status::{self, Phase, ServerStatus};
 
@@ -34,14 +36,22 @@ fn print_statuses(statuses: &[ServerStatus]) {
     }
 }
 
-/// Start every enabled server here, wait until each runs or has failed once, and stop them.
-async fn probe(path: &Path) -> (Servers, Vec<ServerStatus>) {
-    let (servers, _events) = Servers::load(path);
-    servers.start();
-    servers.wait_settled(None).await;
-    let statuses = servers.statuses();
-    servers.shutdown().await;
-    (servers, statuses)
+/// Start a hub here (plugins and servers, as `serve` would, but for this command only), wait
+/// until each server runs or has failed once, merge the catalog (so a clash is reported as
+/// doctor and a serving switchboard report it), and stop. Returns the servers file's error,
+/// if any, and every server's state.
+async fn probe(loaded: &Loaded) -> Result<(Option<String>, Vec<ServerStatus>)> {
+    let state = State::open(&loaded.home.database())?;
+    let hub = Hub::start(loaded.clone(), state, StartOptions { serving: false });
+    if let Err(e) = hub.ready().await {
+        // Plugins that collide are doctor's to show; the servers are still reported.
+        tracing::error!("{e}");
+    }
+    hub.servers_settled().await;
+    let servers = hub.servers();
+    let (error, statuses) = (servers.file().error.clone(), servers.statuses());
+    hub.shutdown().await;
+    Ok((error, statuses))
 }
 
 async fn list(loaded: &Loaded, as_json: bool) -> Result<ExitCode> {
@@ -49,8 +59,8 @@ async fn list(loaded: &Loaded, as_json: bool) -> Result<ExitCode> {
     let live = status::live_reports(&loaded.home.state_dir, &path);
     if as_json {
         let report = if live.is_empty() {
-            let (servers, statuses) = probe(&path).await;
-            json!({"file": path, "error": servers.file().error, "probed": true, "servers": statuses})
+            let (error, statuses) = probe(loaded).await?;
+            json!({"file": path, "error": error, "probed": true, "servers": statuses})
         } else {
             json!({"file": path, "probed": false, "processes": live})
         };
@@ -68,8 +78,8 @@ async fn list(loaded: &Loaded, as_json: bool) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (servers, statuses) = probe(&path).await;
-    if let Some(error) = &servers.file().error {
+    let (error, statuses) = probe(loaded).await?;
+    if let Some(error) = &error {
         println!("FAILED: {error}");
         return Ok(ExitCode::FAILURE);
     }

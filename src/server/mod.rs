@@ -566,6 +566,21 @@ impl Servers {
     pub fn refuse(&self, name: &str, reason: &str) {
         if let Some(server) = self.inner.servers.iter().find(|s| s.spec.name == name) {
             *server.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
+    /// Note on each server which of its resources the catalog withholds (another provider
+    /// offers the same URIs first), so its status says so; the others' notes are cleared.
+    pub fn withhold(&self, withheld: &[crate::catalog::Withheld]) {
+        for server in &self.inner.servers {
+            let mine: Vec<_> = withheld
+                .iter()
+                .filter(|w| w.from == server.spec.name)
+                .cloned()
+                .collect();
+            if server.status.borrow().withheld != mine {
+                server.update_status(|s| s.withheld = mine);
+            }
+        }
+    }
+
             server.withdraw();
             server.stop.cancel();
             server.set_phase(Phase::Refused);

@@ -91,6 +91,9 @@ pub struct ServerStatus {
     pub since: String,
     /// While backing off: how long until the next attempt, in milliseconds.
     pub retry_in_ms: Option<u64>,
+    /// Its resources not served because another provider offers the same URIs first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<crate::catalog::Withheld>,
 }
 
 impl ServerStatus {
@@ -106,6 +109,7 @@ impl ServerStatus {
             tools: 0,
             since: now(),
             retry_in_ms: None,
+            withheld: Vec::new(),
         }
     }
 
@@ -144,6 +148,23 @@ impl ServerStatus {
         {
             line.push_str(": ");
             line.push_str(error);
+        }
+        if let Some(first) = self.withheld.first() {
+            let uris: Vec<String> = self
+                .withheld
+                .iter()
+                .map(|w| format!("{:?} (kept by {})", w.uri, w.kept_by))
+                .collect();
+            line.push_str(&format!(
+                "; {} withheld, offered first by another provider: {}. {}",
+                if uris.len() == 1 {
+                    "1 resource".to_string()
+                } else {
+                    format!("{} resources", uris.len())
+                },
+                uris.join(", "),
+                first.advice()
+            ));
         }
         line
     }
