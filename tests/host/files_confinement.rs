@@ -1,6 +1,7 @@
 //! The files connector's confinement under a concurrent local attacker: while a thread swaps a
 //! shared file or folder with a symlink leading out of the root (an atomic `RENAME_EXCHANGE`,
-//! as fast as the kernel allows), the client reads and writes through the real plugin loaded by
+//! as fast as the kernel allows), the client reads (`read`, `fetch`, `list`, `resources/read`)
+//! and changes (`write`, `mkdir`, `delete`, `move`) through the real plugin loaded by
 //! switchboard. Whatever interleaving the race produces, nothing outside the root is read,
 //! written, created, moved or deleted: the plugin opens everything beneath its root handle
 //! without following any symlink, so a link swapped in after the check fails the open.
@@ -127,6 +128,8 @@ async fn a_symlink_swapped_in_while_reading_never_leaks_what_is_outside() {
     std::fs::create_dir_all(root.join("folder")).expect("mkdir");
     std::fs::create_dir_all(&outside).expect("mkdir");
     std::fs::write(outside.join("note.txt"), MARKER).expect("write");
+    // A listing of the swapped folder that reached outside would show this name.
+    std::fs::write(outside.join(format!("{MARKER}.txt")), "x").expect("write");
     std::fs::write(root.join("note.txt"), "inside the root").expect("write");
     std::fs::write(root.join("folder/note.txt"), "inside the folder").expect("write");
     // The symlinks live under hidden names, which the connector never shows.
@@ -148,7 +151,7 @@ async fn a_symlink_swapped_in_while_reading_never_leaks_what_is_outside() {
     let mut refusals = BTreeSet::new();
     for i in 0..READS {
         let path = if i % 2 == 0 { &file } else { &nested };
-        let text = match i % 4 {
+        let text = match i % 5 {
             0 | 1 => {
                 let result = client
                     .call_tool(call("files__read", json!({"path": path})))
@@ -179,6 +182,19 @@ async fn a_symlink_swapped_in_while_reading_never_leaks_what_is_outside() {
                     e.to_string()
                 }
             },
+            3 => {
+                let folder = root.join("folder").display().to_string();
+                let result = client
+                    .call_tool(call("files__list", json!({"path": folder})))
+                    .await
+                    .expect("list");
+                if result.is_error == Some(true) {
+                    refused += 1;
+                } else {
+                    served += 1;
+                }
+                format!("{:?}", result.content)
+            }
             _ => match client
                 .read_resource(ReadResourceRequestParams::new(format!("file://{path}")))
                 .await
