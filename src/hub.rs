@@ -21,7 +21,7 @@ use crate::approval::card::CardProvider;
 use crate::approval::policy::Policy;
 use crate::audit::Auditor;
 use crate::builtin::{Builtin, Members, search::SearchLimits};
-use crate::catalog::{Catalog, Changes, Member, MergeError, Snapshot, merge};
+use crate::catalog::{Catalog, Changes, Member, MergeError, Snapshot, ToolRoute, merge};
 use crate::config::Loaded;
 use crate::pipeline::Pipeline;
 use crate::plugin::provider::PluginProvider;
@@ -261,6 +261,47 @@ impl Hub {
         if self.is_ready() {
             self.refresh().await;
         }
+    }
+
+    /// The route of the tool `name` when no provider offers it yet because the server its
+    /// prefix names is still starting: wait for that server (at most `servers.call_wait`),
+    /// then look again. `Ok(None)`: the name is unknown (no such server, it is not starting,
+    /// or the server came up without that tool); `Err`: the server did not come up, saying
+    /// why.
+    pub async fn route_when_started(&self, name: &str) -> Result<Option<Arc<ToolRoute>>, String> {
+        let Some(server) = self.servers.starting_for(name) else {
+            return Ok(None);
+        };
+        let wait = self.config.config.servers.call_wait.get();
+        let server_name = server.spec().name.clone();
+        tracing::debug!(tool = name, server = %server_name, "a call waits for its server to start");
+        let mut status = server.watch_status();
+        let settled = tokio::time::timeout(wait, async {
+            status
+                .wait_for(|s| !s.state.is_unsettled())
+                .await
+                .map(|s| s.clone())
+        })
+        .await;
+        let status = match settled {
+            Ok(Ok(status)) => status,
+            Ok(Err(_)) => return Err(format!("server {server_name} stopped while starting")),
+            Err(_) => {
+                return Err(format!(
+                    "server {server_name} is still starting after {:.1} s (servers.call_wait); try again when it runs (`switchboard servers list` shows its state)",
+                    wait.as_secs_f64()
+                ));
+            }
+        };
+        if status.state != crate::server::status::Phase::Running {
+            return Err(format!(
+                "server {server_name} did not start: {}",
+                status.summary()
+            ));
+        }
+        // It announced itself; make sure the catalog holds its offer before looking again.
+        self.refresh().await;
+        Ok(self.catalog.snapshot().tools.get(name).cloned())
     }
 
     /// What became of every library found.

@@ -261,6 +261,9 @@ pub struct ServersConfig {
     /// How long serving waits for servers still starting before it answers the first lists;
     /// servers that come up later are announced with `list_changed`.
     pub startup_wait: Seconds,
+    /// How long a tool call naming a server that is still starting (by its prefix) waits for
+    /// it to come up, instead of being told the tool is unknown.
+    pub call_wait: Seconds,
 }
 
 impl Default for LogConfig {
@@ -330,6 +333,7 @@ impl Default for ServersConfig {
         Self {
             config: PathBuf::from("servers_config.json"),
             startup_wait: Seconds::from_millis(1000),
+            call_wait: Seconds::from_secs(30),
         }
     }
 }

@@ -188,15 +188,27 @@ impl Face {
         let started = Instant::now();
         let name = request.name.to_string();
         let arguments = request.arguments.unwrap_or_default();
-        let Some(route) = self.snapshot().await?.tools.get(&name).cloned() else {
-            let text = arguments_text(&arguments);
-            return Err(self.unroutable(
-                &session,
-                requester.request_id(),
-                ("tools/call", &name, Some(&text)),
-                errors::unknown("tool", &name),
-                started,
-            ));
+        let found = match self.snapshot().await?.tools.get(&name) {
+            Some(route) => Ok(Some(route.clone())),
+            // Perhaps a tool of a server still starting: wait for it rather than say unknown.
+            None => self.inner.hub.route_when_started(&name).await,
+        };
+        let route = match found {
+            Ok(Some(route)) => route,
+            unroutable => {
+                let text = arguments_text(&arguments);
+                let error = match unroutable {
+                    Err(message) => McpError::internal_error(message, None),
+                    _ => errors::unknown("tool", &name),
+                };
+                return Err(self.unroutable(
+                    &session,
+                    requester.request_id(),
+                    ("tools/call", &name, Some(&text)),
+                    error,
+                    started,
+                ));
+            }
         };
         let mut routed = Request::tool(name.clone(), route, arguments, requester, session);
         if let (Operation::CallTool { retry, .. }, Some(responses)) =

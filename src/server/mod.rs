@@ -561,6 +561,16 @@ impl Servers {
     pub fn is_server(&self, name: &str) -> bool {
         self.inner.servers.iter().any(|s| s.spec.name == name)
     }
+    /// The server still starting whose prefix `tool` (a name as clients see it) carries, if
+    /// any: a call of that name may be for a tool it is about to offer. A server without a
+    /// prefix claims no name, so unknown names never wait on it.
+    pub fn starting_for(&self, tool: &str) -> Option<&Arc<Server>> {
+        let (prefix, _) = tool.split_once(crate::catalog::naming::SEPARATOR)?;
+        self.inner.servers.iter().find(|s| {
+            s.spec.prefix == prefix && s.status.borrow().state.is_unsettled()
+        })
+    }
+
 
     /// Stop serving `name` because its names collide with another provider's.
     pub fn refuse(&self, name: &str, reason: &str) {

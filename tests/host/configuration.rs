@@ -173,3 +173,69 @@ async fn a_resource_uri_clash_withholds_only_the_clashing_resources_and_says_so_
         "{log}"
     );
 }
+
+/// A servers_config.json entry that runs `program args...` once the file `gate` exists.
+fn gated(gate: &std::path::Path, program: &std::path::Path, args: &[&str]) -> Value {
+    let mut argv = vec![
+        "-c".to_string(),
+        "while [ ! -e \"$0\" ]; do sleep 0.02; done; exec \"$@\"".to_string(),
+        gate.display().to_string(),
+        program.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    json!({"command": "sh", "args": argv, "restart": {"max_attempts": 0}})
+}
+
+/// The answer to a call of `tool`: its text, or the JSON-RPC error's text.
+async fn answer(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
+    tool: &str,
+) -> Result<String, String> {
+    client
+        .call_tool(crate::support::call(tool, json!({"text": "hello"})))
+        .await
+        .map(|r| crate::support::text_of(&r))
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_call_to_a_starting_server_waits_for_it_and_then_answers() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("open");
+    // The first lists hardly wait for servers; a call waits up to 20 s.
+    let home = Home::new("servers:\n  startup_wait: 1ms\n  call_wait: 20s\n");
+    home.write_servers(&json!({"mcpServers": {
+        "late": gated(&gate, &echo_server(), &[]),
+        "doomed": gated(&gate, &echo_server(), &["--exit-at-start", "3"]),
+    }}));
+    let (client, _events) = crate::support::connect(&home).await;
+
+    // A name no starting server's prefix claims is unknown at once, gate still shut.
+    let unknown = tokio::time::timeout(std::time::Duration::from_secs(5), answer(&client, "nosuch__echo"))
+        .await
+        .expect("an unknown name does not wait");
+    assert!(unknown.as_ref().is_err_and(|e| e.contains("unknown tool")), "{unknown:?}");
+
+    let late = answer(&client, "late__echo");
+    let doomed = answer(&client, "doomed__echo");
+    let missing = answer(&client, "late__no_such_tool");
+    std::fs::write(&gate, "").unwrap();
+    let (late, doomed, missing) = tokio::join!(late, doomed, missing);
+    assert_eq!(late, Ok("hello".to_string()), "the call waited for its server");
+    let doomed = doomed.expect_err("its server failed");
+    assert!(doomed.contains("server doomed did not start"), "{doomed}");
+    assert!(doomed.contains("exited with status 3"), "says why: {doomed}");
+    let missing = missing.expect_err("the running server has no such tool");
+    assert!(missing.contains("unknown tool"), "{missing}");
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_call_to_a_server_that_stays_starting_is_told_so_after_call_wait() {
+    let home = Home::new("servers:\n  startup_wait: 1ms\n  call_wait: 300ms\n");
+    home.write_servers(&json!({"mcpServers": {"stuck": echo(json!({"args": ["--hang"]}))}}));
+    let (client, _events) = crate::support::connect(&home).await;
+    let error = answer(&client, "stuck__echo").await.expect_err("no answer from a hung server");
+    assert!(error.contains("server stuck is still starting after 0.3 s"), "{error}");
+    client.cancel().await.ok();
+}
