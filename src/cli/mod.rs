@@ -119,6 +119,14 @@ pub enum Command {
     },
     /// Check the installation: home, configuration, state database, plugins.
     Doctor,
+    /// Internal: run a downstream stdio server under the guard that ends everything it
+    /// starts when switchboard is gone (`server::guard`).
+    #[command(name = "__guard", hide = true)]
+    Guard {
+        /// The server's command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `switchboard audit ...`
@@ -275,6 +283,10 @@ pub enum ConfigCommand {
 
 /// Run the command line; the exit code says whether it worked.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    #[cfg(unix)]
+    if let Some(Command::Guard { command }) = &cli.command {
+        return Ok(crate::server::guard::run(command));
+    }
     let home = Home::discover()?;
     let loaded = Loaded::load(home, cli.config.as_deref());
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
@@ -328,7 +340,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Doctor => doctor::run(loaded).await,
         Command::Approvals { command } => approvals::run(loaded, command).await,
         Command::Servers { command } => servers::run(loaded, command).await,
-        Command::Config { .. } | Command::Secrets { .. } => {
+        Command::Config { .. } | Command::Secrets { .. } | Command::Guard { .. } => {
             anyhow::bail!("internal: this command runs without the runtime")
         }
     }

@@ -3,6 +3,8 @@
 //!
 //! - [`config`]: the file (Claude Desktop's `mcpServers` format plus switchboard's keys);
 //! - [`process`]: child processes in their own process group, ended as a group;
+//! - `guard`: what each stdio server runs under (`switchboard __guard`), so that nothing it
+//!   starts outlives switchboard, kill -9 included;
 //! - [`supervise`]: start, watch, restart with backoff, stop;
 //! - [`link`]: a stdio server's pipes, where forwarded requests skip rmcp's client;
 //! - [`client`]: the rmcp client handler that carries a server's notifications and questions
@@ -17,6 +19,8 @@
 
 pub mod client;
 pub mod config;
+#[cfg(unix)]
+pub mod guard;
 pub mod link;
 pub mod process;
 pub mod progress;

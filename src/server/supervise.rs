@@ -188,7 +188,7 @@ async fn connect(server: &Arc<Server>) -> Result<Connection, String> {
             cwd,
         } => {
             let launch = launch(&server.spec, command, args, env, cwd.as_ref())?;
-            let spawned = process::spawn(&launch).map_err(|e| {
+            let spawned = process::spawn(&launch).await.map_err(|e| {
                 let hint = if e.kind() == std::io::ErrorKind::NotFound {
                     "; is it installed and on the PATH switchboard starts with? (Clients often start servers with a shorter PATH than your shell's; an absolute path always works)"
                 } else {
