@@ -407,16 +407,32 @@ impl Hub {
         {
             return; // the same file again (a touch, a second event)
         }
-        if let Status::Shadowed(_) = entry.status
-            && already.is_some()
+        // The file of a plugin that is running changed: it keeps running from its private
+        // copy; a loadable new file is used from the next start, a broken one was refused.
+        if let Some(before) = &already
+            && before.status == Status::Loaded
         {
-            tracing::warn!(file = %path.display(), "a loaded plugin's library changed; restart switchboard to use the new version");
+            if let (Status::Shadowed(_), Some(manifest), Some(sha256)) =
+                (&entry.status, &entry.manifest, &entry.sha256)
+            {
+                tracing::warn!(plugin = %manifest.name, file = %path.display(), "a newer file of a loaded plugin appeared; restart switchboard to use {} (running {})", manifest.version, before.manifest.as_ref().map_or("?", |m| m.version.as_str()));
+                let newer = plugin::Newer {
+                    version: manifest.version.clone(),
+                    sha256: sha256.clone(),
+                };
+                let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(loaded) = found.iter_mut().find(|f| f.path == path) {
+                    loaded.newer = Some(newer);
+                }
+            }
+            return;
         }
         {
             let mut found = self.found.lock().unwrap_or_else(|e| e.into_inner());
             found.retain(|f| f.path != path);
             found.push(entry);
         }
+        plugin::publish_loaded(&self.config.home.state_dir, &self.found());
         if let Some(provider) = provider {
             self.plugins
                 .lock()
@@ -496,6 +512,9 @@ async fn initial_load(
         }
     }
     *hub.plugins.lock().unwrap_or_else(|e| e.into_inner()) = plugins;
+    if options.serving {
+        plugin::publish_loaded(&hub.config.home.state_dir, &found);
+    }
     *hub.found.lock().unwrap_or_else(|e| e.into_inner()) = found;
 
     // Digests read every library whole: on a blocking thread, beside everything else. The

@@ -29,6 +29,7 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         println!("  {key}: {value}");
     }
     healthy &= super::secrets_cmd::print_store_health("");
+    let state_dir = loaded.home.state_dir.clone();
     let hub = Hub::start(loaded, state, StartOptions { serving: false });
     if let Err(e) = hub.ready().await {
         healthy = false;
@@ -47,6 +48,9 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
             healthy = false;
         }
         println!("  {name:12} {status}  ({})", found.path.display());
+        for line in crate::plugin::awaiting_restart(&state_dir, &found) {
+            println!("  {:12} {line}", "");
+        }
     }
     hub.servers_settled().await;
     let servers = hub.servers();

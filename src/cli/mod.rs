@@ -127,6 +127,13 @@ pub enum Command {
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Internal: open one plugin library and print a verdict. switchboard runs itself so in a
+    /// child process before it opens a library content for the first time.
+    #[command(name = "__probe-plugin", hide = true)]
+    ProbePlugin {
+        /// The private copy to open.
+        file: PathBuf,
+    },
 }
 
 /// `switchboard audit ...`
@@ -235,18 +242,6 @@ pub enum SecretsCommand {
         /// The entry name, as used in `${keyring:NAME}`.
         name: String,
     },
-}
-
-/// `switchboard plugins ...`
-#[derive(Debug, Subcommand)]
-pub enum PluginsCommand {
-    /// Every library found and what became of it.
-    List {
-        /// Print JSON (includes each plugin's configuration schema).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Check one library without loading it into a running server.
     /// Say whether NAME is stored; print its value only with --reveal.
     Get {
         /// The entry name.
@@ -264,6 +259,18 @@ pub enum PluginsCommand {
     },
     /// Which store is in use, what it keeps across reboots, and a round trip through it.
     Test,
+}
+
+/// `switchboard plugins ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every library found and what became of it.
+    List {
+        /// Print JSON (includes each plugin's configuration schema).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check one library without loading it into a running server.
     Check {
         /// The library file.
         file: PathBuf,
@@ -286,6 +293,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     #[cfg(unix)]
     if let Some(Command::Guard { command }) = &cli.command {
         return Ok(crate::server::guard::run(command));
+    }
+    if let Some(Command::ProbePlugin { file }) = &cli.command {
+        return Ok(plugins::probe_child(file));
     }
     let home = Home::discover()?;
     let loaded = Loaded::load(home, cli.config.as_deref());
@@ -340,7 +350,10 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
         Command::Doctor => doctor::run(loaded).await,
         Command::Approvals { command } => approvals::run(loaded, command).await,
         Command::Servers { command } => servers::run(loaded, command).await,
-        Command::Config { .. } | Command::Secrets { .. } | Command::Guard { .. } => {
+        Command::Config { .. }
+        | Command::Secrets { .. }
+        | Command::ProbePlugin { .. }
+        | Command::Guard { .. } => {
             anyhow::bail!("internal: this command runs without the runtime")
         }
     }

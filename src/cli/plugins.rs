@@ -7,14 +7,14 @@ use serde_json::json;
 
 use super::PluginsCommand;
 use crate::config::Loaded;
-use crate::plugin::{self, Found, Status, library};
+use crate::plugin::{self, Found, Status, library, probe, store};
 use crate::state::PluginRecord;
 
 /// Run a `plugins` subcommand.
 pub async fn run(loaded: Loaded, command: PluginsCommand) -> Result<ExitCode> {
     match command {
         PluginsCommand::List { json } => list(loaded, json).await,
-        PluginsCommand::Check { file } => Ok(check(&file)),
+        PluginsCommand::Check { file } => Ok(check(&loaded, &file)),
     }
 }
 
@@ -57,6 +57,7 @@ fn first_seen<'a>(records: &'a [PluginRecord], found: &Found) -> Option<&'a str>
 
 async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
     let folders = plugin::folders(&loaded);
+    let state_dir = loaded.home.state_dir.clone();
     let (found, records) = found(loaded).await?;
     if as_json {
         let entries: Vec<_> = found
@@ -67,6 +68,7 @@ async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
                     "sha256": f.sha256,
                     "status": status_word(&f.status),
                     "first_loaded": first_seen(&records, f),
+                    "awaiting_restart": plugin::awaiting_restart(&state_dir, f),
                     "manifest": f.manifest,
                 })
             })
@@ -99,6 +101,9 @@ async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
         if let Some(seen) = first_seen(&records, f) {
             println!("  since:  {seen}");
         }
+        for line in plugin::awaiting_restart(&state_dir, f) {
+            println!("  newer:  {line}");
+        }
         if let Some(m) = &f.manifest
             && !m.description.is_empty()
         {
@@ -108,10 +113,26 @@ async fn list(loaded: Loaded, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(file: &std::path::Path) -> ExitCode {
-    match library::open(file) {
-        Ok(lib) => {
-            let m = &lib.manifest;
+/// Check one library the way a load would, without ever opening it in this process: copy it
+/// privately (refused when incomplete), then open the copy in a probe process.
+fn check(loaded: &Loaded, file: &std::path::Path) -> ExitCode {
+    let refused = |reason: String| {
+        let refusal = library::Refusal {
+            path: file.to_path_buf(),
+            reason,
+        };
+        println!("refused: {refusal}");
+        ExitCode::FAILURE
+    };
+    let store = store::Store::new(&loaded.home.state_dir);
+    let _loading = store.loading();
+    let copy = match store.prepare(file, |_| None) {
+        Ok(copy) => copy,
+        Err((error, _)) => return refused(error.to_string()),
+    };
+    match probe::probe(&copy.path) {
+        Ok(m) => {
+            store.mark_probed(&copy.sha256);
             println!(
                 "ok: {} {} built against switchboard-plugin-api {} (this switchboard implements {})",
                 m.name,
@@ -119,15 +140,17 @@ fn check(file: &std::path::Path) -> ExitCode {
                 m.api_version,
                 switchboard_plugin_api::API_VERSION
             );
-            match library::digest_file(file) {
-                Ok(digest) => println!("sha256: {digest}"),
-                Err(e) => println!("sha256: unreadable ({e})"),
-            }
+            println!("sha256: {}", copy.sha256);
             ExitCode::SUCCESS
         }
-        Err(refusal) => {
-            println!("refused: {refusal}");
-            ExitCode::FAILURE
-        }
+        Err(reason) => refused(reason),
     }
+}
+
+/// `switchboard __probe-plugin <copy>`, run by switchboard itself in a child process: open
+/// the library and print the verdict (see `plugin::probe`).
+pub fn probe_child(copy: &std::path::Path) -> ExitCode {
+    let (line, code) = probe::verdict_line(copy);
+    println!("{line}");
+    ExitCode::from(code)
 }

@@ -2,14 +2,20 @@
 //! configuration against the schema they declare, and creating them.
 //!
 //! A broken library never stops the others: each one ends in a [`Status`] that `plugins list`
-//! and `doctor` show, and the ones that loaded become providers.
+//! and `doctor` show, and the ones that loaded become providers. No library file can crash
+//! the host: each is loaded from a verified private copy ([`store`]) after its bounds are
+//! checked ([`object`]) and, the first time its content is seen, after a child process has
+//! opened it without crashing ([`probe`]).
 
 pub mod library;
+pub mod object;
+pub mod probe;
 pub mod provider;
 pub mod services;
+pub mod store;
 pub mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,10 +52,38 @@ pub struct Found {
     pub path: PathBuf,
     /// The plugin's manifest, when the library could be read.
     pub manifest: Option<switchboard_plugin_api::Manifest>,
-    /// SHA-256 of the file.
+    /// SHA-256 of the file (of its content when it was read and copied).
     pub sha256: Option<String>,
     /// What became of it.
     pub status: Status,
+    /// The file's size and modification time (ns) when it was read: what its digest is
+    /// recorded under, so an unchanged file is not read again.
+    pub stamp: Option<(i64, i64)>,
+    /// A newer file of this loaded plugin that appeared while it ran (used from the next
+    /// start).
+    pub newer: Option<Newer>,
+}
+
+/// A newer file of a loaded plugin, waiting for a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Newer {
+    /// The version it holds.
+    pub version: String,
+    /// Its digest.
+    pub sha256: String,
+}
+
+impl Found {
+    fn refused(path: &Path, reason: String, sha256: Option<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            manifest: None,
+            sha256,
+            status: Status::Refused(reason),
+            stamp: None,
+            newer: None,
+        }
+    }
 }
 
 /// What the loader needs from the host.
@@ -118,6 +152,9 @@ pub fn load_all(ctx: &LoadContext) -> (Vec<Found>, Vec<Arc<PluginProvider>>) {
             found.push(entry);
         }
     }
+    // The copies of what is in the folders now stay (with those serving switchboards use).
+    let current: BTreeSet<String> = found.iter().filter_map(|f| f.sha256.clone()).collect();
+    store::Store::new(&ctx.config.home.state_dir).clean(&current);
     (found, providers)
 }
 
@@ -129,26 +166,20 @@ pub fn load_path(
     bundled: bool,
     taken: &BTreeMap<String, PathBuf>,
 ) -> (Found, Option<Arc<PluginProvider>>) {
-    let library = match library::open(path) {
-        Ok(library) => library,
-        Err(refusal) => {
+    let (library, copy) = match open_private_copy(ctx, path) {
+        Ok(opened) => opened,
+        Err((refusal, sha256)) => {
             tracing::error!("plugin refused: {refusal}");
-            return (
-                Found {
-                    path: path.to_path_buf(),
-                    manifest: None,
-                    sha256: None,
-                    status: Status::Refused(refusal.reason),
-                },
-                None,
-            );
+            return (Found::refused(path, refusal.reason, sha256), None);
         }
     };
     let mut entry = Found {
         path: path.to_path_buf(),
         manifest: Some(library.manifest.clone()),
-        sha256: None,
+        sha256: Some(copy.sha256.clone()),
         status: Status::Loaded,
+        stamp: copy.stamp,
+        newer: None,
     };
     let name = library.manifest.name.clone();
     if let Some(other) = taken.get(&name) {
@@ -178,6 +209,38 @@ pub fn load_path(
             (entry, None)
         }
     }
+}
+
+/// Open the library at `path` from its private copy: copied and verified (refused when
+/// incomplete), probed in a child process if its content was never probed, then opened here.
+/// A refusal names `path` and carries the digest when the file could be read.
+fn open_private_copy(
+    ctx: &LoadContext,
+    path: &Path,
+) -> Result<(Library, store::Copy), (library::Refusal, Option<String>)> {
+    let refuse = |reason: String, sha256: Option<String>| {
+        (
+            library::Refusal {
+                path: path.to_path_buf(),
+                reason,
+            },
+            sha256,
+        )
+    };
+    let store = store::Store::new(&ctx.config.home.state_dir);
+    let _loading = store.loading();
+    let copy = store
+        .prepare(path, |stamp| {
+            ctx.state.known_digest(path, stamp).ok().flatten()
+        })
+        .map_err(|(error, sha256)| refuse(error.to_string(), sha256))?;
+    if !store.is_probed(&copy.sha256) {
+        probe::probe(&copy.path).map_err(|reason| refuse(reason, Some(copy.sha256.clone())))?;
+        store.mark_probed(&copy.sha256);
+    }
+    let library = library::open(&copy.path)
+        .map_err(|refusal| refuse(refusal.reason, Some(copy.sha256.clone())))?;
+    Ok((library, copy))
 }
 
 fn instantiate(
@@ -244,7 +307,7 @@ fn instantiate(
 /// every file whole, so callers run it off the request path.
 pub fn record_digests(state: &State, found: &mut [Found]) {
     for entry in found.iter_mut() {
-        let stamp = file_stamp(&entry.path);
+        let stamp = entry.stamp.or_else(|| store::file_stamp(&entry.path));
         if entry.sha256.is_none() {
             // An unchanged file (same size and modification time) keeps its recorded digest.
             let known = stamp.and_then(|s| state.known_digest(&entry.path, s).ok().flatten());
@@ -273,18 +336,63 @@ pub fn record_digests(state: &State, found: &mut [Found]) {
     }
 }
 
-/// A file's size and modification time in nanoseconds.
-fn file_stamp(path: &Path) -> Option<(i64, i64)> {
-    let metadata = std::fs::metadata(path).ok()?;
-    let modified = metadata
-        .modified()
-        .ok()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?;
-    Some((
-        i64::try_from(metadata.len()).ok()?,
-        i64::try_from(modified.as_nanos()).ok()?,
-    ))
+/// Tell other processes which plugin files this serving switchboard runs (`plugins list` and
+/// `doctor` say when a newer file waits for it to restart).
+pub fn publish_loaded(state_dir: &Path, found: &[Found]) {
+    let plugins = found
+        .iter()
+        .filter(|f| f.status == Status::Loaded)
+        .filter_map(|f| {
+            Some(store::LivePlugin {
+                name: f.manifest.as_ref()?.name.clone(),
+                version: f.manifest.as_ref()?.version.clone(),
+                file: f.path.clone(),
+                sha256: f.sha256.clone()?,
+            })
+        })
+        .collect();
+    store::Store::new(state_dir).publish(plugins);
+}
+
+/// For one library as found now, the serving switchboards that run an older file of it: one
+/// line each, ending "restart to use <version>".
+pub fn awaiting_restart(state_dir: &Path, found: &Found) -> Vec<String> {
+    let (Some(manifest), Some(sha256)) = (&found.manifest, &found.sha256) else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = store::Store::new(state_dir)
+        .live_reports()
+        .into_iter()
+        .flat_map(|report| {
+            report
+                .plugins
+                .into_iter()
+                .filter(|p| p.file == found.path && p.name == manifest.name && &p.sha256 != sha256)
+                .map(move |p| {
+                    format!(
+                        "switchboard pid {} runs {} {} from an older file (sha256 {}); restart to use {} (sha256 {})",
+                        report.pid,
+                        p.name,
+                        p.version,
+                        short(&p.sha256),
+                        manifest.version,
+                        short(sha256)
+                    )
+                })
+        })
+        .collect();
+    if let Some(newer) = &found.newer {
+        lines.push(format!(
+            "a newer file is waiting (sha256 {}); restart to use {}",
+            short(&newer.sha256),
+            newer.version
+        ));
+    }
+    lines
+}
+
+fn short(sha256: &str) -> &str {
+    &sha256[..12.min(sha256.len())]
 }
 
 /// Check `config` against the plugin's schema; the error starts with the JSON path within the

@@ -221,3 +221,296 @@ async fn a_slow_plugin_never_holds_up_initialize() {
     }
     client.cancel().await.ok();
 }
+
+// ---------------------------------------------------------------------------------------
+// Plugin files that would crash their loader: truncated, half-copied, overwritten while
+// loaded, or loadable-looking but crashing the dynamic linker. None may stop switchboard.
+
+/// The end (file offset) of the last loadable segment of the ELF library at `bytes`: a
+/// file cut before it makes the dynamic linker touch pages past the end of the file.
+fn end_of_loaded_segments(bytes: &[u8]) -> usize {
+    let u16_at = |at: usize| u16::from_le_bytes(bytes[at..at + 2].try_into().unwrap()) as usize;
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[..5], b"\x7fELF\x02", "a 64-bit ELF library");
+    let (phoff, phentsize, phnum) = (u64_at(0x20), u16_at(0x36), u16_at(0x38));
+    (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|&ph| u32::from_le_bytes(bytes[ph..ph + 4].try_into().unwrap()) == 1)
+        .map(|ph| u64_at(ph + 8) + u64_at(ph + 32))
+        .max()
+        .expect("a PT_LOAD segment")
+}
+
+/// `plugin`'s library cut in the middle of its loaded segments, as a half-finished copy
+/// leaves it.
+fn truncated(plugin: Plugin) -> Vec<u8> {
+    let bytes = std::fs::read(crate::support::plugin_library(plugin)).unwrap();
+    let cut = end_of_loaded_segments(&bytes) / 2;
+    bytes[..cut].to_vec()
+}
+
+/// A library whose headers and sections are all within the file but whose dynamic
+/// section points its string table far outside the mapping: the dynamic linker crashes
+/// (SIGSEGV) while opening it, before any plugin code runs.
+fn crashing_loader() -> Vec<u8> {
+    let mut bytes = std::fs::read(crate::support::plugin_library(Plugin::Fixture)).unwrap();
+    let u16_at =
+        |b: &[u8], at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap()) as usize;
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (
+        u64_at(&bytes, 0x20) as usize,
+        u16_at(&bytes, 0x36),
+        u16_at(&bytes, 0x38),
+    );
+    let dynamic = (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .find(|&ph| u32::from_le_bytes(bytes[ph..ph + 4].try_into().unwrap()) == 2)
+        .expect("a PT_DYNAMIC segment");
+    let (offset, size) = (
+        u64_at(&bytes, dynamic + 8) as usize,
+        u64_at(&bytes, dynamic + 32) as usize,
+    );
+    let mut patched = false;
+    for entry in (offset..offset + size).step_by(16) {
+        if u64_at(&bytes, entry) == 5 {
+            // DT_STRTAB
+            bytes[entry + 8..entry + 16].copy_from_slice(&0x7fff_0000_0000u64.to_le_bytes());
+            patched = true;
+        }
+    }
+    assert!(patched, "the library has a DT_STRTAB entry");
+    bytes
+}
+
+fn library_file(home: &Home, stem: &str) -> std::path::PathBuf {
+    home.plugins().join(format!(
+        "{}{stem}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    ))
+}
+
+/// What a serving switchboard logged to its log file so far.
+fn server_log(home: &Home) -> String {
+    std::fs::read_to_string(home.path().join("state").join("switchboard.log")).unwrap_or_default()
+}
+
+/// Wait (polling, at most `limit`) until the serving switchboard's log has a line with
+/// every one of `words`; returns that line.
+async fn logged(home: &Home, words: &[&str], limit: Duration) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(line) = server_log(home)
+            .lines()
+            .find(|l| words.iter().all(|w| l.contains(w)))
+        {
+            return line.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line with {words:?} within {limit:?}:\n{}",
+            server_log(home)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A one-shot command's run: it must end by itself, not by a signal.
+fn survived(output: &std::process::Output, what: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            output.status.signal(),
+            None,
+            "`{what}` was killed by a signal:\n{}",
+            stderr(output)
+        );
+    }
+    let _ = what;
+}
+
+async fn echo_works(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
+) {
+    let result = client
+        .call_tool(crate::support::call(
+            "probe__echo",
+            serde_json::json!({"text": "still here"}),
+        ))
+        .await
+        .expect("the server still answers");
+    assert!(
+        crate::support::text_of(&result).contains("still here"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_library_at_start_is_refused_by_name_and_the_rest_serve() {
+    let home = Home::new("connectors:\n  probe: {enabled: true}\n  fixture: {enabled: true}\n");
+    home.install(Plugin::Probe);
+    let cut = library_file(&home, "switchboard_fixture");
+    std::fs::write(&cut, truncated(Plugin::Fixture)).unwrap();
+    let name = cut.file_name().unwrap().to_str().unwrap();
+
+    let (client, _events) = connect(&home).await;
+    let names = tool_names(&client.list_all_tools().await.expect("tools/list"));
+    assert!(names.contains(&"probe__echo".to_string()), "{names:?}");
+    echo_works(&client).await;
+    let line = logged(&home, &["plugin refused", name], Duration::from_secs(20)).await;
+    assert!(line.contains("truncated"), "{line}");
+    client.cancel().await.ok();
+
+    let tools = home.run(&["tools"]);
+    survived(&tools, "tools");
+    assert!(tools.status.success(), "{}", stderr(&tools));
+    assert!(stdout(&tools).contains("probe__echo"), "{}", stdout(&tools));
+
+    let list = home.run(&["plugins", "list"]);
+    survived(&list, "plugins list");
+    assert!(list.status.success(), "{}", stderr(&list));
+    let text = stdout(&list);
+    let at = text
+        .find(name)
+        .unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
+    let status = text[at..].lines().nth(1).unwrap_or_default();
+    assert!(
+        status.contains("refused") && status.contains("truncated"),
+        "{text}"
+    );
+
+    let doctor = home.run(&["doctor"]);
+    survived(&doctor, "doctor");
+    let text = stdout(&doctor);
+    assert!(
+        text.lines()
+            .any(|l| l.contains(name) && l.contains("refused") && l.contains("truncated")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("probe") && l.contains("loaded")),
+        "{text}"
+    );
+
+    let check = home.run(&["plugins", "check", cut.to_str().unwrap()]);
+    survived(&check, "plugins check");
+    assert!(!check.status.success());
+    let text = stdout(&check);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains(name) && text.contains("truncated"), "{text}");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_library_that_crashes_its_loader_is_one_refusal_and_the_rest_serve() {
+    let home = Home::new("connectors:\n  probe: {enabled: true}\n");
+    home.install(Plugin::Probe);
+    let crasher = library_file(&home, "crasher");
+    std::fs::write(&crasher, crashing_loader()).unwrap();
+    let name = crasher.file_name().unwrap().to_str().unwrap();
+
+    let check = home.run(&["plugins", "check", crasher.to_str().unwrap()]);
+    survived(&check, "plugins check");
+    let text = stdout(&check);
+    assert!(!check.status.success(), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains(name) && text.contains("its loader crashed (signal 11, SIGSEGV)"),
+        "{text}"
+    );
+
+    let (client, _events) = connect(&home).await;
+    echo_works(&client).await;
+    let line = logged(&home, &["plugin refused", name], Duration::from_secs(20)).await;
+    assert!(line.contains("loader crashed"), "{line}");
+    client.cancel().await.ok();
+
+    let list = home.run(&["plugins", "list"]);
+    survived(&list, "plugins list");
+    assert!(
+        stdout(&list).contains("loader crashed"),
+        "{}",
+        stdout(&list)
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_library_dropped_in_while_serving_is_refused_and_a_complete_one_loads() {
+    let home = Home::new("connectors:\n  probe: {enabled: true}\n  fixture: {enabled: true}\n");
+    home.install(Plugin::Probe);
+    let (client, mut events) = connect(&home).await;
+    echo_works(&client).await;
+
+    // A copy that stops half way, as an interrupted `cp` leaves it.
+    let cut = library_file(&home, "switchboard_fixture");
+    std::fs::write(&cut, truncated(Plugin::Fixture)).unwrap();
+    let name = cut.file_name().unwrap().to_str().unwrap();
+    let line = logged(&home, &["plugin refused", name], Duration::from_secs(30)).await;
+    assert!(line.contains("truncated"), "{line}");
+    echo_works(&client).await;
+
+    // The copy finished: it loads.
+    std::fs::copy(crate::support::plugin_library(Plugin::Fixture), &cut).unwrap();
+    events
+        .wait_for(Duration::from_secs(30), |e| {
+            matches!(e, Event::ToolsChanged).then_some(())
+        })
+        .await;
+    let names = tool_names(&client.list_all_tools().await.expect("tools/list"));
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("fixture__") || n.starts_with("test_")),
+        "{names:?}"
+    );
+    echo_works(&client).await;
+    client.cancel().await.ok();
+}
+
+#[tokio::test]
+async fn a_new_build_copied_over_a_loaded_plugin_keeps_serving_and_awaits_a_restart() {
+    use std::io::Write;
+    let home = Home::new("connectors:\n  probe: {enabled: true}\n");
+    let file = home.install(Plugin::Probe);
+    let (client, _events) = connect(&home).await;
+    echo_works(&client).await;
+
+    // `cp new old` truncates the file in place and writes it: the loaded library is gone
+    // from under the server while the copy runs. Call the plugin mid-copy.
+    let original = std::fs::read(&file).unwrap();
+    let mut newer = original.clone();
+    newer.extend_from_slice(b"a newer build");
+    let mut target = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&file)
+        .unwrap();
+    target.write_all(&newer[..newer.len() / 3]).unwrap();
+    target.flush().unwrap();
+    echo_works(&client).await;
+    target.write_all(&newer[newer.len() / 3..]).unwrap();
+    drop(target);
+
+    let line = logged(&home, &["restart", "probe"], Duration::from_secs(30)).await;
+    assert!(
+        line.contains(file.file_name().unwrap().to_str().unwrap()),
+        "{line}"
+    );
+    echo_works(&client).await;
+
+    let list = home.run(&["plugins", "list"]);
+    survived(&list, "plugins list");
+    let text = stdout(&list);
+    assert!(text.contains("restart to use 0.1.0"), "{text}");
+    let doctor = home.run(&["doctor"]);
+    survived(&doctor, "doctor");
+    assert!(
+        stdout(&doctor).contains("restart to use 0.1.0"),
+        "{}",
+        stdout(&doctor)
+    );
+    echo_works(&client).await;
+    client.cancel().await.ok();
+}
