@@ -339,17 +339,22 @@ fn end_everything(
             left.signal(libc::SIGKILL, true);
             killed = true;
         }
-        // Children's exits wake us at once; others are looked for every 20 ms.
-        let mut fd = libc::pollfd {
-            fd: wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd.
-        unsafe { libc::poll(&mut fd, 1, 20) };
-        drain(wake);
+        pause(wake);
     }
     reap(server, status);
+}
+
+/// Wait 20 ms, or less if a signal comes: children's exits wake the guard at once, other
+/// processes are looked for again after the pause.
+fn pause(wake: &UnixStream) {
+    let mut fd = libc::pollfd {
+        fd: wake.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd.
+    unsafe { libc::poll(&mut fd, 1, 20) };
+    drain(wake);
 }
 
 /// What is still running below the guard.
@@ -425,14 +430,7 @@ fn end_everything(
     unsafe { libc::killpg(me, libc::SIGTERM) };
     let deadline = Instant::now() + GRACE;
     while status.is_none() && Instant::now() < deadline {
-        let mut fd = libc::pollfd {
-            fd: wake.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd.
-        unsafe { libc::poll(&mut fd, 1, 20) };
-        drain(wake);
+        pause(wake);
         reap(server, status);
     }
     // SAFETY: as above; the last thing the guard does.
