@@ -156,8 +156,90 @@ pub async fn serve(
     let router = Router::new().route("/health", get(health)).merge(mcp);
     tracing::info!(address = %local, "serving MCP over Streamable HTTP at http://{local}/mcp");
     eprintln!("switchboard: serving MCP at http://{local}/mcp");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
+    let limits = hub.config.config.serve.http.clone();
+    serve_connections(listener, router, &limits, stop).await;
+    Ok(())
+}
+
+/// Accept and serve connections until `stop`: at most `limits.max_connections` at once (the
+/// next waits in the listen queue until one closes, so those served are never disturbed), each
+/// closed when a request's headers take longer than `limits.header_timeout`. axum's own
+/// `serve` has neither bound, and a client that opens connections and sends nothing would
+/// hold them all. On `stop`, each connection finishes its request in hand and closes.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: &crate::config::HttpConfig,
+    stop: CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let cap = limits.max_connections;
+    let slots = Arc::new(tokio::sync::Semaphore::new(cap));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout.get());
+    let mut warned_full = false;
+    loop {
+        // A slot first: while every slot is taken, nothing is accepted.
+        if slots.available_permits() == 0 && !warned_full {
+            tracing::warn!(
+                max_connections = cap,
+                "serving as many HTTP connections as serve.http.max_connections allows; further ones wait until one closes"
+            );
+            warned_full = true;
+        }
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = stop.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: say so, and try again shortly.
+                    tracing::warn!(error = %e, "cannot accept an HTTP connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        if slots.available_permits() > 0 {
+            warned_full = false;
+        }
+        let _ = stream.set_nodelay(true);
+        let connection = http1
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()))
+            .with_upgrades();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::pin!(connection);
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => outcome,
+                () = stop.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = outcome {
+                // A client that stalled its headers (the timeout) or went away.
+                tracing::debug!(%peer, error = %e, "HTTP connection closed");
+            }
+        });
+    }
+    // Let the connections finish what they have in hand, for a bounded time.
+    let all = u32::try_from(cap).unwrap_or(u32::MAX);
+    if tokio::time::timeout(std::time::Duration::from_secs(5), slots.acquire_many(all))
         .await
-        .context("the HTTP server failed")
+        .is_err()
+    {
+        tracing::warn!("HTTP connections did not all close within 5 s of shutting down");
+    }
 }

@@ -318,12 +318,35 @@ pub struct ServeConfig {
     /// instead of sleeping, so a quick answer or the next request is taken without a wake-up
     /// (see `crate::awake`); zero turns it off.
     pub stay_awake: Pause,
+    /// `serve --http`.
+    pub http: HttpConfig,
 }
 
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
             stay_awake: Pause::from_micros(100),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+/// `serve.http:`
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// How long a connection may take to send a request's headers (the first, or the next
+    /// on a kept-alive connection) before it is closed.
+    pub header_timeout: Seconds,
+    /// How many connections are served at once; more wait to be accepted until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout: Seconds::from_secs(10),
+            max_connections: 64,
         }
     }
 }
@@ -446,6 +469,12 @@ fn validate(config: &Config, source: &Source) -> Result<(), ConfigError> {
     if config.plugins.max_concurrent_calls == 0 {
         return Err(key_error(
             "plugins.max_concurrent_calls".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    if config.serve.http.max_connections == 0 {
+        return Err(key_error(
+            "serve.http.max_connections".into(),
             "must be at least 1".into(),
         ));
     }

@@ -239,3 +239,113 @@ async fn a_call_to_a_server_that_stays_starting_is_told_so_after_call_wait() {
     assert!(error.contains("server stuck is still starting after 0.3 s"), "{error}");
     client.cancel().await.ok();
 }
+
+/// `switchboard serve --http` on a free loopback port without a token; returns the child and
+/// its port once it listens.
+fn serve_http(home: &Home) -> (KillOnDrop, u16) {
+    let port = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().port()
+    };
+    let mut child = home
+        .command()
+        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--no-auth"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving MCP at") {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(read > 0, "the server ended before listening");
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (KillOnDrop(child), port)
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A connection that sends `bytes` (maybe half a request) and keeps the socket open.
+fn open_with(port: u16, bytes: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream
+}
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// Read one response to `GET /health` on a kept-alive connection (the body is small JSON).
+fn health_answer(stream: &mut std::net::TcpStream) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("\"ok\"") {
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    Ok(String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[test]
+fn http_drops_a_connection_that_stalls_its_headers() {
+    use std::io::Read;
+    let home = Home::new("serve:\n  http:\n    header_timeout: 300ms\n");
+    let (_server, port) = serve_http(&home);
+    let mut stalled = open_with(port, b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty");
+    // The event: the server closes the connection (at most a 408 first). The read timeout is
+    // only a bound on the test, well past the configured 300 ms.
+    stalled
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let ended = stalled.read_to_end(&mut rest);
+    assert!(ended.is_ok(), "the stalled connection was not closed: {ended:?}");
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.is_empty() || rest.starts_with("HTTP/1.1 408"), "{rest}");
+    // The server still serves.
+    let mut fresh = open_with(port, HEALTH);
+    assert!(health_answer(&mut fresh).unwrap().starts_with("HTTP/1.1 200"));
+}
+
+#[test]
+fn http_connections_over_the_cap_wait_and_the_served_ones_go_on() {
+    let home = Home::new("serve:\n  http:\n    header_timeout: 60s\n    max_connections: 2\n");
+    let (_server, port) = serve_http(&home);
+    // Two connections take the two slots: one served and kept alive, one idle.
+    let mut served = open_with(port, HEALTH);
+    assert!(health_answer(&mut served).unwrap().starts_with("HTTP/1.1 200"));
+    let idle = open_with(port, b"");
+    // A third is over the cap: it is not served while both are open ...
+    let mut waiting = open_with(port, HEALTH);
+    waiting
+        .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let early = health_answer(&mut waiting);
+    assert!(
+        early.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock
+            || e.kind() == std::io::ErrorKind::TimedOut),
+        "a connection over the cap was served: {early:?}"
+    );
+    // ... and the served connection is not affected.
+    use std::io::Write;
+    served.write_all(HEALTH).unwrap();
+    assert!(health_answer(&mut served).unwrap().starts_with("HTTP/1.1 200"));
+    // When a slot frees, the waiting connection is taken and answered.
+    drop(idle);
+    waiting
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    assert!(health_answer(&mut waiting).unwrap().starts_with("HTTP/1.1 200"));
+}
