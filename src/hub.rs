@@ -424,6 +424,10 @@ impl Hub {
                 if let Some(loaded) = found.iter_mut().find(|f| f.path == path) {
                     loaded.newer = Some(newer);
                 }
+            } else if let Some(manifest) = &entry.manifest
+                && entry.status != Status::Shadowed(path.clone())
+            {
+                tracing::warn!(plugin = %manifest.name, file = %path.display(), "the file of a loaded plugin now holds another plugin; restart switchboard to use it");
             }
             return;
         }
