@@ -548,6 +548,7 @@ async fn initial_load(
         let offers = gather(&hub.member_list()).await;
         match merge(&offers) {
             Ok(snapshot) => {
+                hub.report_withheld(&snapshot);
                 hub.catalog.install(snapshot);
                 hub.ready.send_replace(Some(Ok(())));
                 hub.observe_definitions();
@@ -567,7 +568,6 @@ async fn initial_load(
     if options.serving && hub.config.config.plugins.watch {
         let folder = hub.config.plugins_folder();
         match plugin::watch::watch(&folder, paths_tx) {
-                hub.report_withheld(&snapshot);
             Ok(watch) => *hub.watch.lock().unwrap_or_else(|e| e.into_inner()) = Some(watch),
             Err(e) => {
                 tracing::warn!(folder = %folder.display(), error = %e, "cannot watch the plugins folder; new plugins load at the next start")

@@ -73,13 +73,13 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
         snapshot.templates.len(),
         snapshot.prompts.len()
     );
+    for withheld in &snapshot.withheld {
+        println!("  withheld: {withheld}");
+    }
     let sources: Vec<String> = hub
         .data_sources()
         .into_iter()
         .map(|(n, l)| format!("{n} ({l})"))
-    for withheld in &snapshot.withheld {
-        println!("  withheld: {withheld}");
-    }
         .collect();
     println!(
         "data sources:  {}",

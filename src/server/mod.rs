@@ -561,10 +561,6 @@ impl Servers {
         }
     }
 
-    /// Whether `name` is one of the downstream servers.
-    pub fn is_server(&self, name: &str) -> bool {
-        self.inner.servers.iter().any(|s| s.spec.name == name)
-    }
     /// The server still starting whose prefix `tool` (a name as clients see it) carries, if
     /// any: a call of that name may be for a tool it is about to offer. A server without a
     /// prefix claims no name, so unknown names never wait on it.
@@ -575,11 +571,11 @@ impl Servers {
         })
     }
 
+    /// Whether `name` is one of the downstream servers.
+    pub fn is_server(&self, name: &str) -> bool {
+        self.inner.servers.iter().any(|s| s.spec.name == name)
+    }
 
-    /// Stop serving `name` because its names collide with another provider's.
-    pub fn refuse(&self, name: &str, reason: &str) {
-        if let Some(server) = self.inner.servers.iter().find(|s| s.spec.name == name) {
-            *server.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
     /// Note on each server which of its resources the catalog withholds (another provider
     /// offers the same URIs first), so its status says so; the others' notes are cleared.
     pub fn withhold(&self, withheld: &[crate::catalog::Withheld]) {
@@ -595,6 +591,10 @@ impl Servers {
         }
     }
 
+    /// Stop serving `name` because its names collide with another provider's.
+    pub fn refuse(&self, name: &str, reason: &str) {
+        if let Some(server) = self.inner.servers.iter().find(|s| s.spec.name == name) {
+            *server.refused.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
             server.withdraw();
             server.stop.cancel();
             server.set_phase(Phase::Refused);
