@@ -215,7 +215,10 @@ async fn serve_connections(
         }
         let _ = stream.set_nodelay(true);
         let connection = http1
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()))
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(router.clone()),
+            )
             .with_upgrades();
         let stop = stop.clone();
         tokio::spawn(async move {

@@ -10,9 +10,9 @@ use super::ServersCommand;
 use crate::config::{Loaded, Source};
 use crate::hub::{Hub, StartOptions};
 use crate::server::Servers;
-use crate::state::State;
 use crate::server::config::{self, EntryKind};
 use crate::server::status::{self, Phase, ServerStatus};
+use crate::state::State;
 
 /// Run a `servers` subcommand.
 pub async fn run(loaded: Loaded, command: ServersCommand) -> Result<ExitCode> {

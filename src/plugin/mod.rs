@@ -11,6 +11,7 @@ pub mod library;
 pub mod object;
 pub mod probe;
 pub mod provider;
+pub mod sections;
 pub mod services;
 pub mod store;
 pub mod watch;
@@ -250,9 +251,7 @@ fn instantiate(
     bundled: bool,
 ) -> Result<PluginProvider, String> {
     let manifest = &library.manifest;
-    let config_key = format!("connectors.{}.config", manifest.name);
-    validate_config(&manifest.config_schema, &section.config)
-        .map_err(|e| format!("{}: {config_key}{e}", ctx.config.source))?;
+    sections::check(manifest, section, &ctx.config.source)?;
     let mut secrets = BTreeMap::new();
     for declared in &manifest.secrets {
         let reference = section

@@ -566,9 +566,10 @@ impl Servers {
     /// prefix claims no name, so unknown names never wait on it.
     pub fn starting_for(&self, tool: &str) -> Option<&Arc<Server>> {
         let (prefix, _) = tool.split_once(crate::catalog::naming::SEPARATOR)?;
-        self.inner.servers.iter().find(|s| {
-            s.spec.prefix == prefix && s.status.borrow().state.is_unsettled()
-        })
+        self.inner
+            .servers
+            .iter()
+            .find(|s| s.spec.prefix == prefix && s.status.borrow().state.is_unsettled())
     }
 
     /// Whether `name` is one of the downstream servers.

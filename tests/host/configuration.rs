@@ -84,6 +84,77 @@ fn enabled_false_is_understood_as_disabled() {
     );
 }
 
+#[test]
+fn config_check_refuses_what_the_server_would() {
+    // A section the plugin's schema rejects: the server would fail the plugin.
+    let home = Home::new("connectors:\n  probe:\n    enabled: true\n    config: {greeting: 42}\n");
+    home.install(Plugin::Probe);
+    let check = home.run(&["config", "check"]);
+    let text = stdout(&check);
+    assert!(!check.status.success(), "{text}");
+    assert!(
+        text.contains("invalid: ") && text.contains("connectors.probe.config.greeting"),
+        "{text}"
+    );
+    let doctor = stdout(&home.run(&["doctor"]));
+    assert!(
+        doctor.contains("connectors.probe.config.greeting"),
+        "the server refuses the same section:\n{doctor}"
+    );
+
+    // A misspelt connector: refused with the nearest installed name.
+    home.write_config("connectors:\n  prboe:\n    enabled: true\n");
+    let check = home.run(&["config", "check"]);
+    let text = stdout(&check);
+    assert!(!check.status.success(), "{text}");
+    assert!(text.contains("connectors.prboe"), "{text}");
+    assert!(text.contains("did you mean `probe`?"), "{text}");
+    // ... and a shipped connector's name is known even where its library is not installed.
+    home.write_config("connectors:\n  fiels: {}\n");
+    let text = stdout(&home.run(&["config", "check"]));
+    assert!(text.contains("did you mean `files`?"), "{text}");
+
+    // A good section is checked against the schema and passes.
+    home.write_config("connectors:\n  probe:\n    enabled: true\n    config: {greeting: howdy}\n");
+    let check = home.run(&["config", "check"]);
+    let text = stdout(&check);
+    assert!(check.status.success(), "{text}");
+    assert!(
+        text.contains("connectors.probe: matches the schema of probe"),
+        "{text}"
+    );
+
+    // servers_config.json, read by the server's own parser: a broken file, then a wrong entry.
+    std::fs::write(
+        home.path().join("servers_config.json"),
+        "{\"mcpServers\": {",
+    )
+    .unwrap();
+    let check = home.run(&["config", "check"]);
+    let text = stdout(&check);
+    assert!(!check.status.success(), "{text}");
+    assert!(
+        text.contains("servers_config.json: not valid JSON"),
+        "{text}"
+    );
+    home.write_servers(&json!({"mcpServers": {
+        "slow": echo(json!({"startup_timeout": "soon"})),
+        "fine": echo(json!({})),
+    }}));
+    let check = home.run(&["config", "check"]);
+    let text = stdout(&check);
+    assert!(!check.status.success(), "{text}");
+    assert!(text.contains("mcpServers.slow.startup_timeout"), "{text}");
+    home.write_servers(&json!({"mcpServers": {"fine": echo(json!({"alwaysAllow": []}))}}));
+    let check = home.run(&["config", "check"]);
+    let text = stdout(&check);
+    assert!(check.status.success(), "{text}");
+    assert!(
+        text.contains("mcpServers.fine.alwaysAllow is not a switchboard key"),
+        "{text}"
+    );
+}
+
 /// The servers of `status` (the `switchboard://status` document or a `servers list --json`
 /// report) by name.
 fn server_in<'a>(servers: &'a Value, name: &str) -> &'a Value {
@@ -108,10 +179,17 @@ async fn a_resource_uri_clash_withholds_only_the_clashing_resources_and_says_so_
             .call_tool(crate::support::call(tool, json!({"text": tool})))
             .await
             .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        assert_eq!(crate::support::text_of(&result), tool, "the later server still serves its tools");
+        assert_eq!(
+            crate::support::text_of(&result),
+            tool,
+            "the later server still serves its tools"
+        );
     }
     let resources = client.list_all_resources().await.expect("resources/list");
-    let readmes = resources.iter().filter(|r| r.uri == "echo://readme").count();
+    let readmes = resources
+        .iter()
+        .filter(|r| r.uri == "echo://readme")
+        .count();
     assert_eq!(readmes, 1, "{resources:?}");
     client
         .read_resource(rmcp::model::ReadResourceRequestParams::new("echo://readme"))
@@ -138,7 +216,9 @@ async fn a_resource_uri_clash_withholds_only_the_clashing_resources_and_says_so_
     assert_eq!(withheld, ["echo://readme", "echo://item/{id}"], "{beta:#}");
     assert!(beta["withheld"][0]["kept_by"] == "alpha", "{beta:#}");
     assert!(
-        server_in(&status["servers"], "alpha").get("withheld").is_none(),
+        server_in(&status["servers"], "alpha")
+            .get("withheld")
+            .is_none(),
         "{status:#}"
     );
     client.cancel().await.ok();
@@ -153,8 +233,14 @@ async fn a_resource_uri_clash_withholds_only_the_clashing_resources_and_says_so_
     assert!(line.contains("running"), "{text}");
     assert!(line.contains("2 resources withheld"), "{text}");
     assert!(line.contains("\"echo://readme\" (kept by alpha)"), "{text}");
-    assert!(line.contains("\"disabled\": true"), "advice that can fix it: {text}");
-    assert!(!line.contains("prefix in config.yaml"), "advice that cannot fix it: {text}");
+    assert!(
+        line.contains("\"disabled\": true"),
+        "advice that can fix it: {text}"
+    );
+    assert!(
+        !line.contains("prefix in config.yaml"),
+        "advice that cannot fix it: {text}"
+    );
 
     // Doctor agrees, and the log says it.
     let doctor = stdout(&home.run(&["doctor"]));
@@ -162,7 +248,10 @@ async fn a_resource_uri_clash_withholds_only_the_clashing_resources_and_says_so_
         .lines()
         .find(|l| l.trim_start().starts_with("beta"))
         .unwrap_or_else(|| panic!("no beta line:\n{doctor}"));
-    assert!(line.contains("running") && line.contains("withheld"), "{doctor}");
+    assert!(
+        line.contains("running") && line.contains("withheld"),
+        "{doctor}"
+    );
     assert!(
         doctor.contains("withheld: resource \"echo://readme\" is offered by both alpha and beta: alpha's is served, beta's is withheld"),
         "{doctor}"
@@ -211,20 +300,33 @@ async fn a_call_to_a_starting_server_waits_for_it_and_then_answers() {
     let (client, _events) = crate::support::connect(&home).await;
 
     // A name no starting server's prefix claims is unknown at once, gate still shut.
-    let unknown = tokio::time::timeout(std::time::Duration::from_secs(5), answer(&client, "nosuch__echo"))
-        .await
-        .expect("an unknown name does not wait");
-    assert!(unknown.as_ref().is_err_and(|e| e.contains("unknown tool")), "{unknown:?}");
+    let unknown = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        answer(&client, "nosuch__echo"),
+    )
+    .await
+    .expect("an unknown name does not wait");
+    assert!(
+        unknown.as_ref().is_err_and(|e| e.contains("unknown tool")),
+        "{unknown:?}"
+    );
 
     let late = answer(&client, "late__echo");
     let doomed = answer(&client, "doomed__echo");
     let missing = answer(&client, "late__no_such_tool");
     std::fs::write(&gate, "").unwrap();
     let (late, doomed, missing) = tokio::join!(late, doomed, missing);
-    assert_eq!(late, Ok("hello".to_string()), "the call waited for its server");
+    assert_eq!(
+        late,
+        Ok("hello".to_string()),
+        "the call waited for its server"
+    );
     let doomed = doomed.expect_err("its server failed");
     assert!(doomed.contains("server doomed did not start"), "{doomed}");
-    assert!(doomed.contains("exited with status 3"), "says why: {doomed}");
+    assert!(
+        doomed.contains("exited with status 3"),
+        "says why: {doomed}"
+    );
     let missing = missing.expect_err("the running server has no such tool");
     assert!(missing.contains("unknown tool"), "{missing}");
     client.cancel().await.ok();
@@ -235,8 +337,13 @@ async fn a_call_to_a_server_that_stays_starting_is_told_so_after_call_wait() {
     let home = Home::new("servers:\n  startup_wait: 1ms\n  call_wait: 300ms\n");
     home.write_servers(&json!({"mcpServers": {"stuck": echo(json!({"args": ["--hang"]}))}}));
     let (client, _events) = crate::support::connect(&home).await;
-    let error = answer(&client, "stuck__echo").await.expect_err("no answer from a hung server");
-    assert!(error.contains("server stuck is still starting after 0.3 s"), "{error}");
+    let error = answer(&client, "stuck__echo")
+        .await
+        .expect_err("no answer from a hung server");
+    assert!(
+        error.contains("server stuck is still starting after 0.3 s"),
+        "{error}"
+    );
     client.cancel().await.ok();
 }
 
@@ -311,12 +418,22 @@ fn http_drops_a_connection_that_stalls_its_headers() {
         .unwrap();
     let mut rest = Vec::new();
     let ended = stalled.read_to_end(&mut rest);
-    assert!(ended.is_ok(), "the stalled connection was not closed: {ended:?}");
+    assert!(
+        ended.is_ok(),
+        "the stalled connection was not closed: {ended:?}"
+    );
     let rest = String::from_utf8_lossy(&rest);
-    assert!(rest.is_empty() || rest.starts_with("HTTP/1.1 408"), "{rest}");
+    assert!(
+        rest.is_empty() || rest.starts_with("HTTP/1.1 408"),
+        "{rest}"
+    );
     // The server still serves.
     let mut fresh = open_with(port, HEALTH);
-    assert!(health_answer(&mut fresh).unwrap().starts_with("HTTP/1.1 200"));
+    assert!(
+        health_answer(&mut fresh)
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
 }
 
 #[test]
@@ -325,7 +442,11 @@ fn http_connections_over_the_cap_wait_and_the_served_ones_go_on() {
     let (_server, port) = serve_http(&home);
     // Two connections take the two slots: one served and kept alive, one idle.
     let mut served = open_with(port, HEALTH);
-    assert!(health_answer(&mut served).unwrap().starts_with("HTTP/1.1 200"));
+    assert!(
+        health_answer(&mut served)
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
     let idle = open_with(port, b"");
     // A third is over the cap: it is not served while both are open ...
     let mut waiting = open_with(port, HEALTH);
@@ -334,18 +455,28 @@ fn http_connections_over_the_cap_wait_and_the_served_ones_go_on() {
         .unwrap();
     let early = health_answer(&mut waiting);
     assert!(
-        early.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock
-            || e.kind() == std::io::ErrorKind::TimedOut),
+        early
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::TimedOut),
         "a connection over the cap was served: {early:?}"
     );
     // ... and the served connection is not affected.
     use std::io::Write;
     served.write_all(HEALTH).unwrap();
-    assert!(health_answer(&mut served).unwrap().starts_with("HTTP/1.1 200"));
+    assert!(
+        health_answer(&mut served)
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
     // When a slot frees, the waiting connection is taken and answered.
     drop(idle);
     waiting
         .set_read_timeout(Some(std::time::Duration::from_secs(15)))
         .unwrap();
-    assert!(health_answer(&mut waiting).unwrap().starts_with("HTTP/1.1 200"));
+    assert!(
+        health_answer(&mut waiting)
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
 }
