@@ -1,6 +1,9 @@
 //! Opening one plugin library: dlopen, abi_stable's version and layout checks, the fallback
 //! for plugins built against an older minor version, and a one-line reason when refused.
 //!
+//! [`open`] is only ever given a private copy ([`super::store`]) that a probe process has
+//! opened before ([`super::probe`]); never the person's file, which may change under a mapping.
+//!
 //! abi_stable accepts libraries built against the same or a *newer* minor version of the
 //! interface, but refuses older ones. We accept those too: when the forward check fails on
 //! layout, the reverse check (the plugin's types are a prefix of ours) proves every field and
