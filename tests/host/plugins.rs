@@ -155,9 +155,10 @@ async fn plugin_configuration_is_checked_against_its_schema() {
         !output.status.success(),
         "doctor must report the failure:\n{text}"
     );
+    // The plugins section's line (other sections may say "probe" too).
     let line = text
         .lines()
-        .find(|l| l.contains("probe"))
+        .find(|l| l.trim_start().starts_with("probe "))
         .unwrap_or_default();
     assert!(line.contains("connectors.probe.config.greeting"), "{text}");
     assert!(
