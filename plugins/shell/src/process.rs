@@ -279,7 +279,10 @@ fn snapshot(captured: &Arc<Mutex<Captured>>) -> Captured {
         .unwrap_or_else(|p| p.into_inner().clone())
 }
 
-/// Spawn the command of `spec` in a new process group.
+/// Spawn the command of `spec` in a new process group. On Linux the kernel also kills it
+/// (SIGKILL) when the thread that started it ends, which is when the call ends or when
+/// switchboard dies however it dies (kill -9 included): the call's thread lives as long as
+/// the run.
 fn spawn(spec: &Spec) -> io::Result<Child> {
     let mut command = Command::new(&spec.program);
     command
@@ -295,7 +298,65 @@ fn spawn(spec: &Spec) -> io::Result<Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: runs in the forked child before exec; getpid, prctl, getppid and _exit are
+        // async-signal-safe and touch no memory of the parent.
+        let parent = unsafe { libc::getpid() };
+        unsafe {
+            command.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                // switchboard died between fork and prctl: nobody would stop the command.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
     command.spawn()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The command's state letter in /proc (`Z` once it is dead and unreaped).
+    fn state(pid: u32) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit(')').next()?.trim_start().chars().next()
+    }
+
+    #[test]
+    fn a_command_dies_with_the_thread_that_started_it() {
+        let spec = Spec {
+            program: "/bin/sleep".into(),
+            args: vec!["1000".into()],
+            cwd: std::env::temp_dir(),
+            env: Vec::new(),
+            stdin: None,
+            timeout: Duration::from_secs(1000),
+            max_output: 1024,
+        };
+        // What switchboard dying does to the call's thread, without killing the test.
+        let mut child = thread::spawn(move || spawn(&spec).expect("spawn sleep"))
+            .join()
+            .expect("spawning thread");
+        // Poll for the event, with a deadline (a command that survived would sleep 1000 s).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the command outlived the thread that started it");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
+        assert_eq!(state(child.id()), None);
+    }
 }
 
 /// Run `spec` to the end. `cancelled` is polled at least every [`TICK`]; `report` receives
