@@ -132,7 +132,7 @@ fn check(loaded: &Loaded, file: &std::path::Path) -> ExitCode {
     };
     match probe::probe(&copy.path) {
         Ok(m) => {
-            store.mark_probed(&copy.sha256);
+            store.mark_probed(&copy.sha256, &m);
             println!(
                 "ok: {} {} built against switchboard-plugin-api {} (this switchboard implements {})",
                 m.name,

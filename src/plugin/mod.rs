@@ -160,15 +160,20 @@ pub fn load_all(ctx: &LoadContext) -> (Vec<Found>, Vec<Arc<PluginProvider>>) {
 }
 
 /// Load the library at `path` (`bundled` when it ships with switchboard), unless a plugin of
-/// the same name is already `taken`.
+/// the same name is already `taken` or the configuration does not enable it. Those two are
+/// decided from the manifest its probe read, so a library that will not serve is never
+/// opened (mapped, relocated, its constructors run) in this process.
 pub fn load_path(
     ctx: &LoadContext,
     path: &Path,
     bundled: bool,
     taken: &BTreeMap<String, PathBuf>,
 ) -> (Found, Option<Arc<PluginProvider>>) {
-    let (library, copy) = match open_private_copy(ctx, path) {
-        Ok(opened) => opened,
+    let store = store::Store::new(&ctx.config.home.state_dir);
+    // Held from making sure the copy exists until it is open (see `store`).
+    let _loading = store.loading();
+    let (copy, manifest) = match probed_private_copy(ctx, &store, path) {
+        Ok(probed) => probed,
         Err((refusal, sha256)) => {
             tracing::error!("plugin refused: {refusal}");
             return (Found::refused(path, refusal.reason, sha256), None);
@@ -176,13 +181,13 @@ pub fn load_path(
     };
     let mut entry = Found {
         path: path.to_path_buf(),
-        manifest: Some(library.manifest.clone()),
+        manifest: Some(manifest.clone()),
         sha256: Some(copy.sha256.clone()),
         status: Status::Loaded,
         stamp: copy.stamp,
         newer: None,
     };
-    let name = library.manifest.name.clone();
+    let name = manifest.name.clone();
     if let Some(other) = taken.get(&name) {
         tracing::info!(plugin = %name, used = %other.display(), ignored = %path.display(), "plugin provided twice; using the first");
         entry.status = Status::Shadowed(other.clone());
@@ -195,10 +200,26 @@ pub fn load_path(
         .get(&name)
         .cloned()
         .unwrap_or_default();
-    if !section.enabled.unwrap_or(library.manifest.load_by_default) {
+    if !section.enabled.unwrap_or(manifest.load_by_default) {
         entry.status = Status::Disabled;
         return (entry, None);
     }
+    let library = match library::open(&copy.path) {
+        Ok(library) => library,
+        Err(refusal) => {
+            let refusal = library::Refusal {
+                path: path.to_path_buf(),
+                reason: refusal.reason,
+            };
+            tracing::error!("plugin refused: {refusal}");
+            return (
+                Found::refused(path, refusal.reason, Some(copy.sha256)),
+                None,
+            );
+        }
+    };
+    // What the library says in this process is what it serves by.
+    entry.manifest = Some(library.manifest.clone());
     match instantiate(ctx, &library, &section, bundled) {
         Ok(provider) => {
             tracing::info!(plugin = %name, version = %library.manifest.version, file = %path.display(), "plugin loaded");
@@ -212,13 +233,15 @@ pub fn load_path(
     }
 }
 
-/// Open the library at `path` from its private copy: copied and verified (refused when
-/// incomplete), probed in a child process if its content was never probed, then opened here.
-/// A refusal names `path` and carries the digest when the file could be read.
-fn open_private_copy(
+/// The private copy of the library at `path` and its manifest: copied and verified (refused
+/// when incomplete), and opened in a probe child if its content was never probed (the
+/// manifest is then recorded with the copy). Nothing is opened in this process. A refusal
+/// names `path` and carries the digest when the file could be read.
+fn probed_private_copy(
     ctx: &LoadContext,
+    store: &store::Store,
     path: &Path,
-) -> Result<(Library, store::Copy), (library::Refusal, Option<String>)> {
+) -> Result<(store::Copy, switchboard_plugin_api::Manifest), (library::Refusal, Option<String>)> {
     let refuse = |reason: String, sha256: Option<String>| {
         (
             library::Refusal {
@@ -228,20 +251,21 @@ fn open_private_copy(
             sha256,
         )
     };
-    let store = store::Store::new(&ctx.config.home.state_dir);
-    let _loading = store.loading();
     let copy = store
         .prepare(path, |stamp| {
             ctx.state.known_digest(path, stamp).ok().flatten()
         })
         .map_err(|(error, sha256)| refuse(error.to_string(), sha256))?;
-    if !store.is_probed(&copy.sha256) {
-        probe::probe(&copy.path).map_err(|reason| refuse(reason, Some(copy.sha256.clone())))?;
-        store.mark_probed(&copy.sha256);
-    }
-    let library = library::open(&copy.path)
-        .map_err(|refusal| refuse(refusal.reason, Some(copy.sha256.clone())))?;
-    Ok((library, copy))
+    let manifest = match store.probed_manifest(&copy.sha256) {
+        Some(manifest) => manifest,
+        None => {
+            let manifest = probe::probe(&copy.path)
+                .map_err(|reason| refuse(reason, Some(copy.sha256.clone())))?;
+            store.mark_probed(&copy.sha256, &manifest);
+            manifest
+        }
+    };
+    Ok((copy, manifest))
 }
 
 fn instantiate(

@@ -21,7 +21,9 @@
 //!   a process has mapped is harmless on Linux and macOS (the mapping keeps it); Windows
 //!   refuses to delete a loaded DLL, and that error is ignored.
 //! - `<sha256>.probed` records that a child process opened that copy without crashing
-//!   ([`super::probe`]), so each content is probed once; it goes with its copy.
+//!   ([`super::probe`]), with the manifest it read, so each content is probed once and a
+//!   library the configuration does not enable is never opened in the host; it goes with its
+//!   copy.
 //!
 //! An unchanged file (same path, size and modification time as when a digest was recorded
 //! for it) reuses its copy without being read again, which keeps starting fast.
@@ -32,6 +34,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use switchboard_plugin_api::Manifest;
 
 use super::object;
 
@@ -178,14 +181,22 @@ impl Store {
         Ok(path)
     }
 
-    /// Whether the copy `sha256` was opened by a probe process without crashing.
-    pub fn is_probed(&self, sha256: &str) -> bool {
-        self.probed_path(sha256).is_file()
+    /// The manifest the probe process read from the copy `sha256`, when that copy was opened
+    /// by one without crashing. It lets the host decide whether a library is wanted (enabled,
+    /// not shadowed) before mapping it into this process. A record that cannot be read as a
+    /// manifest (one written by an older switchboard, or half-written by a process that
+    /// died) counts as not probed: the content is probed again.
+    pub fn probed_manifest(&self, sha256: &str) -> Option<Manifest> {
+        let text = std::fs::read(self.probed_path(sha256)).ok()?;
+        serde_json::from_slice(&text).ok()
     }
 
-    /// Record that the copy `sha256` passed its probe.
-    pub fn mark_probed(&self, sha256: &str) {
-        if let Err(e) = std::fs::write(self.probed_path(sha256), env!("CARGO_PKG_VERSION")) {
+    /// Record that the copy `sha256` passed its probe, with the manifest it read.
+    pub fn mark_probed(&self, sha256: &str, manifest: &Manifest) {
+        let written = serde_json::to_vec(manifest)
+            .map_err(std::io::Error::other)
+            .and_then(|json| std::fs::write(self.probed_path(sha256), json));
+        if let Err(e) = written {
             tracing::warn!(error = %e, "cannot record a probed plugin library; it will be probed again");
         }
     }
@@ -483,8 +494,13 @@ mod tests {
         assert!(error.to_string().contains("truncated"), "{error}");
         assert!(digest.is_some());
 
-        store.mark_probed(&copy.sha256);
-        assert!(store.is_probed(&copy.sha256));
+        let manifest = Manifest::new("probe", "0.1.0");
+        store.mark_probed(&copy.sha256, &manifest);
+        assert_eq!(store.probed_manifest(&copy.sha256), Some(manifest));
+        // A record of an older switchboard (its version only) is no manifest: probed again.
+        std::fs::write(store.probed_path(&copy.sha256), "0.1.0").unwrap();
+        assert_eq!(store.probed_manifest(&copy.sha256), None);
+        store.mark_probed(&copy.sha256, &Manifest::new("probe", "0.1.0"));
         std::fs::write(store.dir.join(".left.1.2.tmp"), b"x").unwrap();
         assert!(store.clean(&BTreeSet::from([copy.sha256.clone()])));
         assert!(copy.path.exists());
@@ -495,7 +511,7 @@ mod tests {
         drop(loading);
         assert!(store.clean(&BTreeSet::new()));
         assert!(!copy.path.exists());
-        assert!(!store.is_probed(&copy.sha256));
+        assert_eq!(store.probed_manifest(&copy.sha256), None);
     }
 
     #[test]

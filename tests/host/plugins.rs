@@ -515,3 +515,70 @@ async fn a_new_build_copied_over_a_loaded_plugin_keeps_serving_and_awaits_a_rest
     echo_works(&client).await;
     client.cancel().await.ok();
 }
+
+/// The private library copies (`<state>/libraries/…`) mapped into the process `pid`.
+#[cfg(target_os = "linux")]
+fn mapped_copies(home: &Home, pid: u32) -> std::collections::BTreeSet<String> {
+    let libraries = home.path().join("state").join("libraries");
+    let libraries = libraries.to_str().expect("a UTF-8 home path");
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .expect("the serving process's memory maps")
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|file| file.starts_with(libraries))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_library_the_configuration_does_not_enable_is_never_mapped_into_the_server() {
+    // The fixture is opt-in and disabled here outright; the probe is enabled. Both are in the
+    // plugins folder, so both are found, copied and probed (in a child process).
+    let home = Home::new("connectors:\n  probe: {enabled: true}\n  fixture: {enabled: false}\n");
+    home.install(Plugin::Fixture);
+    home.install(Plugin::Probe);
+    let mut command = tokio::process::Command::new(crate::support::binary());
+    command.arg("serve");
+    let (client, _events, pid) = crate::support::client::connect_command(
+        &home,
+        command,
+        crate::support::client::Options::default(),
+    )
+    .await;
+    let pid = pid.expect("the server's pid");
+    // Libraries load in folder order (fixture first), so by the time the probe answers the
+    // fixture has been decided.
+    echo_works(&client).await;
+    let copies: Vec<_> = std::fs::read_dir(home.path().join("state").join("libraries"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.path().extension().and_then(|x| x.to_str()) == Some(std::env::consts::DLL_EXTENSION)
+        })
+        .collect();
+    assert_eq!(copies.len(), 2, "both libraries have a private copy");
+    let mapped = mapped_copies(&home, pid);
+    assert_eq!(
+        mapped.len(),
+        1,
+        "only the enabled plugin's copy is mapped into the server: {mapped:?}"
+    );
+
+    // The disabled one is still known to the commands, by the manifest its probe read.
+    let list = home.run(&["plugins", "list"]);
+    assert!(stdout(&list).contains("fixture"), "{}", stdout(&list));
+    // A second start reads the recorded manifests and probes nothing again; still not mapped.
+    client.cancel().await.ok();
+    let mut command = tokio::process::Command::new(crate::support::binary());
+    command.arg("serve");
+    let (client, _events, pid) = crate::support::client::connect_command(
+        &home,
+        command,
+        crate::support::client::Options::default(),
+    )
+    .await;
+    echo_works(&client).await;
+    assert_eq!(mapped_copies(&home, pid.expect("pid")).len(), 1);
+    client.cancel().await.ok();
+}
