@@ -8,6 +8,11 @@
 #
 #   scripts/bench.sh                 # 5 rounds
 #   ROUNDS=7 FILES=10000 scripts/bench.sh
+#   scripts/bench.sh files-scale     # the files connector at 100k real files: bench-files-scale.sh
+if [[ ${1:-} == files-scale ]]; then
+  shift
+  exec "$(dirname "$0")/bench-files-scale.sh" "$@"
+fi
 source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-5}
 files=${FILES:-10000}
