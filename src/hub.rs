@@ -464,6 +464,9 @@ impl Hub {
 
     /// Let every plugin flush, then write what the state writer holds.
     pub async fn shutdown(&self) {
+        // The writes still to come (housekeeping, plugins flushing) wait only briefly for a
+        // locked database, and the writer's limit counts from here.
+        self.state.begin_closing();
         self.watch.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.servers.shutdown().await;
         self.digests_recorded().await;

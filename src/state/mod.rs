@@ -231,6 +231,12 @@ impl State {
         });
     }
 
+    /// Shutdown has begun: a locked or full database is waited for briefly from now on, and
+    /// [`State::close`] gives up on it a bounded time after this (see [`writer`]).
+    pub fn begin_closing(&self) {
+        self.inner.writer.begin_closing();
+    }
+
     /// Flush and stop the writer; later writes are dropped with an error log.
     pub fn close(&self) {
         self.inner.writer.close();

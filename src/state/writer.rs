@@ -132,10 +132,19 @@ impl Writer {
             .map_err(StateError::Write)
     }
 
-    /// Stop accepting writes, write what is queued, and wait for the thread: at most about
-    /// [`CLOSING_LIMIT`] when the database stays locked or full (then the rest is spilled).
-    pub fn close(&self) {
+    /// Shutdown has begun: from now on each attempt waits at most [`CLOSING_BUSY`] for a
+    /// lock, and background writes still unwritten [`CLOSING_LIMIT`] after this are spilled.
+    /// The last writes of a shutdown (plugins flushing, housekeeping) are still accepted;
+    /// the limit counts from here so that waiting for them does not add to it.
+    pub fn begin_closing(&self) {
         let _ = self.closing.set(Instant::now());
+    }
+
+    /// Stop accepting writes, write what is queued, and wait for the thread: at most about
+    /// [`CLOSING_LIMIT`] after [`Writer::begin_closing`] (or this call) when the database
+    /// stays locked or full (then the rest is spilled).
+    pub fn close(&self) {
+        self.begin_closing();
         drop(self.sender.lock().unwrap_or_else(|e| e.into_inner()).take());
         // A write waiting out the usual busy timeout starts over with the short one.
         self.interrupt.interrupt();
