@@ -42,8 +42,11 @@ const SCHEMA_VERSION: &str = "1";
 /// Files written per transaction, and between progress reports and cancellation checks.
 const BATCH: usize = 256;
 
-/// Weights of the FTS columns (path, name, body) for `bm25`.
-const RANK: &str = "bm25(docs, 2.0, 10.0, 1.0)";
+/// FTS5's `rank` with the weights of the FTS columns (path, name, body) for `bm25`. Searches
+/// order by `rank` rather than by a `bm25()` expression: FTS5 then sorts the matches by score
+/// itself, and `snippet()` is computed only for the rows returned, not for every match (for a
+/// common word, building every match's snippet before sorting was most of the query's time).
+const RANK: &str = "bm25(2.0, 10.0, 1.0)";
 
 /// Tokens of context in a snippet.
 const SNIPPET_TOKENS: i64 = 12;
@@ -160,6 +163,19 @@ pub fn name_terms(name: &str) -> String {
     } else {
         format!("{name} {split}")
     }
+}
+
+/// The full-text query: `?1` the match expression, `?2` the path prefix or NULL, `?3` the
+/// limit.
+fn text_query_sql() -> String {
+    format!(
+        "SELECT f.path, f.name, f.size,
+                snippet(docs, 2, '«', '»', '…', {SNIPPET_TOKENS}), docs.rank
+         FROM docs JOIN files f ON f.id = docs.rowid
+         WHERE docs MATCH ?1 AND docs.rank MATCH '{RANK}'
+           AND (?2 IS NULL OR f.path = ?2 OR substr(f.path, 1, length(?2) + 1) = ?2 || '/')
+         ORDER BY docs.rank LIMIT ?3"
+    )
 }
 
 /// Collapse runs of whitespace so a snippet reads as one line.
@@ -433,33 +449,10 @@ impl Index {
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let prefix = query.path_prefix.map(|p| p.trim_end_matches('/'));
 
-        let mut text_hits: Vec<Hit> = Vec::new();
-        if let Some(expr) = match_expression(query.text) {
-            let sql = format!(
-                "SELECT f.path, f.name, f.size,
-                        snippet(docs, 2, '«', '»', '…', {SNIPPET_TOKENS}), {RANK} AS relevance
-                 FROM docs JOIN files f ON f.id = docs.rowid
-                 WHERE docs MATCH ?1
-                   AND (?2 IS NULL OR f.path = ?2 OR substr(f.path, 1, length(?2) + 1) = ?2 || '/')
-                 ORDER BY relevance LIMIT ?3"
-            );
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![expr, prefix, limit], |r| {
-                Ok(Hit {
-                    path: r.get(0)?,
-                    name: r.get(1)?,
-                    size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                    snippet: r
-                        .get::<_, Option<String>>(3)?
-                        .map(|s| one_line(&s))
-                        .filter(|s| !s.is_empty()),
-                    score: -r.get::<_, f64>(4)?,
-                })
-            })?;
-            for row in rows {
-                text_hits.push(row?);
-            }
-        }
+        let text_hits = match match_expression(query.text) {
+            Some(expr) => self.text_hits(&expr, prefix, limit)?,
+            None => Vec::new(),
+        };
 
         let mut name_hits: Vec<(i64, Hit)> = Vec::new();
         if let Some(name_query) = name_query(query.text) {
@@ -516,6 +509,35 @@ impl Index {
         }
         merged.truncate(query.limit);
         Ok(merged)
+    }
+
+    /// Full-text hits for an FTS5 match expression, best first, at most `limit`, under
+    /// `prefix` when given. Ordered by FTS5's `rank` (see [`RANK`]) so that snippets are made
+    /// for the returned rows only.
+    fn text_hits(
+        &self,
+        expr: &str,
+        prefix: Option<&str>,
+        limit: i64,
+    ) -> rusqlite::Result<Vec<Hit>> {
+        let mut text_hits: Vec<Hit> = Vec::new();
+        let mut stmt = self.conn.prepare_cached(&text_query_sql())?;
+        let rows = stmt.query_map(params![expr, prefix, limit], |r| {
+            Ok(Hit {
+                path: r.get(0)?,
+                name: r.get(1)?,
+                size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                snippet: r
+                    .get::<_, Option<String>>(3)?
+                    .map(|s| one_line(&s))
+                    .filter(|s| !s.is_empty()),
+                score: -r.get::<_, f64>(4)?,
+            })
+        })?;
+        for row in rows {
+            text_hits.push(row?);
+        }
+        Ok(text_hits)
     }
 
     /// The beginning of a file's indexed text.
@@ -871,6 +893,273 @@ mod tests {
             search.elapsed(),
             hits.len()
         );
+    }
+
+    /// The text query as it was before it ordered by FTS5's `rank`: ordering by an aliased
+    /// `bm25()` expression made SQLite build `snippet()` for every matching row before sorting.
+    /// Kept to check that the rank-ordered query returns the same hits in the same order, and
+    /// to measure the two side by side.
+    fn text_hits_ordered_by_expression(index: &Index, text: &str, limit: usize) -> Vec<Hit> {
+        let Some(expr) = match_expression(text) else {
+            return Vec::new();
+        };
+        let sql = format!(
+            "SELECT f.path, f.name, f.size,
+                    snippet(docs, 2, '«', '»', '…', {SNIPPET_TOKENS}),
+                    bm25(docs, 2.0, 10.0, 1.0) AS relevance
+             FROM docs JOIN files f ON f.id = docs.rowid
+             WHERE docs MATCH ?1
+             ORDER BY relevance LIMIT ?2"
+        );
+        let mut stmt = index.conn.prepare_cached(&sql).expect("prepare");
+        stmt.query_map(params![expr, limit as i64], |r| {
+            Ok(Hit {
+                path: r.get(0)?,
+                name: r.get(1)?,
+                size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                snippet: r
+                    .get::<_, Option<String>>(3)?
+                    .map(|s| one_line(&s))
+                    .filter(|s| !s.is_empty()),
+                score: -r.get::<_, f64>(4)?,
+            })
+        })
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows")
+    }
+
+    /// Ordering by `rank` returns the hits the `bm25()`-ordered query returned, in the same
+    /// order and with the same scores and snippets: name matches, names split into words,
+    /// identifiers, word sequences inside a query word (`main.rs`, `well-known`), diacritics,
+    /// prefixes, several words.
+    #[test]
+    fn rank_order_matches_the_bm25_order() {
+        let mut fx = Fixture::new(1 << 20);
+        fx.write("docs/lighthouse.md", "A note about nothing in particular.");
+        fx.write(
+            "docs/keeper.txt",
+            "The lighthouse keeper kept the lighthouse lamp lit; lighthouse duty never ends.",
+        );
+        fx.write(
+            "docs/long.txt",
+            &format!(
+                "{} the lighthouse appears once in this long text about the sea {}",
+                "filler words about ships and tides ".repeat(40),
+                "more filler about harbours ".repeat(40)
+            ),
+        );
+        fx.write(
+            "src/main.rs",
+            "fn main() { let parse_config = read_config(); }",
+        );
+        fx.write(
+            "src/config.rs",
+            "pub fn parse_config() -> Config { Config::default() }",
+        );
+        fx.write(
+            "src/LighthouseMap_v2.rs",
+            "// a map of every lighthouse on the coast",
+        );
+        fx.write(
+            "notes/cafe.txt",
+            "Meet at the café near the well-known lighthouse.",
+        );
+        fx.write(
+            "notes/well.txt",
+            "The well is known to be deep; known wells are few.",
+        );
+        fx.write(
+            "notes/order.txt",
+            "rs appears here and main too, far apart: rs, then main",
+        );
+        fx.sync();
+
+        let queries = [
+            "lighthouse",
+            "Lighthouse Map",
+            "parse_config",
+            "main.rs",
+            "well-known",
+            "cafe",
+            "light",
+            "the lighthouse",
+            "config",
+            "nothing-matches-this",
+        ];
+        for text in queries {
+            let expr = match_expression(text).expect("expression");
+            let before = text_hits_ordered_by_expression(&fx.index, text, 10);
+            let after = fx.index.text_hits(&expr, None, 10).expect("search");
+            assert_eq!(
+                after.len(),
+                before.len(),
+                "{text}: {after:#?} vs {before:#?}"
+            );
+            for (a, b) in after.iter().zip(&before) {
+                assert_eq!(
+                    (&a.path, &a.snippet),
+                    (&b.path, &b.snippet),
+                    "{text}: {after:#?} vs {before:#?}"
+                );
+                assert!((a.score - b.score).abs() < 1e-9, "{text}: {a:?} vs {b:?}");
+            }
+            // Distinct scores, so the order compared above is the ranking, not a tie's.
+            assert!(
+                after.windows(2).all(|w| w[0].score > w[1].score),
+                "{text}: {after:#?}"
+            );
+        }
+
+        // What the searches return through `search`, whole.
+        let top = |text: &str| fx.find(text);
+        assert_eq!(top("lighthouse")[0], "docs/lighthouse.md", "the name first");
+        assert_eq!(
+            top("lighthouse")[1..3],
+            ["src/LighthouseMap_v2.rs", "docs/keeper.txt"],
+            "then a word of a name, then the densest body"
+        );
+        assert_eq!(
+            top("main.rs"),
+            vec!["src/main.rs"],
+            "the words in sequence only"
+        );
+        assert_eq!(top("well-known"), vec!["notes/cafe.txt"]);
+        assert_eq!(top("cafe"), vec!["notes/cafe.txt"], "diacritics folded");
+        assert_eq!(top("Lighthouse Map"), vec!["src/LighthouseMap_v2.rs"]);
+        let hits = fx
+            .index
+            .search(&Query {
+                text: "the lighthouse",
+                limit: 10,
+                path_prefix: None,
+            })
+            .expect("search");
+        assert!(hits.len() >= 3, "{hits:?}");
+        for hit in &hits {
+            let snippet = hit.snippet.as_deref().expect("a snippet");
+            assert!(snippet.contains('«') && snippet.contains('»'), "{snippet}");
+        }
+        let long = hits
+            .iter()
+            .find(|h| h.path.ends_with("docs/long.txt"))
+            .and_then(|h| h.snippet.as_deref())
+            .expect("long.txt");
+        assert!(
+            long.contains("«lighthouse»"),
+            "the match, not the start: {long}"
+        );
+    }
+
+    /// The full-text query must not sort in a temporary b-tree: SQLite computes every result
+    /// column, `snippet()` included, for every row it sorts, i.e. for every match. FTS5
+    /// ordering by `rank` itself is what keeps snippets to the rows returned.
+    #[test]
+    fn snippets_are_not_built_for_every_match() {
+        let fx = Fixture::new(1 << 20);
+        let mut stmt = fx
+            .index
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", text_query_sql()))
+            .expect("explain");
+        let plan: Vec<String> = stmt
+            .query_map(params!["\"word\"", None::<String>, 10], |r| r.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert!(
+            !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:#?}"
+        );
+        assert!(plan[0].contains("docs"), "the FTS table drives: {plan:#?}");
+    }
+
+    /// Search latency by query class over a real folder named by `FILES_BENCH_ROOT`, the
+    /// rank-ordered query against the expression-ordered one in the same run. The index is
+    /// kept at `FILES_BENCH_INDEX` when set (built when empty), so runs can reuse one build.
+    /// Run with `FILES_BENCH_ROOT=... cargo test --release -p switchboard-files -- --ignored
+    /// --nocapture search_latency_by_class`.
+    #[test]
+    #[ignore = "benchmark"]
+    fn search_latency_by_class() {
+        let Some(folder) = std::env::var_os("FILES_BENCH_ROOT") else {
+            eprintln!("FILES_BENCH_ROOT is not set; nothing to measure");
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index_path = std::env::var_os("FILES_BENCH_INDEX")
+            .map_or_else(|| dir.path().join("index.sqlite"), PathBuf::from);
+        let config = Config {
+            roots: vec![folder.to_string_lossy().into_owned()],
+            ..Config::default()
+        };
+        let (roots, _) = Roots::new(&config, crate::config::home_dir().as_deref()).expect("roots");
+        let mut index = Index::open(&index_path, config.max_file_size).expect("open");
+        if index.file_count().expect("count") == 0 {
+            let start = std::time::Instant::now();
+            let walk = scan::walk(roots.roots(), roots.filter(), None, &|| false);
+            let stats = index
+                .sync(
+                    &walk.files,
+                    roots.roots(),
+                    config.max_file_size,
+                    &Progress {
+                        report: &|_, _| {},
+                        cancelled: &|| false,
+                    },
+                )
+                .expect("sync");
+            eprintln!("build: {} files in {:.2?}", stats.indexed, start.elapsed());
+        }
+        let classes: [(&str, &[&str]); 5] = [
+            (
+                "rare",
+                &["from_str_radix", "lexer", "parse_quote", "siphasher"],
+            ),
+            ("none", &["zzqxjvw", "qqxxzzyy", "notawordanywhere"]),
+            ("common", &["the", "fn", "use"]),
+            ("one-percent", &["mutex", "backtrace", "utf8", "bitflags"]),
+            (
+                "two-word",
+                &["error handling", "thread safe", "pub fn", "unsafe impl"],
+            ),
+        ];
+        let rounds = 5;
+        let percentile = |times: &mut Vec<f64>, p: f64| {
+            times.sort_by(f64::total_cmp);
+            let at = ((times.len() as f64 - 1.0) * p).round() as usize;
+            times[at]
+        };
+        for (class, queries) in classes {
+            let (mut old, mut new) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                for text in queries {
+                    let t = std::time::Instant::now();
+                    let before = text_hits_ordered_by_expression(&index, text, 10);
+                    old.push(t.elapsed().as_secs_f64() * 1e3);
+                    let t = std::time::Instant::now();
+                    let after = index
+                        .search(&Query {
+                            text,
+                            limit: 10,
+                            path_prefix: None,
+                        })
+                        .expect("search");
+                    new.push(t.elapsed().as_secs_f64() * 1e3);
+                    assert_eq!(before.is_empty(), after.is_empty(), "{text}");
+                }
+            }
+            eprintln!(
+                "{class:<12} ordered by expression p50 {:>8.2} ms p95 {:>8.2} ms max {:>8.2} ms | \
+                 Index::search p50 {:>8.2} ms p95 {:>8.2} ms max {:>8.2} ms",
+                percentile(&mut old, 0.5),
+                percentile(&mut old, 0.95),
+                percentile(&mut old, 1.0),
+                percentile(&mut new, 0.5),
+                percentile(&mut new, 0.95),
+                percentile(&mut new, 1.0),
+            );
+        }
     }
 
     /// Index time for 10k generated files. Run with
