@@ -27,7 +27,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -39,8 +39,15 @@ use crate::scan::FileEntry;
 /// Bumped whenever the tables or the tokenizer change; an index of another version is rebuilt.
 const SCHEMA_VERSION: &str = "1";
 
-/// Files written per transaction, and between progress reports and cancellation checks.
+/// Files written between progress reports and cancellation checks.
 const BATCH: usize = 256;
+
+/// How long one transaction of a sync may stay open before it is committed. Each commit
+/// flushes FTS5's pending terms into a new segment that later merges must fold in again, so
+/// committing every batch spent most of a large build in flushes and merges; a commit about
+/// once a second keeps that cost small while a cancelled or budget-limited run still keeps
+/// what it wrote (it commits before it stops).
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// FTS5's `rank` with the weights of the FTS columns (path, name, body) for `bm25`. Searches
 /// order by `rank` rather than by a `bm25()` expression: FTS5 then sorts the matches by score
@@ -163,6 +170,67 @@ pub fn name_terms(name: &str) -> String {
     } else {
         format!("{name} {split}")
     }
+}
+
+/// Read and (re)write the rows of `batch` inside `tx`; returns how many could not be read
+/// (they are indexed by name only).
+fn write_files(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &[&FileEntry],
+    roots: &[Root],
+    max_file_size: u64,
+    indexed_at: i64,
+) -> rusqlite::Result<usize> {
+    let mut unreadable = 0;
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO files (path, name, root, size, mtime_ns, indexed, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (path) DO UPDATE SET name = excluded.name,
+                root = excluded.root, size = excluded.size,
+                mtime_ns = excluded.mtime_ns, indexed = excluded.indexed,
+                kind = excluded.kind
+             RETURNING id",
+        )?;
+        let mut drop_doc = tx.prepare_cached("DELETE FROM docs WHERE rowid = ?1")?;
+        let mut add_doc = tx
+            .prepare_cached("INSERT INTO docs (rowid, path, name, body) VALUES (?1, ?2, ?3, ?4)")?;
+        for file in batch {
+            let path = Path::new(&file.path);
+            let name = crate::paths::display_name(path);
+            let root = roots.get(file.root);
+            let opened = match root.and_then(|r| path.strip_prefix(&r.path).ok().zip(Some(r))) {
+                Some((rel, root)) => root.dir.read_file(rel),
+                None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            };
+            let (kind, body) = match opened.and_then(|f| content::read_capped(f, max_file_size)) {
+                Ok(Contents::Text {
+                    text,
+                    truncated: false,
+                }) => ("text", text),
+                Ok(Contents::Text {
+                    text,
+                    truncated: true,
+                }) => ("truncated", text),
+                Ok(Contents::Binary) => ("binary", String::new()),
+                Err(_) => {
+                    unreadable += 1;
+                    ("unreadable", String::new())
+                }
+            };
+            let root = root
+                .map(|r| r.path.display().to_string())
+                .unwrap_or_default();
+            let size = i64::try_from(file.size).unwrap_or(i64::MAX);
+            let id: i64 = upsert.query_row(
+                params![file.path, name, root, size, file.mtime_ns, indexed_at, kind],
+                |r| r.get(0),
+            )?;
+            drop_doc.execute([id])?;
+            add_doc.execute(params![id, file.path, name_terms(&name), body])?;
+        }
+    }
+    Ok(unreadable)
 }
 
 /// The full-text query: `?1` the match expression, `?2` the path prefix or NULL, `?3` the
@@ -327,14 +395,23 @@ impl Index {
 
         let total = todo.len();
         let indexed_at = now_unix();
-        for batch in todo.chunks(BATCH) {
-            if (progress.cancelled)() {
-                stats.cancelled = true;
+        let mut batches = todo.chunks(BATCH).peekable();
+        while batches.peek().is_some() {
+            let tx = self.conn.transaction()?;
+            let opened = Instant::now();
+            while let Some(batch) = batches.next_if(|_| opened.elapsed() < COMMIT_EVERY) {
+                if (progress.cancelled)() {
+                    stats.cancelled = true;
+                    break;
+                }
+                stats.unreadable += write_files(&tx, batch, roots, max_file_size, indexed_at)?;
+                stats.indexed += batch.len();
+                (progress.report)(stats.indexed, total);
+            }
+            tx.commit()?;
+            if stats.cancelled {
                 break;
             }
-            stats.unreadable += self.write_batch(batch, roots, max_file_size, indexed_at)?;
-            stats.indexed += batch.len();
-            (progress.report)(stats.indexed, total);
         }
         Ok(stats)
     }
@@ -348,58 +425,8 @@ impl Index {
         max_file_size: u64,
         indexed_at: i64,
     ) -> rusqlite::Result<usize> {
-        let mut unreadable = 0;
         let tx = self.conn.transaction()?;
-        {
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO files (path, name, root, size, mtime_ns, indexed, kind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (path) DO UPDATE SET name = excluded.name,
-                    root = excluded.root, size = excluded.size,
-                    mtime_ns = excluded.mtime_ns, indexed = excluded.indexed,
-                    kind = excluded.kind
-                 RETURNING id",
-            )?;
-            let mut drop_doc = tx.prepare_cached("DELETE FROM docs WHERE rowid = ?1")?;
-            let mut add_doc = tx.prepare_cached(
-                "INSERT INTO docs (rowid, path, name, body) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for file in batch {
-                let path = Path::new(&file.path);
-                let name = crate::paths::display_name(path);
-                let root = roots.get(file.root);
-                let opened = match root.and_then(|r| path.strip_prefix(&r.path).ok().zip(Some(r))) {
-                    Some((rel, root)) => root.dir.read_file(rel),
-                    None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
-                };
-                let (kind, body) = match opened.and_then(|f| content::read_capped(f, max_file_size))
-                {
-                    Ok(Contents::Text {
-                        text,
-                        truncated: false,
-                    }) => ("text", text),
-                    Ok(Contents::Text {
-                        text,
-                        truncated: true,
-                    }) => ("truncated", text),
-                    Ok(Contents::Binary) => ("binary", String::new()),
-                    Err(_) => {
-                        unreadable += 1;
-                        ("unreadable", String::new())
-                    }
-                };
-                let root = root
-                    .map(|r| r.path.display().to_string())
-                    .unwrap_or_default();
-                let size = i64::try_from(file.size).unwrap_or(i64::MAX);
-                let id: i64 = upsert.query_row(
-                    params![file.path, name, root, size, file.mtime_ns, indexed_at, kind],
-                    |r| r.get(0),
-                )?;
-                drop_doc.execute([id])?;
-                add_doc.execute(params![id, file.path, name_terms(&name), body])?;
-            }
-        }
+        let unreadable = write_files(&tx, batch, roots, max_file_size, indexed_at)?;
         tx.commit()?;
         Ok(unreadable)
     }
@@ -943,7 +970,7 @@ mod tests {
         );
         fx.write(
             "docs/long.txt",
-            &format!(
+            format!(
                 "{} the lighthouse appears once in this long text about the sea {}",
                 "filler words about ships and tides ".repeat(40),
                 "more filler about harbours ".repeat(40)
