@@ -15,8 +15,14 @@ source "$(dirname "$0")/bench-prelude.sh"
 cargo build --release --locked -p switchboard -p switchboard-files
 corpus=$root/target/bench/files-corpus
 python3 scripts/bench-files-scale.py corpus "$corpus"
+# A private copy of the binary and the bundled files connector beside it (bundled connectors
+# load from the executable's folder), so a build in the shared target folder during the run
+# cannot swap them.
+bin=$work/bin
+mkdir -p "$bin"
+cp target/release/switchboard target/release/libswitchboard_files.so "$bin/"
 
 # A dropped page cache needs root; say what the load was while measuring.
 echo "machine: nproc $(nproc), $(awk '/MemTotal/ {printf "%.1f GB RAM", $2 / 1048576}' /proc/meminfo), kernel $(uname -r); load: $(uptime)" >&2
-python3 scripts/bench-files-scale.py run "$root/target/release/switchboard" "$corpus" "$work"
+python3 scripts/bench-files-scale.py run "$bin/switchboard" "$corpus" "$work"
 echo "load after: $(uptime)" >&2
