@@ -17,9 +17,9 @@
 //!
 //! Keeping current is by modification time: [`Index::sync`] takes a fresh walk, re-reads only
 //! files whose size or mtime changed, and drops rows of files that are gone. It writes in
-//! batches of a few hundred files per transaction, reports progress after each, and stops
-//! cleanly (keeping what it wrote) when the request is cancelled. Between walks, the write
-//! tools' changes are applied directly: [`Index::upsert`] re-reads given files and
+//! batches of a few hundred files, reports progress after each, commits about once a second,
+//! and stops cleanly (committing what it wrote) when the request is cancelled. Between walks,
+//! the write tools' changes are applied directly: [`Index::upsert`] re-reads given files and
 //! [`Index::remove_under`] drops a path and everything under it.
 //!
 //! Ranking is FTS5's `bm25` with the name weighted well above the path and the body; queries
