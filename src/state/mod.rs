@@ -438,6 +438,35 @@ mod tests {
     }
 
     #[test]
+    fn two_processes_opening_at_once_replay_a_spill_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        State::open(&path).unwrap().close();
+        let ops: Vec<writer::Op> = (0..50)
+            .map(|i| writer::Op::Audit(Box::new(AuditRecord::new(format!("r-{i}"), "s", "x"))))
+            .collect();
+        spill::write(dir.path(), &ops).unwrap();
+        let openers: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || State::open(&path).unwrap().close())
+            })
+            .collect();
+        for opener in openers {
+            opener.join().unwrap();
+        }
+        assert_eq!(
+            State::open(&path)
+                .unwrap()
+                .recent_audit(1000)
+                .unwrap()
+                .len(),
+            50
+        );
+        assert!(spill_files(dir.path()).is_empty());
+    }
+
+    #[test]
     fn a_damaged_line_of_a_spill_file_is_skipped_and_the_rest_replayed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");

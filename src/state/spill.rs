@@ -163,7 +163,10 @@ pub fn replay(conn: &mut Connection, dir: &Path) -> usize {
         match replay_file(conn, &path) {
             Ok(count) => {
                 applied += count;
-                if let Err(e) = std::fs::remove_file(&path) {
+                // Another process replaying the same file at once may have deleted it.
+                if let Err(e) = std::fs::remove_file(&path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
                     tracing::warn!(file = %path.display(), error = %e, "a replayed spill file could not be deleted; it will not be applied twice");
                 }
             }
@@ -184,10 +187,17 @@ pub fn replay(conn: &mut Connection, dir: &Path) -> usize {
 }
 
 fn replay_file(conn: &mut Connection, path: &Path) -> Result<usize, super::StateError> {
-    let text = std::fs::read(path).map_err(|source| super::StateError::Folder {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        // Replayed and deleted by another process since the folder was listed.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(super::StateError::Folder {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
     let digest = hex::encode(Sha256::digest(&text));
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let seen: Option<String> = tx

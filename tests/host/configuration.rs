@@ -347,39 +347,6 @@ async fn a_call_to_a_server_that_stays_starting_is_told_so_after_call_wait() {
     client.cancel().await.ok();
 }
 
-/// `switchboard serve --http` on a free loopback port without a token; returns the child and
-/// its port once it listens.
-fn serve_http(home: &Home) -> (KillOnDrop, u16) {
-    let port = {
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        free.local_addr().unwrap().port()
-    };
-    let mut child = home
-        .command()
-        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--no-auth"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("serving MCP at") {
-        line.clear();
-        let read = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(read > 0, "the server ended before listening");
-    }
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (KillOnDrop(child), port)
-}
-
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A connection that sends `bytes` (maybe half a request) and keeps the socket open.
 fn open_with(port: u16, bytes: &[u8]) -> std::net::TcpStream {
     use std::io::Write;
@@ -409,7 +376,8 @@ fn health_answer(stream: &mut std::net::TcpStream) -> std::io::Result<String> {
 fn http_drops_a_connection_that_stalls_its_headers() {
     use std::io::Read;
     let home = Home::new("serve:\n  http:\n    header_timeout: 300ms\n");
-    let (_server, port) = serve_http(&home);
+    let server = home.serve_http(&["--no-auth"]);
+    let port = server.port;
     let mut stalled = open_with(port, b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty");
     // The event: the server closes the connection (at most a 408 first). The read timeout is
     // only a bound on the test, well past the configured 300 ms.
@@ -439,7 +407,8 @@ fn http_drops_a_connection_that_stalls_its_headers() {
 #[test]
 fn http_connections_over_the_cap_wait_and_the_served_ones_go_on() {
     let home = Home::new("serve:\n  http:\n    header_timeout: 60s\n    max_connections: 2\n");
-    let (_server, port) = serve_http(&home);
+    let server = home.serve_http(&["--no-auth"]);
+    let port = server.port;
     // Two connections take the two slots: one served and kept alive, one idle.
     let mut served = open_with(port, HEALTH);
     assert!(

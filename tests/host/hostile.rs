@@ -459,33 +459,8 @@ fn malformed_input_over_http_is_refused_and_the_server_keeps_serving() {
     let home = Home::new("connectors:\n  probe: {enabled: true}\n");
     home.install(Plugin::Probe);
     let token = "hostile-test-token-0123456789";
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let mut child = home
-        .command()
-        .args([
-            "serve",
-            "--http",
-            &format!("127.0.0.1:{port}"),
-            "--token",
-            token,
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait for the listener: the server says so on stderr.
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("serving MCP at") {
-        line.clear();
-        assert!(
-            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
-            "server ended"
-        );
-    }
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let server = home.serve_http(&["--token", token]);
+    let port = server.port;
     let host = format!("127.0.0.1:{port}");
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "h", "version": "0"}}})
@@ -538,6 +513,5 @@ fn malformed_input_over_http_is_refused_and_the_server_keeps_serving() {
         "{health}"
     );
     let _ = ping;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
 }

@@ -247,6 +247,21 @@ fn text_query_sql() -> String {
 }
 
 /// Collapse runs of whitespace so a snippet reads as one line.
+/// A full-text hit from a row of (path, name, size, snippet, bm25 score); bm25 is lower
+/// for better matches, so the score is its negation.
+fn text_hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<Hit> {
+    Ok(Hit {
+        path: r.get(0)?,
+        name: r.get(1)?,
+        size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+        snippet: r
+            .get::<_, Option<String>>(3)?
+            .map(|s| one_line(&s))
+            .filter(|s| !s.is_empty()),
+        score: -r.get::<_, f64>(4)?,
+    })
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -549,18 +564,7 @@ impl Index {
     ) -> rusqlite::Result<Vec<Hit>> {
         let mut text_hits: Vec<Hit> = Vec::new();
         let mut stmt = self.conn.prepare_cached(&text_query_sql())?;
-        let rows = stmt.query_map(params![expr, prefix, limit], |r| {
-            Ok(Hit {
-                path: r.get(0)?,
-                name: r.get(1)?,
-                size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                snippet: r
-                    .get::<_, Option<String>>(3)?
-                    .map(|s| one_line(&s))
-                    .filter(|s| !s.is_empty()),
-                score: -r.get::<_, f64>(4)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![expr, prefix, limit], text_hit)?;
         for row in rows {
             text_hits.push(row?);
         }
@@ -939,21 +943,10 @@ mod tests {
              ORDER BY relevance LIMIT ?2"
         );
         let mut stmt = index.conn.prepare_cached(&sql).expect("prepare");
-        stmt.query_map(params![expr, limit as i64], |r| {
-            Ok(Hit {
-                path: r.get(0)?,
-                name: r.get(1)?,
-                size: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                snippet: r
-                    .get::<_, Option<String>>(3)?
-                    .map(|s| one_line(&s))
-                    .filter(|s| !s.is_empty()),
-                score: -r.get::<_, f64>(4)?,
-            })
-        })
-        .expect("query")
-        .collect::<rusqlite::Result<_>>()
-        .expect("rows")
+        stmt.query_map(params![expr, limit as i64], text_hit)
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows")
     }
 
     /// Ordering by `rank` returns the hits the `bm25()`-ordered query returned, in the same

@@ -93,9 +93,48 @@ impl Home {
         command
     }
 
+    /// `switchboard serve --http` on a free loopback port with `auth` (`["--no-auth"]` or
+    /// `["--token", T]`); returns once it listens (it says so on stderr).
+    pub fn serve_http(&self, auth: &[&str]) -> HttpServer {
+        let port = {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            free.local_addr().expect("address").port()
+        };
+        let mut child = self
+            .command()
+            .args(["serve", "--http", &format!("127.0.0.1:{port}")])
+            .args(auth)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn serve --http");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        while !line.contains("serving MCP at") {
+            line.clear();
+            let read = std::io::BufRead::read_line(&mut stderr, &mut line).expect("read stderr");
+            assert!(read > 0, "the server ended before listening");
+        }
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        HttpServer { child, port }
+    }
+
     /// Run the CLI with `args` and return its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("run switchboard")
+    }
+}
+
+/// A `serve --http` process, killed when dropped.
+pub struct HttpServer {
+    child: std::process::Child,
+    /// The loopback port it listens on.
+    pub port: u16,
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
