@@ -1,38 +1,52 @@
-//! Keeping the index current: when to re-walk the roots, how much indexing one search may do,
-//! and finishing a large first build in the background.
+//! Keeping the index current, off the query path: one background thread writes the index,
+//! searches read it through a connection of their own and never wait for a walk.
 //!
-//! A search never waits for more than `index_budget_ms` of indexing. When the roots hold more
-//! than that budget can index (a whole home folder), the search answers from what is indexed,
-//! says so, and a background thread finishes the build in short slices, releasing the index
-//! between slices so searches keep answering meanwhile.
-//!
-//! The write tools tell the indexer what they changed ([`Indexer::follow`]), and the index
-//! follows at once when it is open: a written file is re-read into it (whatever its mtime says,
-//! so a rewrite within the file system's timestamp resolution is not missed), a deleted or
-//! moved-away path loses its rows and everything under it, and a moved file is indexed under
-//! its new name. A moved folder loses its old rows and marks the index stale, so the next
-//! search walks the roots (as after `rescan_seconds`) and indexes it where it now is. When the
-//! index is not open yet there is nothing to follow: the first search walks everything anyway.
+//! * **Start.** The thread starts with the first search or write-tool change. It opens the
+//!   index and reads whether it holds a complete scan of the roots and rules the connector
+//!   runs with now ([`crate::index`]'s `scope`). If it does, searches answer from it at once,
+//!   and the thread reconciles it with the tree in the background, paced to half a core at
+//!   most. If it does not (the first build, or the settings changed), the thread builds at
+//!   full speed, and a search waits up to `index_budget_ms` for it, reporting progress, then
+//!   answers from what is indexed so far and says so; later searches answer at once.
+//! * **Changes.** Every folder a walk enters is watched ([`crate::watch`]); what the watcher
+//!   reports is applied within about a second: a file written is re-read, a path gone loses
+//!   its rows, a folder that appeared or moved in is walked. The write tools' changes
+//!   ([`Indexer::follow`]) are applied before the tool answers, so a search right after a
+//!   write sees it. A walk of everything runs again every `rescan_seconds`, in the background,
+//!   for what no watcher can see.
+//! * **Stop.** [`Indexer::shutdown`] stops the thread between two batches and commits what
+//!   it wrote; an interrupted build goes on from there next time.
 
+use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_plugin_api::{ErrorKind, Host, LogLevel, PluginError};
 
 use crate::beneath::Kind;
 use crate::config::Config;
-use crate::index::{Index, Progress};
+use crate::index::{BATCH, Hooks, Index};
 use crate::paths::Roots;
-use crate::scan::{self, FileEntry};
+use crate::scan::{self, FileEntry, Walk, WalkHooks};
+use crate::search::{Hit, Query, Searcher};
+use crate::watch::{Seen, Watch};
 
-/// How much one background slice indexes before it lets searches in.
-const SLICE: Duration = Duration::from_millis(500);
+/// How long the watcher's reports are gathered before they are applied: one editor save is
+/// several events, a `git checkout` thousands.
+const SETTLE: Duration = Duration::from_millis(100);
 
-/// What a refresh reports to, and asks, whoever wants it.
+/// Paths waiting to be applied beyond which a walk of everything is cheaper.
+const MAX_SEEN: usize = 20_000;
+
+/// How long a write tool waits for the index to take its change before answering anyway.
+const FOLLOW_WAIT: Duration = Duration::from_secs(10);
+
+/// What a search reports to, and asks, whoever wants it.
 pub struct Observer<'a> {
-    /// (files done, files to do) after each batch.
+    /// (files done, files to do) while the first build runs.
     pub report: &'a dyn Fn(usize, usize),
     /// Whether to stop (the client cancelled).
     pub cancelled: &'a dyn Fn() -> bool,
@@ -56,15 +70,6 @@ pub enum Change<'a> {
     },
 }
 
-/// How a refresh ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Freshness {
-    /// The index covers every file as of this scan.
-    Current,
-    /// The budget ran out first; the index covers part of the files.
-    Partial,
-}
-
 /// The index and its upkeep. Cheap to clone; clones share one index.
 #[derive(Clone)]
 pub struct Indexer {
@@ -76,310 +81,687 @@ struct Inner {
     config: Config,
     roots: Arc<Roots>,
     data_dir: PathBuf,
-    state: Mutex<State>,
-    building: AtomicBool,
+    /// The roots and rules, as the index records what its last complete scan covered.
+    scope: String,
+    searcher: Mutex<Option<Searcher>>,
+    shared: Mutex<Shared>,
+    /// Signalled whenever `shared` changes.
+    changed: Condvar,
     stopping: AtomicBool,
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The index and when its last complete scan started.
+/// What the searches, the write tools, the watcher and the thread tell each other.
 #[derive(Default)]
-struct State {
-    index: Option<Index>,
-    last_scan: Option<Instant>,
+struct Shared {
+    started: bool,
+    /// The index is open and its state known.
+    opened: bool,
+    /// The index holds a complete scan of the current scope.
+    complete: bool,
+    /// (done, to do) of the build in progress.
+    progress: Option<(usize, usize)>,
+    /// Files the last build at full speed indexed, once it is done: what a search that waited
+    /// for it reports last.
+    built: Option<usize>,
+    /// Why the thread stopped, if it failed.
+    failed: Option<String>,
+    /// Paths the watcher reported, not applied yet.
+    seen: BTreeSet<PathBuf>,
+    /// A walk of everything is due (events were lost).
+    rescan: bool,
+    /// The write tools' changes, with their tickets.
+    follows: VecDeque<(u64, Followed)>,
+    issued: u64,
+    applied: u64,
 }
 
-fn index_error(error: rusqlite::Error) -> PluginError {
-    PluginError::new(
-        ErrorKind::FAILED,
-        format!("the search index failed: {error}"),
-    )
+/// A [`Change`] that outlives the call.
+enum Followed {
+    Written(PathBuf),
+    Removed(PathBuf),
+    Moved(PathBuf, PathBuf),
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn failed(message: impl Into<String>) -> PluginError {
+    PluginError::new(ErrorKind::FAILED, message.into())
+}
+
+/// The scope string of `config` over `roots`: what a complete scan covered.
+fn scope_of(config: &Config, roots: &Roots) -> String {
+    serde_json::json!({
+        "roots": roots.roots().iter().map(|r| r.path.display().to_string()).collect::<Vec<_>>(),
+        "include": config.include,
+        "exclude": config.exclude,
+    })
+    .to_string()
 }
 
 impl Indexer {
     /// The upkeep of the index in `data_dir` over `roots`.
     pub fn new(host: Host, config: Config, roots: Arc<Roots>, data_dir: PathBuf) -> Self {
+        let scope = scope_of(&config, &roots);
         Self {
             inner: Arc::new(Inner {
                 host,
                 config,
                 roots,
                 data_dir,
-                state: Mutex::new(State::default()),
-                building: AtomicBool::new(false),
+                scope,
+                searcher: Mutex::new(None),
+                shared: Mutex::new(Shared::default()),
+                changed: Condvar::new(),
                 stopping: AtomicBool::new(false),
+                worker: Mutex::new(None),
             }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic during indexing leaves at worst an uncommitted transaction, which SQLite
-        // rolled back: the state is still usable.
-        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.inner.shared()
     }
 
-    /// Run `query` against an index brought as up to date as this request's budget allows.
-    pub fn with_index<T>(
-        &self,
-        observer: &Observer<'_>,
-        query: impl FnOnce(&Index) -> rusqlite::Result<T>,
-    ) -> Result<T, PluginError> {
-        let mut state = self.lock();
-        if self.inner.building.load(Ordering::Acquire) {
-            // The background build holds the pen; answer from what it has indexed so far.
-            (observer.notice)("The files index is still being built; results may be incomplete.");
-            open(&self.inner, &mut state)?;
-        } else {
-            let budget = Duration::from_millis(self.inner.config.index_budget_ms);
-            if refresh(&self.inner, &mut state, budget, observer)? == Freshness::Partial {
-                self.finish_in_background();
-            }
-        }
-        let index = state
-            .index
-            .as_ref()
-            .ok_or_else(|| PluginError::new(ErrorKind::FAILED, "the search index is not open"))?;
-        query(index).map_err(index_error)
-    }
-
-    fn finish_in_background(&self) {
-        if self.inner.building.swap(true, Ordering::AcqRel) {
+    /// Start the background thread, once.
+    fn start(&self) {
+        let mut shared = self.shared();
+        if shared.started || self.inner.stopping.load(Ordering::Acquire) {
             return;
         }
-        let indexer = self.clone();
+        shared.started = true;
+        drop(shared);
+        let inner = self.inner.clone();
         let spawned = std::thread::Builder::new()
             .name("files-index".into())
-            .spawn(move || indexer.build_rest());
-        if let Err(e) = spawned {
-            self.inner.building.store(false, Ordering::Release);
-            self.inner.host.log(
-                LogLevel::WARNING,
-                &format!("cannot index in the background: {e}"),
-            );
+            .spawn(move || inner.work());
+        match spawned {
+            Ok(handle) => {
+                *self.inner.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+            }
+            Err(e) => self
+                .inner
+                .fail(format!("cannot start the indexing thread: {e}")),
         }
     }
 
-    /// Index in slices until the build is complete or the host shuts down.
-    fn build_rest(&self) {
-        let inner = &self.inner;
-        let started = Instant::now();
-        let stopping = || inner.stopping.load(Ordering::Acquire);
-        let observer = Observer {
-            report: &|_, _| {},
-            cancelled: &stopping,
-            notice: &|_| {},
-        };
+    /// Search the index as it is, waiting first (up to `index_budget_ms`) for a first build.
+    pub fn search(
+        &self,
+        observer: &Observer<'_>,
+        query: &Query<'_>,
+    ) -> Result<Vec<Hit>, PluginError> {
+        self.start();
+        let budget = Duration::from_millis(self.inner.config.index_budget_ms);
+        let deadline = Instant::now() + budget;
+        let mut shared = self.shared();
+        let mut reported = None;
+        let waited = !shared.complete;
         loop {
-            if stopping() {
+            if let Some(why) = &shared.failed {
+                return Err(failed(why.clone()));
+            }
+            if shared.progress != reported && shared.progress.is_some() {
+                reported = shared.progress;
+                if let Some((done, total)) = reported {
+                    (observer.report)(done, total);
+                }
+            }
+            if (observer.cancelled)() {
+                let done = shared.progress.map_or(0, |p| p.0);
+                return Err(PluginError::new(
+                    ErrorKind::CANCELLED,
+                    format!(
+                        "the search was cancelled while the index was being built ({done} files \
+                         indexed so far; indexing goes on in the background)"
+                    ),
+                ));
+            }
+            let now = Instant::now();
+            if shared.opened && (shared.complete || now >= deadline) {
                 break;
             }
-            let mut state = self.lock();
-            match refresh(inner, &mut state, SLICE, &observer) {
-                Ok(Freshness::Current) => {
-                    inner.host.log(
-                        LogLevel::INFO,
-                        &format!(
-                            "index: the first build finished in the background after {:.1?}",
-                            started.elapsed()
-                        ),
-                    );
-                    break;
-                }
-                Ok(Freshness::Partial) => {}
-                Err(e) => {
-                    inner.host.log(
-                        LogLevel::WARNING,
-                        &format!("background indexing stopped: {}", e.message),
-                    );
-                    break;
-                }
-            }
-            drop(state);
-            // Let a waiting search take the index between slices.
-            std::thread::yield_now();
+            // Wake for progress, and now and then to look at the cancellation.
+            let wait = deadline
+                .saturating_duration_since(now)
+                .clamp(Duration::from_millis(1), Duration::from_millis(50));
+            shared = self
+                .inner
+                .changed
+                .wait_timeout(shared, wait)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
-        inner.building.store(false, Ordering::Release);
+        if let (true, true, Some(total)) = (waited, shared.complete, shared.built)
+            && reported != Some((total, total))
+        {
+            (observer.report)(total, total);
+        }
+        if !shared.complete {
+            let so_far = match shared.progress {
+                Some((done, total)) => format!(" ({done} of {total} files indexed so far)"),
+                None => String::new(),
+            };
+            (observer.notice)(&format!(
+                "The files index is still being built{so_far}; results may be incomplete."
+            ));
+        }
+        drop(shared);
+        let mut searcher = self
+            .inner
+            .searcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if searcher.is_none() {
+            let path = self.inner.data_dir.join("index.sqlite");
+            let opened = Searcher::open(&path, self.inner.config.max_file_size).map_err(|e| {
+                failed(format!(
+                    "cannot open the search index {}: {e}",
+                    path.display()
+                ))
+            })?;
+            *searcher = Some(opened);
+        }
+        let Some(open) = searcher.as_ref() else {
+            return Err(failed("the search index is not open"));
+        };
+        open.search(query, &self.inner.roots).map_err(|e| {
+            // Reopen next time.
+            *searcher = None;
+            failed(format!("the search index failed: {e}"))
+        })
     }
 
-    /// Bring the index in line with a change the write tools made (see the module docs). A
-    /// failure is logged and marks the index stale, so the next search rescans.
+    /// Bring the index in line with a change the write tools made, before the tool answers
+    /// (see the module docs). A change the index cannot take in time is logged; the next walk
+    /// catches it.
     pub fn follow(&self, change: Change<'_>) {
-        let mut state = self.lock();
-        let Some(index) = state.index.as_mut() else {
-            return;
+        self.start();
+        let followed = match change {
+            Change::Written(path) => Followed::Written(path.to_path_buf()),
+            Change::Removed(path) => Followed::Removed(path.to_path_buf()),
+            Change::Moved { from, to } => Followed::Moved(from.to_path_buf(), to.to_path_buf()),
         };
-        let inner = &self.inner;
-        let roots = inner.roots.roots();
-        let cap = inner.config.max_file_size;
-        let mut stale = false;
-        let mut reindex = |index: &mut Index, path: &Path| -> rusqlite::Result<()> {
-            match self.entry_for(path) {
-                Some(entry) => index.upsert(&[entry], roots, cap),
-                None if path.is_dir() => {
-                    stale = true;
-                    Ok(())
-                }
-                None => index.remove_under(&path.display().to_string()).map(|_| ()),
+        let mut shared = self.shared();
+        shared.issued += 1;
+        let ticket = shared.issued;
+        shared.follows.push_back((ticket, followed));
+        self.inner.changed.notify_all();
+        let deadline = Instant::now() + FOLLOW_WAIT;
+        while shared.applied < ticket && shared.failed.is_none() {
+            let now = Instant::now();
+            if now >= deadline || self.inner.stopping.load(Ordering::Acquire) {
+                self.inner.host.log(
+                    LogLevel::WARNING,
+                    "index: a change the write tools made is not in the index yet; it will be \
+                     soon",
+                );
+                return;
+            }
+            shared = self
+                .inner
+                .changed
+                .wait_timeout(shared, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Stop the background thread (it commits what it wrote) and close the index.
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        self.inner.changed.notify_all();
+        let worker = self
+            .inner
+            .worker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(worker) = worker {
+            let _ = worker.join();
+        }
+        *self
+            .inner
+            .searcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// What the thread does between two walks, and how a walk paces itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// As fast as it can: nobody has an index to search yet.
+    Full,
+    /// At most about half a core: the index answers meanwhile.
+    Background,
+}
+
+impl Inner {
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    fn fail(&self, why: String) {
+        self.host.log(LogLevel::WARNING, &why);
+        let mut shared = self.shared();
+        shared.failed = Some(why);
+        shared.opened = true;
+        self.changed.notify_all();
+    }
+
+    /// The thread: open, walk, then follow changes until told to stop.
+    fn work(self: Arc<Self>) {
+        // The host creates the folder; recreate it should someone have removed it since.
+        let _ = std::fs::create_dir_all(&self.data_dir);
+        let path = self.data_dir.join("index.sqlite");
+        let mut index = match Index::open(&path, self.config.max_file_size) {
+            Ok(index) => index,
+            Err(e) => {
+                return self.fail(format!(
+                    "cannot open the search index {}: {e}",
+                    path.display()
+                ));
             }
         };
-        let outcome = match change {
-            Change::Written(path) => reindex(index, path),
-            Change::Removed(path) => index.remove_under(&path.display().to_string()).map(|_| ()),
-            Change::Moved { from, to } => index
-                .remove_under(&from.display().to_string())
-                .and_then(|_| reindex(index, to)),
+        let complete = matches!(index.scanned_at(&self.scope), Ok(Some(_)));
+        {
+            let mut shared = self.shared();
+            shared.opened = true;
+            shared.complete = complete;
+            self.changed.notify_all();
+        }
+        let watch = self.watch();
+        let mut pace = if complete {
+            Pace::Background
+        } else {
+            Pace::Full
         };
-        if let Err(e) = &outcome {
-            inner.host.log(
-                LogLevel::WARNING,
-                &format!("index: could not follow a change ({e}); the next search rescans"),
+        loop {
+            match self.walk_everything(&mut index, watch.as_ref(), pace) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    return self.fail(format!("the search index failed: {e}"));
+                }
+            }
+            pace = Pace::Background;
+            index.release_memory();
+            match self.follow_changes(&mut index, watch.as_ref()) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    return self.fail(format!("the search index failed: {e}"));
+                }
+            }
+        }
+        // Anything still queued is caught by the next walk; tell the writers not to wait.
+        let mut shared = self.shared();
+        shared.applied = shared.issued;
+        self.changed.notify_all();
+    }
+
+    fn watch(self: &Arc<Self>) -> Option<Watch> {
+        let roots: Vec<PathBuf> = self.roots.roots().iter().map(|r| r.path.clone()).collect();
+        let sink = {
+            let inner = Arc::downgrade(self);
+            move |seen: Seen| {
+                let Some(inner) = inner.upgrade() else { return };
+                let mut shared = inner.shared();
+                match seen {
+                    Seen::Rescan => shared.rescan = true,
+                    Seen::Paths(paths) => {
+                        let keep = paths
+                            .into_iter()
+                            .filter(|p| !p.starts_with(&inner.data_dir));
+                        shared.seen.extend(keep);
+                        if shared.seen.len() > MAX_SEEN {
+                            shared.seen.clear();
+                            shared.rescan = true;
+                        }
+                    }
+                }
+                inner.changed.notify_all();
+            }
+        };
+        let host = self.host.clone();
+        match Watch::start(&roots, sink, move |m| host.log(LogLevel::WARNING, m)) {
+            Ok(watch) => Some(watch),
+            Err(e) => {
+                self.host.log(
+                    LogLevel::WARNING,
+                    &format!(
+                        "index: {e}; changes are found by the periodic walks (rescan_seconds)"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Walk every root and bring the index in line. Returns `false` when told to stop first.
+    fn walk_everything(
+        &self,
+        index: &mut Index,
+        watch: Option<&Watch>,
+        pace: Pace,
+    ) -> rusqlite::Result<bool> {
+        let started = Instant::now();
+        let pacer = Pacer::new(pace);
+        let stop = || self.stopping() || pacer.rest();
+        let folder = |path: &Path| {
+            if let Some(watch) = watch {
+                watch.folder(path);
+            }
+        };
+        let walk = scan::walk(
+            self.roots.roots(),
+            self.roots.filter(),
+            Some(&self.data_dir),
+            &WalkHooks {
+                stop: &stop,
+                folder: &folder,
+            },
+        );
+        if walk.cancelled {
+            return Ok(false);
+        }
+        let walked = started.elapsed();
+        let plan = index.plan(walk.files, None)?;
+        let todo = plan.todo.len();
+        if todo > 0 {
+            self.set_progress(Some((0, todo)));
+        }
+        let report = |done: usize, total: usize| self.set_progress(Some((done, total)));
+        let stats = index.run(
+            plan,
+            self.roots.roots(),
+            self.config.max_file_size,
+            &mut Hooks {
+                report: &report,
+                stop: &stop,
+                between: &mut |index| self.apply_follows(index),
+            },
+        )?;
+        self.set_progress(None);
+        if stats.cancelled {
+            return Ok(false);
+        }
+        index.mark_scanned(&self.scope, now_unix())?;
+        {
+            let mut shared = self.shared();
+            shared.complete = true;
+            if pace == Pace::Full {
+                shared.built = Some(stats.indexed);
+            }
+            self.changed.notify_all();
+        }
+        if pace == Pace::Full && stats.indexed > 0 {
+            self.host.log(
+                LogLevel::INFO,
+                &format!(
+                    "index: the first build finished: {} files indexed in {:.1?}",
+                    stats.indexed,
+                    started.elapsed()
+                ),
             );
         }
-        if stale || outcome.is_err() {
-            state.last_scan = None;
+        let level = if stats.indexed > 0 || stats.removed > 0 {
+            LogLevel::INFO
+        } else {
+            LogLevel::DEBUG
+        };
+        self.host.log(
+            level,
+            &format!(
+                "index: walked {} files in {walked:.1?} ({} skipped, {} folders watched), {} \
+                 (re)indexed, {} removed, {} unreadable; {:.1?} in all",
+                stats.files,
+                walk.skipped,
+                watch.map_or(0, Watch::folders),
+                stats.indexed,
+                stats.removed,
+                stats.unreadable,
+                started.elapsed()
+            ),
+        );
+        Ok(true)
+    }
+
+    fn set_progress(&self, progress: Option<(usize, usize)>) {
+        let mut shared = self.shared();
+        shared.progress = progress;
+        self.changed.notify_all();
+    }
+
+    /// Wait for changes and apply them, until a walk of everything is due (`true`) or the
+    /// thread is told to stop (`false`).
+    fn follow_changes(&self, index: &mut Index, watch: Option<&Watch>) -> rusqlite::Result<bool> {
+        let period = Duration::from_secs(self.config.rescan_seconds.max(1));
+        let due = Instant::now() + period;
+        loop {
+            let seen = {
+                let mut shared = self.shared();
+                loop {
+                    if self.stopping() {
+                        return Ok(false);
+                    }
+                    if shared.rescan {
+                        shared.rescan = false;
+                        return Ok(true);
+                    }
+                    if !shared.follows.is_empty() || !shared.seen.is_empty() {
+                        break;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        return Ok(true);
+                    }
+                    shared = self
+                        .changed
+                        .wait_timeout(shared, due - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                drop(shared);
+                self.apply_follows(index)?;
+                // Let a burst of events settle, then take them all.
+                let mut shared = self.shared();
+                if !shared.seen.is_empty() {
+                    let settle = Instant::now() + SETTLE;
+                    loop {
+                        let now = Instant::now();
+                        if now >= settle || self.stopping() {
+                            break;
+                        }
+                        shared = self
+                            .changed
+                            .wait_timeout(shared, settle - now)
+                            .unwrap_or_else(|p| p.into_inner())
+                            .0;
+                    }
+                }
+                std::mem::take(&mut shared.seen)
+            };
+            self.apply_seen(index, watch, seen)?;
         }
     }
 
-    /// The index entry of the regular file at `path` (canonical), as a walk would list it:
-    /// under the innermost root holding it (the walk leaves nested roots to themselves), when
-    /// the globs let it through and it is not in the plugin's own data folder.
-    fn entry_for(&self, path: &Path) -> Option<FileEntry> {
-        let inner = &self.inner;
-        if path.starts_with(&inner.data_dir) {
-            return None;
+    /// Apply the write tools' queued changes, and tell them.
+    fn apply_follows(&self, index: &mut Index) -> rusqlite::Result<()> {
+        loop {
+            let next = self.shared().follows.pop_front();
+            let Some((ticket, change)) = next else {
+                return Ok(());
+            };
+            let paths: Vec<PathBuf> = match change {
+                Followed::Written(path) | Followed::Removed(path) => vec![path],
+                Followed::Moved(from, to) => vec![from, to],
+            };
+            let outcome = self.apply_seen(index, None, paths.into_iter().collect());
+            let mut shared = self.shared();
+            shared.applied = shared.applied.max(ticket);
+            self.changed.notify_all();
+            drop(shared);
+            outcome?;
         }
-        let (index, root) = inner
+    }
+
+    /// Look at each path that changed and bring its rows in line: a file is re-read, a folder
+    /// walked, anything gone or hidden dropped with everything under it.
+    fn apply_seen(
+        &self,
+        index: &mut Index,
+        watch: Option<&Watch>,
+        seen: BTreeSet<PathBuf>,
+    ) -> rusqlite::Result<()> {
+        let mut files: Vec<FileEntry> = Vec::new();
+        let mut folders: Vec<(usize, PathBuf)> = Vec::new();
+        for path in &seen {
+            // A folder walked below covers everything under it.
+            if folders.iter().any(|(_, f)| path.starts_with(f)) {
+                continue;
+            }
+            match self.look_at(path) {
+                Looked::File(entry) => files.push(entry),
+                Looked::Folder(root) => folders.push((root, path.clone())),
+                Looked::Gone => {
+                    if let Some(watch) = watch {
+                        watch.forget_under(path);
+                    }
+                    index.remove_under(&path.display().to_string())?;
+                }
+                Looked::Elsewhere => {}
+            }
+        }
+        for chunk in files.chunks(BATCH) {
+            index.upsert(
+                chunk.to_vec(),
+                self.roots.roots(),
+                self.config.max_file_size,
+            )?;
+        }
+        for (root, folder) in folders {
+            let Ok(rel) = folder.strip_prefix(&self.roots.roots()[root].path) else {
+                continue;
+            };
+            let mut walk = Walk::default();
+            let watched = |path: &Path| {
+                if let Some(watch) = watch {
+                    watch.folder(path);
+                }
+            };
+            scan::walk_under(
+                self.roots.roots(),
+                self.roots.filter(),
+                Some(&self.data_dir),
+                root,
+                rel,
+                &WalkHooks {
+                    stop: &|| self.stopping(),
+                    folder: &watched,
+                },
+                &mut walk,
+            );
+            if walk.cancelled {
+                return Ok(());
+            }
+            let plan = index.plan(walk.files, Some(&folder.display().to_string()))?;
+            index.run(
+                plan,
+                self.roots.roots(),
+                self.config.max_file_size,
+                &mut Hooks::quiet(&mut |_| Ok(())),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What is at `path` now, as the index sees it.
+    fn look_at(&self, path: &Path) -> Looked {
+        if path.starts_with(&self.data_dir) {
+            return Looked::Elsewhere;
+        }
+        let Some((root, holder)) = self
             .roots
             .roots()
             .iter()
             .enumerate()
-            .filter(|(_, root)| path.starts_with(&root.path))
-            .max_by_key(|(_, root)| root.path.components().count())?;
-        let rel = path.strip_prefix(&root.path).ok()?;
-        if !inner.roots.filter().is_visible(rel, false) {
-            return None;
+            .filter(|(_, r)| path.starts_with(&r.path))
+            .max_by_key(|(_, r)| r.path.components().count())
+        else {
+            return Looked::Elsewhere;
+        };
+        let Ok(rel) = path.strip_prefix(&holder.path) else {
+            return Looked::Elsewhere;
+        };
+        let Ok(stat) = self.roots.stat(root, path) else {
+            return Looked::Gone;
+        };
+        let filter = self.roots.filter();
+        match stat.kind {
+            Kind::File if filter.is_visible(rel, false) => match path.to_str() {
+                Some(text) => Looked::File(FileEntry {
+                    path: text.to_string(),
+                    root,
+                    size: stat.len,
+                    mtime_ns: stat.mtime_ns,
+                }),
+                None => Looked::Gone,
+            },
+            Kind::Dir if filter.is_visible(rel, true) => Looked::Folder(root),
+            _ => Looked::Gone,
         }
-        let stat = inner.roots.stat(index, path).ok()?;
-        if stat.kind != Kind::File {
-            return None;
-        }
-        Some(FileEntry {
-            path: path.to_str()?.to_string(),
-            root: index,
-            size: stat.len,
-            mtime_ns: stat.mtime_ns,
-        })
-    }
-
-    /// Stop the background build and close the index (the WAL is checkpointed on close).
-    pub fn shutdown(&self) {
-        self.inner.stopping.store(true, Ordering::Release);
-        let mut state = self.lock();
-        state.index = None;
-        state.last_scan = None;
     }
 }
 
-fn open(inner: &Inner, state: &mut State) -> Result<(), PluginError> {
-    if state.index.is_some() {
-        return Ok(());
-    }
-    // The host creates the folder; recreate it should someone have removed it since.
-    let _ = std::fs::create_dir_all(&inner.data_dir);
-    let path = inner.data_dir.join("index.sqlite");
-    let index = Index::open(&path, inner.config.max_file_size).map_err(|e| {
-        PluginError::new(
-            ErrorKind::FAILED,
-            format!("cannot open the search index {}: {e}", path.display()),
-        )
-    })?;
-    state.index = Some(index);
-    Ok(())
+/// What [`Inner::look_at`] found.
+enum Looked {
+    /// A visible regular file.
+    File(FileEntry),
+    /// A visible folder under the root of this index.
+    Folder(usize),
+    /// Nothing the index should hold: gone, hidden, a link or something special.
+    Gone,
+    /// Outside every root, or the plugin's own data folder.
+    Elsewhere,
 }
 
-/// Open the index if needed and, when the last complete scan is older than `rescan_seconds`,
-/// walk the roots and index what changed, for at most `budget`.
-fn refresh(
-    inner: &Inner,
-    state: &mut State,
-    budget: Duration,
-    observer: &Observer<'_>,
-) -> Result<Freshness, PluginError> {
-    open(inner, state)?;
-    let max_age = Duration::from_secs(inner.config.rescan_seconds);
-    if state.last_scan.is_some_and(|at| at.elapsed() < max_age) {
-        return Ok(Freshness::Current);
-    }
-    let Some(index) = state.index.as_mut() else {
-        return Err(PluginError::new(
-            ErrorKind::FAILED,
-            "the search index is not open",
-        ));
-    };
-    let started = Instant::now();
-    let walk = scan::walk(
-        inner.roots.roots(),
-        inner.roots.filter(),
-        Some(&inner.data_dir),
-        observer.cancelled,
-    );
-    if walk.cancelled {
-        return Err(PluginError::new(
-            ErrorKind::CANCELLED,
-            "the search was cancelled while scanning the folders",
-        ));
-    }
-    // Indexing stops when the client cancels or this request's share of time is spent.
-    let stop = || (observer.cancelled)() || started.elapsed() > budget;
-    let synced = index.sync(
-        &walk.files,
-        inner.roots.roots(),
-        inner.config.max_file_size,
-        &Progress {
-            report: observer.report,
-            cancelled: &stop,
-        },
-    );
-    let stats = match synced {
-        Ok(stats) => stats,
-        Err(e) => {
-            // Reopen next time: a damaged index file is then replaced and rebuilt.
-            state.index = None;
-            return Err(index_error(e));
+/// Keeps a background walk to about half a core: after each stretch of work it rests as long
+/// as the stretch took.
+struct Pacer {
+    pace: Pace,
+    since: std::cell::Cell<Instant>,
+}
+
+/// Work done between two rests of a background walk.
+const STRETCH: Duration = Duration::from_millis(20);
+
+impl Pacer {
+    fn new(pace: Pace) -> Self {
+        Self {
+            pace,
+            since: std::cell::Cell::new(Instant::now()),
         }
-    };
-    if stats.indexed > 0 || stats.removed > 0 {
-        inner.host.log(
-            LogLevel::DEBUG,
-            &format!(
-                "index: {} files seen, {} (re)indexed, {} removed, {} unreadable, {} skipped by the walk, in {:.1?}",
-                stats.files,
-                stats.indexed,
-                stats.removed,
-                stats.unreadable,
-                walk.skipped,
-                started.elapsed()
-            ),
-        );
     }
-    if stats.cancelled && (observer.cancelled)() {
-        return Err(PluginError::new(
-            ErrorKind::CANCELLED,
-            format!(
-                "the search was cancelled while indexing ({} files indexed so far; the next \
-                 search goes on from there)",
-                stats.indexed
-            ),
-        ));
+
+    /// Rest if a stretch of work is done; never asks to stop.
+    fn rest(&self) -> bool {
+        if self.pace == Pace::Background {
+            let worked = self.since.get().elapsed();
+            if worked >= STRETCH {
+                std::thread::sleep(worked);
+                self.since.set(Instant::now());
+            }
+        }
+        false
     }
-    if stats.cancelled {
-        // Out of time, not cancelled: `last_scan` stays unset, so the next refresh goes on.
-        (observer.notice)(&format!(
-            "The files index is still being built ({} files found under the roots); results may \
-             be incomplete until it is done.",
-            stats.files
-        ));
-        return Ok(Freshness::Partial);
-    }
-    state.last_scan = Some(started);
-    Ok(Freshness::Current)
 }

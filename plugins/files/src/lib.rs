@@ -6,15 +6,16 @@
 //! deleting files and creating folders under the same confinement rules. It is built to stay
 //! usable on a whole home folder: hidden and build folders are skipped, binary files are
 //! indexed by name only, large files are cut at a configurable size, and the index is kept
-//! current by modification time rather than rebuilt, and follows the write tools' changes at
-//! once.
+//! current off the query path: a background thread follows a file watcher, the write tools'
+//! changes and periodic walks, and a new process answers from the index it left.
 //!
 //! This file is the glue between the switchboard [`Connector`] interface and the modules that
 //! do the work: [`config`] (settings), [`paths`], [`target`] and [`filter`] (what may be
-//! reached), [`beneath`] (reaching it: opened beneath a root handle, no symlink followed), [`scan`], [`index`] and [`indexer`] (the search index), [`query`] (safe FTS
-//! queries), [`content`] (text vs binary, size cap), [`listing`] (folders), [`atomic`] (changes
-//! nobody sees half of), and the MCP surfaces [`tools`], [`write`] and [`resources`]. It owns the connector's state: the resolved roots and the index behind a
-//! mutex, so concurrent searches wait for one indexing run instead of racing it.
+//! reached), [`beneath`] (reaching it: opened beneath a root handle, no symlink followed), [`scan`], [`index`], [`indexer`] and
+//! [`watch`] (the search index and its upkeep), [`search`], [`query`] (safe FTS queries) and
+//! [`snippet`] (answering from it), [`content`] (text vs binary, size cap), [`listing`] (folders), [`atomic`] (changes
+//! nobody sees half of), and the MCP surfaces [`tools`], [`write`] and [`resources`]. It owns the connector's state: the resolved roots and the
+//! [`indexer::Indexer`].
 
 pub mod atomic;
 pub mod beneath;
@@ -28,9 +29,12 @@ pub mod paths;
 pub mod query;
 pub mod resources;
 pub mod scan;
+pub mod search;
+pub mod snippet;
 pub mod target;
 pub mod time;
 pub mod tools;
+pub mod watch;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -47,9 +51,9 @@ use switchboard_plugin_api::{
 
 use crate::config::Config;
 use crate::content::Contents;
-use crate::index::{Hit, Query};
 use crate::indexer::{Change, Indexer, Observer};
 use crate::paths::{PathError, Resolved, Roots, file_uri};
+use crate::search::{Hit, Query};
 
 /// Most hits one search returns, whatever the request asks.
 pub const MAX_HITS: usize = 100;
@@ -144,13 +148,14 @@ impl Files {
             cancelled: &cancelled,
             notice: &notice,
         };
-        self.indexer.with_index(&observer, |index| {
-            index.search(&Query {
+        self.indexer.search(
+            &observer,
+            &Query {
                 text,
                 limit,
                 path_prefix,
-            })
-        })
+            },
+        )
     }
 
     /// A file as a document: its text (cut at the size cap, with a note) and metadata.
@@ -325,6 +330,10 @@ impl Connector for Files {
 switchboard_plugin_api::export_connector!(Files);
 
 #[cfg(test)]
+mod search_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upkeep_tests;
 #[cfg(test)]
 mod write_tests;

@@ -370,6 +370,19 @@ impl Roots {
         dir.create_folders(rel).map_err(|e| opening(path, e))
     }
 
+    /// The root a walk lists the file at `path` (canonical) under, when the rules let it be
+    /// seen: the innermost root holding it (a walk leaves nested roots to themselves).
+    pub fn indexed_root(&self, path: &Path) -> Option<usize> {
+        let (index, root) = self
+            .roots
+            .iter()
+            .enumerate()
+            .filter(|(_, root)| path.starts_with(&root.path))
+            .max_by_key(|(_, root)| root.path.components().count())?;
+        let rel = path.strip_prefix(&root.path).ok()?;
+        self.filter.is_visible(rel, false).then_some(index)
+    }
+
     /// Whether `path` (canonical) is one of the roots.
     pub fn is_root(&self, path: &Path) -> bool {
         self.roots.iter().any(|root| root.path == path)

@@ -1,7 +1,9 @@
 //! Walking the roots to list the files the index should hold.
 //!
 //! The walk only stats: it yields each visible regular file with its size and modification
-//! time, and the index decides which ones need reading (beneath the root, like every read).
+//! time, and the index decides which ones need reading (beneath the root, like every read). A walk
+//! covers every root or one folder's subtree (what a watcher saw change), and tells its
+//! caller each folder it enters, so the watcher can watch exactly the folders walked.
 //! Symlinks are never followed (a link
 //! could lead out of a root or into a loop), hidden folders are pruned whole rather than
 //! filtered file by file, and a folder that is itself another root is left to that root's own
@@ -50,74 +52,104 @@ pub fn mtime_ns(metadata: &std::fs::Metadata) -> i64 {
     }
 }
 
+/// What a walk reports to, and asks, whoever runs it.
+pub struct WalkHooks<'a> {
+    /// Polled every few hundred entries; `true` stops the walk. Also where a background walk
+    /// paces itself.
+    pub stop: &'a dyn Fn() -> bool,
+    /// Called with each folder the walk enters (its absolute path), e.g. to watch it.
+    pub folder: &'a dyn Fn(&Path),
+}
+
+/// Walk to the end, telling nobody.
+pub const QUIET: WalkHooks<'static> = WalkHooks {
+    stop: &|| false,
+    folder: &|_| {},
+};
+
 /// Walk every root, keeping what `filter` lets through and nothing under `skip` (the plugin's
 /// own data folder). Each folder is opened beneath its root handle by its path relative to the
 /// root, following no symlink ([`crate::beneath`]), so a folder swapped for a link while the
-/// walk runs is skipped, never entered. `cancelled` is polled now and then; when it says so
-/// the walk stops.
-pub fn walk(
-    roots: &[Root],
-    filter: &Filter,
-    skip: Option<&Path>,
-    cancelled: &dyn Fn() -> bool,
-) -> Walk {
+/// walk runs is skipped, never entered.
+pub fn walk(roots: &[Root], filter: &Filter, skip: Option<&Path>, hooks: &WalkHooks<'_>) -> Walk {
     let mut out = Walk::default();
-    let mut seen = 0usize;
-    for (index, root) in roots.iter().enumerate() {
-        let other_roots: Vec<&PathBuf> = roots
-            .iter()
-            .filter(|r| r.path != root.path && r.path.starts_with(&root.path))
-            .map(|r| &r.path)
-            .collect();
-        let mut pending = vec![PathBuf::new()];
-        while let Some(rel_folder) = pending.pop() {
-            let Ok((folder, children)) = root
-                .dir
-                .folder(&rel_folder)
-                .and_then(|folder| folder.entries().map(|children| (folder, children)))
-            else {
-                out.skipped += 1;
-                continue;
-            };
-            for child in children {
-                seen += 1;
-                if seen.is_multiple_of(256) && cancelled() {
-                    out.cancelled = true;
-                    return out;
-                }
-                let rel = rel_folder.join(&child.name);
-                match child.kind {
-                    Kind::Dir => {
-                        let path = root.path.join(&rel);
-                        let skipped = skip.is_some_and(|s| s == path)
-                            || other_roots.iter().any(|r| **r == path)
-                            || filter.excludes_dir(&rel);
-                        if !skipped {
-                            pending.push(rel);
-                        }
-                    }
-                    Kind::File if filter.admits_file(&rel) => {
-                        let path = root.path.join(&rel);
-                        match (folder.stat(&child.name), path.to_str()) {
-                            (Ok(stat), Some(path)) if stat.kind == Kind::File => {
-                                out.files.push(FileEntry {
-                                    path: path.to_string(),
-                                    root: index,
-                                    size: stat.len,
-                                    mtime_ns: stat.mtime_ns,
-                                });
-                            }
-                            // Replaced by something else since the folder was read.
-                            (Ok(_), Some(_)) => {}
-                            _ => out.skipped += 1,
-                        }
-                    }
-                    _ => {}
-                }
-            }
+    for index in 0..roots.len() {
+        walk_under(roots, filter, skip, index, Path::new(""), hooks, &mut out);
+        if out.cancelled {
+            break;
         }
     }
     out
+}
+
+/// Walk the folder `start` (relative to root `index`; empty for the whole root) as [`walk`]
+/// does, adding what it finds to `out`. `start` itself must be visible; the caller checks.
+pub fn walk_under(
+    roots: &[Root],
+    filter: &Filter,
+    skip: Option<&Path>,
+    index: usize,
+    start: &Path,
+    hooks: &WalkHooks<'_>,
+    out: &mut Walk,
+) {
+    let Some(root) = roots.get(index) else {
+        return;
+    };
+    let other_roots: Vec<&PathBuf> = roots
+        .iter()
+        .filter(|r| r.path != root.path && r.path.starts_with(&root.path))
+        .map(|r| &r.path)
+        .collect();
+    let mut seen = 0usize;
+    let mut pending = vec![start.to_path_buf()];
+    while let Some(rel_folder) = pending.pop() {
+        let Ok((folder, children)) = root
+            .dir
+            .folder(&rel_folder)
+            .and_then(|folder| folder.entries().map(|children| (folder, children)))
+        else {
+            out.skipped += 1;
+            continue;
+        };
+        (hooks.folder)(&root.path.join(&rel_folder));
+        for child in children {
+            seen += 1;
+            if seen.is_multiple_of(256) && (hooks.stop)() {
+                out.cancelled = true;
+                return;
+            }
+            let rel = rel_folder.join(&child.name);
+            match child.kind {
+                Kind::Dir => {
+                    let path = root.path.join(&rel);
+                    let skipped = skip.is_some_and(|s| s == path)
+                        || other_roots.iter().any(|r| **r == path)
+                        || filter.excludes_dir(&rel);
+                    if !skipped {
+                        pending.push(rel);
+                    }
+                }
+                Kind::File if filter.admits_file(&rel) => {
+                    let path = root.path.join(&rel);
+                    match (folder.stat(&child.name), path.to_str()) {
+                        (Ok(stat), Some(path)) if stat.kind == Kind::File => {
+                            out.files.push(FileEntry {
+                                path: path.to_string(),
+                                root: index,
+                                size: stat.len,
+                                mtime_ns: stat.mtime_ns,
+                            });
+                        }
+                        // Replaced by something else since the folder was read.
+                        (Ok(_), Some(_)) => {}
+                        _ => out.skipped += 1,
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -158,7 +190,7 @@ mod tests {
         };
         let (roots, _) = Roots::new(&config, None).expect("roots");
         let data = base.join("data");
-        let walk = walk(roots.roots(), roots.filter(), Some(&data), &|| false);
+        let walk = walk(roots.roots(), roots.filter(), Some(&data), &QUIET);
         let mut found: Vec<(String, usize)> = walk
             .files
             .iter()
@@ -191,7 +223,15 @@ mod tests {
             ..Config::default()
         };
         let (roots, _) = Roots::new(&config, None).expect("roots");
-        let walk = walk(roots.roots(), roots.filter(), None, &|| true);
+        let walk = walk(
+            roots.roots(),
+            roots.filter(),
+            None,
+            &WalkHooks {
+                stop: &|| true,
+                folder: &|_| {},
+            },
+        );
         assert!(walk.cancelled);
         assert!(walk.files.len() < 600);
     }

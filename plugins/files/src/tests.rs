@@ -444,7 +444,10 @@ fn concurrent_searches_share_one_index() {
         }
     });
     let logs = w.host.logs();
-    let index_runs = logs.iter().filter(|(_, m)| m.starts_with("index:")).count();
+    let index_runs = logs
+        .iter()
+        .filter(|(_, m)| m.starts_with("index: walked"))
+        .count();
     assert_eq!(index_runs, 1, "{logs:?}");
     // The index lives in the plugin's data folder.
     assert!(w.host.folder().join("index.sqlite").exists());
@@ -477,7 +480,7 @@ fn a_large_first_build_answers_at_once_and_finishes_in_the_background() {
     // wait for it to say so.
     if logged("still being built") {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        while !logged("first build finished in the background") {
+        while !logged("index: the first build finished") {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the background build never finished"
