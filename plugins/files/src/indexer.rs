@@ -269,11 +269,17 @@ impl Indexer {
         let Some(open) = searcher.as_ref() else {
             return Err(failed("the search index is not open"));
         };
-        open.search(query, &self.inner.roots).map_err(|e| {
+        let answer = open.search(query, &self.inner.roots).map_err(|e| {
             // Reopen next time.
             *searcher = None;
             failed(format!("the search index failed: {e}"))
-        })
+        })?;
+        if let Some(ranked) = answer.ranked_among {
+            (observer.notice)(&format!(
+                "This query matches more than {ranked} files; the best matches among the first                  {ranked} are shown. Add a word or a folder to narrow it."
+            ));
+        }
+        Ok(answer.hits)
     }
 
     /// Bring the index in line with a change the write tools made, before the tool answers

@@ -83,6 +83,7 @@ impl Fixture {
                 &self.roots,
             )
             .expect("search")
+            .hits
     }
 
     fn find(&self, text: &str) -> Vec<String> {
@@ -313,7 +314,8 @@ fn hits_the_rules_hide_now_are_not_shown() {
             },
             &stricter,
         )
-        .expect("search");
+        .expect("search")
+        .hits;
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert!(hits[0].path.ends_with("keep/a.md"));
 }
@@ -481,27 +483,69 @@ fn ranking_of_names_words_and_bodies() {
     assert_eq!(by_rank, by_bm25);
 }
 
-/// The full-text query must not sort in a temporary b-tree: FTS5 ordering by `rank` itself is
-/// what lets the query stop after the rows it returns.
+/// A query matching more files than are ranked is ranked among its first matches and says
+/// so; below the cap the whole ranking is kept.
 #[test]
-fn the_text_query_is_ordered_by_fts5() {
-    let fx = Fixture::new(1 << 20);
-    let conn = rusqlite::Connection::open(fx.dir.path().join("index.sqlite")).expect("open");
-    let plan: Vec<String> = conn
-        .prepare(&format!(
-            "EXPLAIN QUERY PLAN {}",
-            crate::search::text_query_sql()
-        ))
-        .and_then(|mut s| {
-            s.query_map(params!["\"word\"", None::<String>, 10], |r| r.get(3))?
+fn broad_queries_are_ranked_among_their_first_matches() {
+    let mut fx = Fixture::new(1 << 20);
+    for i in 0..10 {
+        // Later files hold the word more often: a full ranking puts the last first.
+        fx.write(&format!("f{i}.txt"), "heron ".repeat(i + 1) + "marsh");
+    }
+    fx.sync();
+    let path = fx.dir.path().join("index.sqlite");
+    let search = |cap: usize, text: &str| {
+        Searcher::open(&path, 1 << 20)
+            .expect("searcher")
+            .rank_at_most(cap)
+            .search(
+                &Query {
+                    text,
+                    limit: 2,
+                    path_prefix: None,
+                },
+                &fx.roots,
+            )
+            .expect("search")
+    };
+    let name = |a: &crate::search::Answer| -> Vec<String> {
+        a.hits.iter().map(|h| h.name.clone()).collect()
+    };
+    let whole = search(100, "heron");
+    assert_eq!(name(&whole), vec!["f9.txt", "f8.txt"]);
+    assert_eq!(whole.ranked_among, None);
+    let capped = search(3, "heron");
+    assert_eq!(capped.ranked_among, Some(3));
+    // The best two of the first three rows in index order.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let mut first: Vec<(usize, String)> = conn
+        .prepare("SELECT name FROM files ORDER BY id LIMIT 3")
+        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map(|names: Vec<String>| {
+            names
+                .into_iter()
+                .map(|n| (n[1..n.len() - 4].parse().expect("number"), n))
                 .collect()
         })
-        .expect("plan");
-    assert!(
-        !plan.iter().any(|step| step.contains("TEMP B-TREE")),
-        "{plan:#?}"
-    );
-    assert!(plan[0].contains("docs"), "the FTS table drives: {plan:#?}");
+        .expect("first rows");
+    first.sort();
+    let best_two: Vec<String> = first.into_iter().rev().take(2).map(|(_, n)| n).collect();
+    assert_eq!(name(&capped), best_two, "{capped:?}");
+    // Under a path prefix the cap counts matches under it only.
+    let prefixed = Searcher::open(&path, 1 << 20)
+        .expect("searcher")
+        .rank_at_most(3)
+        .search(
+            &Query {
+                text: "heron",
+                limit: 5,
+                path_prefix: Some(&fx.root.join("f9.txt").display().to_string()),
+            },
+            &fx.roots,
+        )
+        .expect("search");
+    assert_eq!(name(&prefixed), vec!["f9.txt"]);
+    assert_eq!(prefixed.ranked_among, None);
 }
 
 /// Index time and search latency by query class over a real folder named by
@@ -538,12 +582,24 @@ fn search_latency_by_class() {
             )
             .expect("sync");
         eprintln!(
-            "build: {} files in {:.2?} (walk {walked:.2?})",
+            "build: {} files in {:.2?} (walk {walked:.2?}); {}",
             stats.indexed,
-            start.elapsed()
+            start.elapsed(),
+            memory()
         );
+        drop(index);
+        crate::index::trim_heap();
+        eprintln!("after the build, trimmed: {}", memory());
+    } else {
+        drop(index);
     }
-    let searcher = Searcher::open(&index_path, config.max_file_size).expect("searcher");
+    let mut searcher = Searcher::open(&index_path, config.max_file_size).expect("searcher");
+    if let Some(cap) = std::env::var("FILES_BENCH_CANDIDATES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+    {
+        searcher = searcher.rank_at_most(cap);
+    }
     let queries = std::env::var("FILES_BENCH_QUERIES").unwrap_or_else(|_| {
         "rare:from_str_radix,parse_quote,siphasher;none:zzqxjvw,qqxxzzyy;\
          common:the,this,and,name;one-percent:mutex,backtrace,bitflags;\
@@ -555,6 +611,7 @@ fn search_latency_by_class() {
         let at = ((times.len() as f64 - 1.0) * p).round() as usize;
         times[at]
     };
+    eprintln!("searcher open: {}", memory());
     for class in queries.split(';') {
         let (name, list) = class.split_once(':').expect("class:queries");
         let mut times = Vec::new();
@@ -570,7 +627,8 @@ fn search_latency_by_class() {
                         },
                         &roots,
                     )
-                    .expect("search");
+                    .expect("search")
+                    .hits;
                 times.push(t.elapsed().as_secs_f64() * 1e3);
                 std::hint::black_box(hits);
             }
@@ -582,4 +640,16 @@ fn search_latency_by_class() {
             percentile(&mut times, 1.0),
         );
     }
+    eprintln!("after the queries: {}", memory());
+}
+
+/// This process's resident and peak memory, from /proc (Linux; elsewhere nothing).
+fn memory() -> String {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

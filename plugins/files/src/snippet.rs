@@ -21,13 +21,13 @@ const SNIPPET_TOKENS: i64 = 12;
 const LEAD_CHARS: usize = 160;
 
 /// Texts up to this size are tokenized whole.
-const WHOLE_BYTES: usize = 64 * 1024;
+const WHOLE_BYTES: usize = 4 * 1024;
 
 /// Bytes either side of a place a query word starts, in a long text.
-const WINDOW_BYTES: usize = 600;
+const WINDOW_BYTES: usize = 400;
 
 /// Places looked at per query word in a long text.
-const PLACES_PER_WORD: usize = 4;
+const PLACES_PER_WORD: usize = 3;
 
 /// Characters of a query word's start searched for in a long text: short enough to survive
 /// stemming (`running` is indexed as `run`), long enough to be rare.
