@@ -23,11 +23,12 @@ pub struct Config {
     /// Bytes of a file that are indexed or returned at most.
     #[serde(default = "default_max_file_size")]
     pub max_file_size: u64,
-    /// How old the index may get, in seconds, before a search re-walks the roots.
+    /// How often, in seconds, the roots are walked again in the background for changes no
+    /// watcher reported (a network file system, a full watch limit, events lost).
     #[serde(default = "default_rescan_seconds")]
     pub rescan_seconds: u64,
-    /// How long one search may spend indexing, in milliseconds, before it answers from what
-    /// is indexed so far (the next search goes on from there).
+    /// How long a search waits for the first build of the index, in milliseconds, before it
+    /// answers from what is indexed so far (the build goes on in the background).
     #[serde(default = "default_index_budget_ms")]
     pub index_budget_ms: u64,
     /// Whether the write tools (`write`, `move`, `delete`, `mkdir`) are offered.
@@ -60,8 +61,10 @@ fn default_max_file_size() -> u64 {
     1024 * 1024
 }
 
+/// The watcher reports changes within a second; the walk is the safety net, and each one of a
+/// whole home folder costs a few tenths of a second of CPU.
 fn default_rescan_seconds() -> u64 {
-    30
+    600
 }
 
 /// Below switchboard's default per-source search deadline (5 s), so a first search over a
@@ -137,16 +140,19 @@ impl Config {
                     "type": "integer",
                     "minimum": 0,
                     "default": default_rescan_seconds(),
-                    "description": "How stale the search index may get, in seconds, before a search \
-                        walks the folders again to pick up changes."
+                    "description": "How often, in seconds, the folders are walked again in the \
+                        background to pick up changes the file watcher did not report (network \
+                        file systems, the system's watch limit reached). Searches never wait \
+                        for it."
                 },
                 "index_budget_ms": {
                     "type": "integer",
                     "minimum": 100,
                     "default": default_index_budget_ms(),
-                    "description": "How long one search may spend building the index, in \
-                        milliseconds, before it answers from what is indexed so far. The next \
-                        search goes on where it stopped. Keep it below search.source_timeout."
+                    "description": "How long a search waits for the first build of the index, \
+                        in milliseconds, reporting progress, before it answers from what is \
+                        indexed so far; the build goes on in the background. Keep it below \
+                        search.source_timeout."
                 },
                 "writable": {
                     "type": "boolean",

@@ -34,7 +34,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::content::{self, Contents};
 use crate::paths::Root;
@@ -69,7 +69,8 @@ const WRITER_CACHE_KIB: i64 = 8 * 1024;
 
 fn schema() -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS files (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE files (
              id INTEGER PRIMARY KEY,
              path TEXT NOT NULL UNIQUE,
              name TEXT NOT NULL,
@@ -77,8 +78,8 @@ fn schema() -> String {
              mtime_ns INTEGER NOT NULL,
              kind TEXT NOT NULL
          );
-         CREATE INDEX IF NOT EXISTS files_name ON files (name COLLATE NOCASE);
-         CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5 (
+         CREATE INDEX files_name ON files (name COLLATE NOCASE);
+         CREATE VIRTUAL TABLE docs USING fts5 (
              path, name, body,
              content = '', contentless_delete = 1,
              tokenize = \"{TOKENIZER}\"
@@ -252,43 +253,56 @@ impl Index {
         }
     }
 
+    /// Open as the file is, emptying it when it was built otherwise. Opening an index that is
+    /// already as wanted writes nothing, so it never waits for another process's write lock.
     fn open_as_is(path: &Path, max_file_size: u64) -> rusqlite::Result<Self> {
         let conn = connect(path)?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-        )?;
-        if meta(&conn, "schema_version")?.is_some_and(|v| v != SCHEMA_VERSION) {
-            conn.execute_batch(
-                "DROP TABLE IF EXISTS docs; DROP TABLE IF EXISTS files;
-                 DELETE FROM meta WHERE key IN ('scope', 'scanned_at');",
-            )?;
-        }
-        conn.execute_batch(&schema())?;
         let cap = max_file_size.to_string();
-        if meta(&conn, "max_file_size")?.as_deref() != Some(cap.as_str()) {
-            conn.execute_batch(
-                "INSERT INTO docs (docs) VALUES ('delete-all'); DELETE FROM files;
-                 DELETE FROM meta WHERE key IN ('scope', 'scanned_at');",
+        let built = |conn: &Connection| -> rusqlite::Result<(bool, bool)> {
+            let has_meta: bool = conn.query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get(0),
             )?;
+            if !has_meta {
+                return Ok((false, false));
+            }
+            let version = meta(conn, "schema_version")?;
+            let wanted = version.as_deref() == Some(SCHEMA_VERSION)
+                && meta(conn, "max_file_size")?.as_deref() == Some(cap.as_str());
+            Ok((wanted, version.is_some()))
+        };
+        if built(&conn)?.0 {
+            return Ok(Self {
+                conn,
+                open_since: None,
+            });
         }
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('max_file_size', ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![SCHEMA_VERSION, cap],
-        )?;
-        // A setting FTS5 keeps in its own table: written once, so opening an existing index
-        // never waits for another process's write lock.
-        let hashsize: Option<i64> = conn
-            .query_row("SELECT v FROM docs_config WHERE k = 'hashsize'", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if hashsize != Some(PENDING_TERMS_BYTES) {
-            conn.execute(
+        // New, another version, or cut at another size: start over, under the write lock so
+        // two processes opening a new index at once build its tables once.
+        let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        let (wanted, old) = built(&tx)?;
+        if !wanted {
+            tx.execute_batch(&format!(
+                "DROP TABLE IF EXISTS docs; DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS meta;
+                 {}",
+                schema()
+            ))?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('max_file_size', ?2)",
+                params![SCHEMA_VERSION, cap],
+            )?;
+            tx.execute(
                 "INSERT INTO docs (docs, rank) VALUES ('hashsize', ?1)",
                 [PENDING_TERMS_BYTES],
             )?;
+        }
+        tx.commit()?;
+        if !wanted && old {
+            // Give the old tables' pages back to the file system (an index of a home folder
+            // is gigabytes); the new tables are empty, so this is quick.
+            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
         }
         Ok(Self {
             conn,

@@ -198,11 +198,14 @@ impl Indexer {
         self.start();
         let budget = Duration::from_millis(self.inner.config.index_budget_ms);
         let deadline = Instant::now() + budget;
+        // A complete index left by an earlier process answers at once, whatever the thread
+        // is doing (it may be waiting for another process's write lock to open it).
+        let on_disk = !self.shared().complete && self.complete_on_disk();
         let mut shared = self.shared();
         let mut reported = None;
-        let waited = !shared.complete;
+        let waited = !(shared.complete || on_disk);
         loop {
-            if let Some(why) = &shared.failed {
+            if let Some(why) = shared.failed.as_ref().filter(|_| !on_disk) {
                 return Err(failed(why.clone()));
             }
             if shared.progress != reported && shared.progress.is_some() {
@@ -222,7 +225,7 @@ impl Indexer {
                 ));
             }
             let now = Instant::now();
-            if shared.opened && (shared.complete || now >= deadline) {
+            if on_disk || (shared.opened && (shared.complete || now >= deadline)) {
                 break;
             }
             // Wake for progress, and now and then to look at the cancellation.
@@ -241,7 +244,7 @@ impl Indexer {
         {
             (observer.report)(total, total);
         }
-        if !shared.complete {
+        if !(shared.complete || on_disk) {
             let so_far = match shared.progress {
                 Some((done, total)) => format!(" ({done} of {total} files indexed so far)"),
                 None => String::new(),
@@ -280,6 +283,38 @@ impl Indexer {
             ));
         }
         Ok(answer.hits)
+    }
+
+    /// The search connection, opened if need be.
+    fn searcher(&self) -> Result<MutexGuard<'_, Option<Searcher>>, PluginError> {
+        let mut searcher = self
+            .inner
+            .searcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if searcher.is_none() {
+            let path = self.inner.data_dir.join("index.sqlite");
+            let opened = Searcher::open(&path, self.inner.config.max_file_size).map_err(|e| {
+                failed(format!(
+                    "cannot open the search index {}: {e}",
+                    path.display()
+                ))
+            })?;
+            *searcher = Some(opened);
+        }
+        Ok(searcher)
+    }
+
+    /// Whether the index file holds a complete scan of the current roots and rules.
+    fn complete_on_disk(&self) -> bool {
+        if !self.inner.data_dir.join("index.sqlite").exists() {
+            return false;
+        }
+        self.searcher().is_ok_and(|searcher| {
+            searcher
+                .as_ref()
+                .is_some_and(|s| matches!(s.scanned_at(&self.inner.scope), Ok(Some(_))))
+        })
     }
 
     /// Bring the index in line with a change the write tools made, before the tool answers
@@ -462,24 +497,40 @@ impl Inner {
     ) -> rusqlite::Result<bool> {
         let started = Instant::now();
         let pacer = Pacer::new(pace);
-        let stop = || self.stopping() || pacer.rest();
         let folder = |path: &Path| {
             if let Some(watch) = watch {
                 watch.folder(path);
             }
         };
-        let walk = scan::walk(
-            self.roots.roots(),
-            self.roots.filter(),
-            Some(&self.data_dir),
-            &WalkHooks {
-                stop: &stop,
-                folder: &folder,
-            },
-        );
+        // A write tool waiting for its change is served during the walk too.
+        let during = std::cell::RefCell::new(&mut *index);
+        let walk = {
+            let stop = || {
+                if !self.shared().follows.is_empty()
+                    && let Err(e) = self.apply_follows(&mut during.borrow_mut())
+                {
+                    self.host.log(
+                        LogLevel::WARNING,
+                        &format!("index: could not apply a change ({e}); the next walk catches it"),
+                    );
+                }
+                self.stopping() || pacer.rest()
+            };
+            scan::walk(
+                self.roots.roots(),
+                self.roots.filter(),
+                Some(&self.data_dir),
+                &WalkHooks {
+                    stop: &stop,
+                    folder: &folder,
+                },
+            )
+        };
         if walk.cancelled {
             return Ok(false);
         }
+        let index = during.into_inner();
+        let stop = || self.stopping() || pacer.rest();
         let walked = started.elapsed();
         let plan = index.plan(walk.files, None)?;
         let todo = plan.todo.len();

@@ -104,15 +104,16 @@ pub fn walk_under(
     let mut seen = 0usize;
     let mut pending = vec![start.to_path_buf()];
     while let Some(rel_folder) = pending.pop() {
-        let Ok((folder, children)) = root
-            .dir
-            .folder(&rel_folder)
-            .and_then(|folder| folder.entries().map(|children| (folder, children)))
-        else {
+        // Told before its entries are read, so a watch set there misses nothing created
+        // after the listing.
+        let opened = root.dir.folder(&rel_folder).and_then(|folder| {
+            (hooks.folder)(&root.path.join(&rel_folder));
+            folder.entries().map(|children| (folder, children))
+        });
+        let Ok((folder, children)) = opened else {
             out.skipped += 1;
             continue;
         };
-        (hooks.folder)(&root.path.join(&rel_folder));
         for child in children {
             seen += 1;
             if seen.is_multiple_of(256) && (hooks.stop)() {

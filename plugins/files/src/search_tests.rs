@@ -653,3 +653,114 @@ fn memory() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Opening an index that is already as wanted writes nothing: another process holding the
+/// write lock (a serve in the middle of a build) does not hold up a second one.
+#[test]
+fn opening_a_built_index_takes_no_write_lock() {
+    let mut fx = Fixture::new(1 << 20);
+    fx.write("a.txt", "otter");
+    fx.sync();
+    let path = fx.dir.path().join("index.sqlite");
+    let other = rusqlite::Connection::open(&path).expect("open");
+    other.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let second = Index::open(&path, 1 << 20).expect("opened beside a writer");
+    assert_eq!(second.file_count().expect("count"), 1);
+    other.execute_batch("COMMIT").expect("unlock");
+}
+
+/// An index of an older schema is rebuilt, and the file gives its old pages back.
+#[test]
+fn an_older_index_is_replaced_and_shrunk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index.sqlite");
+    {
+        let old = rusqlite::Connection::open(&path).expect("open");
+        old.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('schema_version', '1'), ('max_file_size', '1048576');
+             CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT, root TEXT);
+             CREATE VIRTUAL TABLE docs USING fts5 (path, name, body);",
+        )
+        .expect("old schema");
+        let mut add = old
+            .prepare("INSERT INTO docs (path, name, body) VALUES ('p', 'n', ?1)")
+            .expect("prepare");
+        for _ in 0..200 {
+            add.execute(["old text ".repeat(2000)]).expect("insert");
+        }
+    }
+    let before = fs::metadata(&path).expect("size").len();
+    let index = Index::open(&path, 1 << 20).expect("open");
+    assert_eq!(index.file_count().expect("count"), 0);
+    let after = fs::metadata(&path).expect("size").len();
+    assert!(after * 4 < before, "{before} -> {after}");
+    // And it works as a new one.
+    drop(index);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("version");
+    assert_eq!(version, "2");
+}
+
+/// Two processes creating the same new index at once both get it, built once.
+#[test]
+fn two_openers_of_a_new_index_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("index.sqlite");
+    let barrier = std::sync::Barrier::new(4);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    Index::open(&path, 1 << 20).map(|i| i.file_count())
+                })
+            })
+            .collect();
+        for handle in handles {
+            let opened = handle.join().expect("thread");
+            assert!(matches!(opened, Ok(Ok(0))), "{opened:?}");
+        }
+    });
+}
+
+/// The cost of a walk that finds nothing changed, over `FILES_BENCH_ROOT` against the index at
+/// `FILES_BENCH_INDEX` (built by `search_latency_by_class`): the walk, then the plan. Run with
+/// `cargo test --release -p switchboard-files -- --ignored --nocapture unchanged_rescan`.
+#[test]
+#[ignore = "benchmark"]
+fn unchanged_rescan() {
+    let (Some(folder), Some(index_path)) = (
+        std::env::var_os("FILES_BENCH_ROOT"),
+        std::env::var_os("FILES_BENCH_INDEX"),
+    ) else {
+        eprintln!("FILES_BENCH_ROOT and FILES_BENCH_INDEX are not set; nothing to measure");
+        return;
+    };
+    let config = Config {
+        roots: vec![folder.to_string_lossy().into_owned()],
+        exclude: vec!["**/.*".into(), "**/.*/**".into()],
+        ..Config::default()
+    };
+    let (roots, _) = Roots::new(&config, None).expect("roots");
+    let index = Index::open(Path::new(&index_path), config.max_file_size).expect("open");
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        let walk = scan::walk(roots.roots(), roots.filter(), None, &scan::QUIET);
+        let walked = start.elapsed();
+        let files = walk.files.len();
+        let plan = index.plan(walk.files, None).expect("plan");
+        eprintln!(
+            "{files} files: walk {walked:.1?}, plan {:.1?} ({} to read, {} gone)",
+            start.elapsed() - walked,
+            plan.todo.len(),
+            plan.gone.len()
+        );
+    }
+}
