@@ -41,6 +41,9 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// Paths waiting to be applied beyond which a walk of everything is cheaper.
 const MAX_SEEN: usize = 20_000;
 
+/// How often, at most, the thread hands the memory searches freed back to the system.
+const TRIM_EVERY: Duration = Duration::from_millis(500);
+
 /// How long a write tool waits for the index to take its change before answering anyway.
 const FOLLOW_WAIT: Duration = Duration::from_secs(10);
 
@@ -88,6 +91,8 @@ struct Inner {
     /// Signalled whenever `shared` changes.
     changed: Condvar,
     stopping: AtomicBool,
+    /// Set by each search; the thread then trims the heap ([`TRIM_EVERY`]).
+    searched: AtomicBool,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -106,8 +111,9 @@ struct Shared {
     built: Option<usize>,
     /// Why the thread stopped, if it failed.
     failed: Option<String>,
-    /// Paths the watcher reported, not applied yet.
+    /// Paths the watcher reported, not applied yet, and since when the oldest waits.
     seen: BTreeSet<PathBuf>,
+    seen_since: Option<Instant>,
     /// A walk of everything is due (events were lost).
     rescan: bool,
     /// The write tools' changes, with their tickets.
@@ -158,6 +164,7 @@ impl Indexer {
                 shared: Mutex::new(Shared::default()),
                 changed: Condvar::new(),
                 stopping: AtomicBool::new(false),
+                searched: AtomicBool::new(false),
                 worker: Mutex::new(None),
             }),
         }
@@ -277,6 +284,7 @@ impl Indexer {
             *searcher = None;
             failed(format!("the search index failed: {e}"))
         })?;
+        self.inner.searched.store(true, Ordering::Release);
         if let Some(ranked) = answer.ranked_among {
             (observer.notice)(&format!(
                 "This query matches more than {ranked} files; the best matches among the first                  {ranked} are shown. Add a word or a folder to narrow it."
@@ -464,8 +472,12 @@ impl Inner {
                             .into_iter()
                             .filter(|p| !p.starts_with(&inner.data_dir));
                         shared.seen.extend(keep);
+                        if !shared.seen.is_empty() && shared.seen_since.is_none() {
+                            shared.seen_since = Some(Instant::now());
+                        }
                         if shared.seen.len() > MAX_SEEN {
                             shared.seen.clear();
+                            shared.seen_since = None;
                             shared.rescan = true;
                         }
                     }
@@ -506,9 +518,7 @@ impl Inner {
         let during = std::cell::RefCell::new(&mut *index);
         let walk = {
             let stop = || {
-                if !self.shared().follows.is_empty()
-                    && let Err(e) = self.apply_follows(&mut during.borrow_mut())
-                {
+                if let Err(e) = self.catch_up(&mut during.borrow_mut(), watch) {
                     self.host.log(
                         LogLevel::WARNING,
                         &format!("index: could not apply a change ({e}); the next walk catches it"),
@@ -545,7 +555,7 @@ impl Inner {
             &mut Hooks {
                 report: &report,
                 stop: &stop,
-                between: &mut |index| self.apply_follows(index),
+                between: &mut |index| self.catch_up(index, watch),
             },
         )?;
         self.set_progress(None);
@@ -604,6 +614,7 @@ impl Inner {
     fn follow_changes(&self, index: &mut Index, watch: Option<&Watch>) -> rusqlite::Result<bool> {
         let period = Duration::from_secs(self.config.rescan_seconds.max(1));
         let due = Instant::now() + period;
+        let mut trimmed = Instant::now();
         loop {
             let seen = {
                 let mut shared = self.shared();
@@ -622,18 +633,28 @@ impl Inner {
                     if now >= due {
                         return Ok(true);
                     }
+                    // Searches allocate on the host's threads, and glibc keeps what they free
+                    // in those threads' arenas: a thousand searches grew the process by 20 MB.
                     shared = self
                         .changed
-                        .wait_timeout(shared, due - now)
+                        .wait_timeout(shared, (due - now).min(TRIM_EVERY))
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
+                    if trimmed.elapsed() >= TRIM_EVERY
+                        && self.searched.swap(false, Ordering::AcqRel)
+                    {
+                        drop(shared);
+                        crate::index::trim_heap();
+                        trimmed = Instant::now();
+                        shared = self.shared();
+                    }
                 }
                 drop(shared);
                 self.apply_follows(index)?;
                 // Let a burst of events settle, then take them all.
                 let mut shared = self.shared();
-                if !shared.seen.is_empty() {
-                    let settle = Instant::now() + SETTLE;
+                if let Some(since) = shared.seen_since {
+                    let settle = since + SETTLE;
                     loop {
                         let now = Instant::now();
                         if now >= settle || self.stopping() {
@@ -646,10 +667,29 @@ impl Inner {
                             .0;
                     }
                 }
+                shared.seen_since = None;
                 std::mem::take(&mut shared.seen)
             };
             self.apply_seen(index, watch, seen)?;
         }
+    }
+
+    /// Between the steps of a long walk or run: apply the write tools' changes, and what the
+    /// watcher reported once it has settled, so neither waits for the walk to end.
+    fn catch_up(&self, index: &mut Index, watch: Option<&Watch>) -> rusqlite::Result<()> {
+        self.apply_follows(index)?;
+        let seen = {
+            let mut shared = self.shared();
+            if shared
+                .seen_since
+                .is_none_or(|since| since.elapsed() < SETTLE)
+            {
+                return Ok(());
+            }
+            shared.seen_since = None;
+            std::mem::take(&mut shared.seen)
+        };
+        self.apply_seen(index, watch, seen)
     }
 
     /// Apply the write tools' queued changes, and tell them.

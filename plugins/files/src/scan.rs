@@ -132,18 +132,18 @@ pub fn walk_under(
                     }
                 }
                 Kind::File if filter.admits_file(&rel) => {
-                    let path = root.path.join(&rel);
-                    match (folder.stat(&child.name), path.to_str()) {
-                        (Ok(stat), Some(path)) if stat.kind == Kind::File => {
+                    let path = root.path.join(rel).into_os_string().into_string();
+                    match (folder.stat(&child.name), path) {
+                        (Ok(stat), Ok(path)) if stat.kind == Kind::File => {
                             out.files.push(FileEntry {
-                                path: path.to_string(),
+                                path,
                                 root: index,
                                 size: stat.len,
                                 mtime_ns: stat.mtime_ns,
                             });
                         }
                         // Replaced by something else since the folder was read.
-                        (Ok(_), Some(_)) => {}
+                        (Ok(_), Ok(_)) => {}
                         _ => out.skipped += 1,
                     }
                 }

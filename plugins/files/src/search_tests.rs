@@ -764,3 +764,30 @@ fn unchanged_rescan() {
         );
     }
 }
+
+/// A file a walk listed but that is gone when it is read leaves no row (it used to stay as an
+/// unreadable file until the next walk).
+#[test]
+fn a_file_gone_before_it_is_read_leaves_no_row() {
+    let mut fx = Fixture::new(1 << 20);
+    fx.write("stays.txt", "kestrel");
+    fx.write("goes.txt", "kestrel");
+    fx.sync();
+    assert_eq!(fx.index.file_count().expect("count"), 2);
+    // Changed, listed, then removed before the run reads it.
+    fx.write("goes.txt", "kestrel again, longer");
+    let walk = scan::walk(fx.roots.roots(), fx.roots.filter(), None, &scan::QUIET);
+    fs::remove_file(fx.root.join("goes.txt")).expect("remove");
+    let plan = fx.index.plan(walk.files, None).expect("plan");
+    assert_eq!(plan.todo.len(), 1);
+    fx.index
+        .run(
+            plan,
+            fx.roots.roots(),
+            1 << 20,
+            &mut Hooks::quiet(&mut |_| Ok(())),
+        )
+        .expect("run");
+    assert_eq!(fx.index.file_count().expect("count"), 1);
+    assert_eq!(fx.find("kestrel"), vec!["stays.txt"]);
+}

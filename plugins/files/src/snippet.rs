@@ -45,7 +45,9 @@ fn one_line(text: &str) -> String {
 
 /// The beginning of a text, on one line, at most [`LEAD_CHARS`] characters.
 pub fn lead(text: &str) -> Option<String> {
-    let line = one_line(text);
+    // Only the beginning is looked at, however long the text: a run of whitespace longer than
+    // this shows as an empty lead, which is right.
+    let line = one_line(&text[..floor_boundary(text, LEAD_CHARS * 8)]);
     if line.is_empty() {
         return None;
     }
@@ -58,20 +60,24 @@ pub fn lead(text: &str) -> Option<String> {
     })
 }
 
-/// The starts of the query's words, as searched for in a long text: ASCII lowercase when the
-/// word is ASCII (the text is searched ASCII-lowercased), as typed otherwise.
-fn word_starts(words: &[&str]) -> Vec<String> {
-    let mut starts: Vec<String> = Vec::new();
+/// What is searched for in a long text, per token of the query's words: the token itself and
+/// its first few characters (stemming may have matched another form: `parse` finds
+/// `parsing`), ASCII-lowercased, since the text is searched ASCII-lowercased.
+fn word_starts(words: &[&str]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
     for word in words {
         for token in word.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-            let start: String = token.chars().take(WORD_START_CHARS).collect();
-            let start = start.to_ascii_lowercase();
-            if !start.is_empty() && !starts.contains(&start) {
-                starts.push(start);
+            if token.is_empty() {
+                continue;
+            }
+            let whole = token.to_ascii_lowercase();
+            let start: String = whole.chars().take(WORD_START_CHARS).collect();
+            if !out.iter().any(|(w, _)| *w == whole) {
+                out.push((whole, start));
             }
         }
     }
-    starts
+    out
 }
 
 /// Move `at` down to a character boundary of `text`.
@@ -90,7 +96,12 @@ pub fn excerpt<'a>(text: &'a str, words: &[&str]) -> std::borrow::Cow<'a, str> {
     }
     let folded = text.to_ascii_lowercase();
     let mut spans: Vec<(usize, usize)> = vec![(0, floor_boundary(text, 2 * WINDOW_BYTES))];
-    for start in word_starts(words) {
+    for (whole, start) in word_starts(words) {
+        let start = if folded.contains(&whole) {
+            whole
+        } else {
+            start
+        };
         let mut from = 0;
         for _ in 0..PLACES_PER_WORD {
             let Some(found) = folded[from..].find(&start) else {
