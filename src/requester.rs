@@ -105,8 +105,19 @@ struct Inner {
     cancel: CancellationToken,
     logs: LogGate,
     fallback: Option<Arc<dyn ElicitFallback>>,
+    /// Where progress and notices go when there is no client to send them to (the CLI).
+    local: Option<Arc<dyn LocalReport>>,
     /// Who asks, as approval answers are bound (see [`Requester::asker`]).
     asker: String,
+}
+
+/// Where a request with no client reports (the CLI's terminal): its progress, and the
+/// notices a provider meant for the person (e.g. that results are incomplete).
+pub trait LocalReport: Send + Sync {
+    /// Progress, as a client would get it.
+    fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>);
+    /// A log message of level notice or above, as text.
+    fn notice(&self, text: &str);
 }
 
 /// How long a question to the person may stay unanswered.
@@ -137,6 +148,7 @@ impl Requester {
                 cancel,
                 logs,
                 fallback: None,
+                local: None,
                 asker,
             }),
         }
@@ -155,6 +167,7 @@ impl Requester {
                 cancel: CancellationToken::new(),
                 logs: LogGate::default(),
                 fallback: None,
+                local: None,
                 asker,
             }),
         }
@@ -200,6 +213,9 @@ impl Requester {
     pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
         let (Some(peer), Some(token)) = (&self.inner.peer, &self.inner.progress_token) else {
             tracing::debug!(request = %self.inner.request_id, progress, ?total, ?message, "progress");
+            if let Some(local) = &self.inner.local {
+                local.progress(progress, total, message.as_deref());
+            }
             return;
         };
         let mut param = ProgressNotificationParam::new(token.clone(), progress);
@@ -214,6 +230,13 @@ impl Requester {
     pub async fn log(&self, level: LoggingLevel, logger: Option<String>, data: Value) {
         let Some(peer) = &self.inner.peer else {
             tracing::info!(request = %self.inner.request_id, ?level, ?logger, %data, "plugin log");
+            let for_the_person = !matches!(level, LoggingLevel::Debug | LoggingLevel::Info);
+            if let (Some(local), true) = (&self.inner.local, for_the_person) {
+                match &data {
+                    Value::String(text) => local.notice(text),
+                    other => local.notice(&other.to_string()),
+                }
+            }
             return;
         };
         if !self.inner.logs.allows(level) {
@@ -250,6 +273,12 @@ impl Requester {
         self.rebuilt(|inner| inner.fallback = Some(fallback))
     }
 
+    /// A copy whose progress and notices, having no client to go to, go to `report` as well
+    /// as the log.
+    pub fn with_local_report(self, report: Arc<dyn LocalReport>) -> Self {
+        self.rebuilt(|inner| inner.local = Some(report))
+    }
+
     /// A copy with `change` applied (the link is shared, so it is copied, not mutated).
     fn rebuilt(&self, change: impl FnOnce(&mut Inner)) -> Self {
         let inner = &self.inner;
@@ -262,6 +291,7 @@ impl Requester {
             cancel: inner.cancel.clone(),
             logs: inner.logs.clone(),
             fallback: inner.fallback.clone(),
+            local: inner.local.clone(),
             asker: inner.asker.clone(),
         };
         change(&mut copy);

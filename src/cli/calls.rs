@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use rmcp::model::{CallToolResult, JsonObject};
 use serde_json::{Value, json};
 
+use super::progress_bar::ProgressBar;
 use crate::config::Loaded;
 use crate::hub::{Hub, StartOptions};
 use crate::pipeline::{CallError, Reply, Request};
@@ -35,10 +36,14 @@ async fn call_tool(hub: &Hub, tool: &str, arguments: JsonObject) -> Result<CallT
         "switchboard-cli/{}",
         env!("CARGO_PKG_VERSION")
     )));
+    let bar = ProgressBar::on_stderr();
     let requester = Requester::local(session.request_id(1), session.asker(false))
-        .with_fallback(hub.questions.clone());
+        .with_fallback(hub.questions.clone())
+        .with_local_report(bar.clone());
     let request = Request::tool(tool.to_string(), route, arguments, requester, session);
-    match hub.pipeline.call(request).await {
+    let reply = hub.pipeline.call(request).await;
+    bar.finish();
+    match reply {
         Ok(Reply::Tool(result)) => Ok(result),
         Ok(_) => bail!("internal: {tool} answered with something other than a tool result"),
         // A refusal is the tool's answer to the person, as a client sees it.

@@ -10,6 +10,7 @@ mod calls;
 mod config_cmd;
 mod doctor;
 mod plugins;
+mod progress_bar;
 mod secrets_cmd;
 mod serve;
 mod servers;
