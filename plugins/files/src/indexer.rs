@@ -287,7 +287,8 @@ impl Indexer {
         self.inner.searched.store(true, Ordering::Release);
         if let Some(ranked) = answer.ranked_among {
             (observer.notice)(&format!(
-                "This query matches more than {ranked} files; the best matches among the first                  {ranked} are shown. Add a word or a folder to narrow it."
+                "This query matches more than {ranked} files; the best matches among the first \
+                 {ranked} are shown. Add a word or a folder to narrow it."
             ));
         }
         Ok(answer.hits)
