@@ -21,7 +21,7 @@ fn probe_home() -> Home {
 
 /// The request ids (the JSON-RPC part) of the `tools/call` rows on disk.
 fn call_rows(home: &Home) -> Vec<String> {
-    let output = home.run(&["audit", "--json", "--limit", "100000"]);
+    let output = home.run(&["audit", "--json", "--limit", "100000000"]);
     assert!(output.status.success(), "{output:?}");
     stdout(&output)
         .lines()
