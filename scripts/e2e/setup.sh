@@ -38,6 +38,12 @@ npm_version() {
   grep -m1 '"version"' "$1/node_modules/$2/package.json" 2>/dev/null | sed 's/.*"version": *"\([^"]*\)".*/\1/'
 }
 
+# npm ci in the current folder; the callers try it three times, as the registry is across a
+# network and a dropped connection is not npm's own retry's business.
+npm_ci() {
+  npm ci --silent --ignore-scripts
+}
+
 # npm_part PART PACKAGE VERSION: make $tools/PART hold PACKAGE@VERSION from deps/npm-PART.
 npm_part() {
   local part=$1 pkg=$2 ver=$3 dir=$tools/$1
@@ -45,7 +51,7 @@ npm_part() {
   echo "e2e setup: installing $pkg@$ver into $dir"
   rm -rf "$dir" && mkdir -p "$dir" \
     && cp "$here/deps/npm-$part/package.json" "$here/deps/npm-$part/package-lock.json" "$dir/" \
-    && (cd "$dir" && npm ci --silent --ignore-scripts) || {
+    && (cd "$dir" && npm_ci || npm_ci || npm_ci) || {
       echo "e2e setup: installing $pkg@$ver failed" >&2
       return 1
     }

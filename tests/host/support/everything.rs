@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// How many times `npm ci` is tried before the tests that need the server fail.
+const NPM_ATTEMPTS: usize = 3;
+
 fn has(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
@@ -39,15 +42,23 @@ pub fn server_everything() -> Option<PathBuf> {
                 has("npm"),
                 "node is installed but npm is not; install npm to run these tests"
             );
-            let output = Command::new("npm")
-                .current_dir(&folder)
-                .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
-                .output()
-                .expect("run npm ci");
+            // The registry is across a network: a dropped connection is tried again, twice.
+            let mut failures = Vec::new();
+            while failures.len() < NPM_ATTEMPTS {
+                let output = Command::new("npm")
+                    .current_dir(&folder)
+                    .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts"])
+                    .output()
+                    .expect("run npm ci");
+                if output.status.success() {
+                    break;
+                }
+                failures.push(String::from_utf8_lossy(&output.stderr).into_owned());
+            }
             assert!(
-                output.status.success(),
-                "npm ci for server-everything failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
+                failures.len() < NPM_ATTEMPTS,
+                "npm ci for server-everything failed {NPM_ATTEMPTS} times:\n{}",
+                failures.join("\n---\n")
             );
             assert!(entry.exists(), "npm ci did not install {}", entry.display());
             Some(entry)
