@@ -17,18 +17,22 @@
 #   scripts/bench-servers.sh            # 3 rounds
 #   ROUNDS=7 scripts/bench-servers.sh
 #   PIN=0 ROUNDS=7 scripts/bench-servers.sh
+#   BEFORE=dir scripts/bench-servers.sh   # also dir/switchboard (an earlier build) as sb-echo-before
+#   BUILD=0 scripts/bench-servers.sh      # use the release binaries already built
 source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-3}
 
-cargo build --release --locked -p switchboard -p switchboard-echo-server -p switchboard-probe -p mcp-relay
-build_driver
+if [[ ${BUILD:-1} != 0 ]]; then
+  cargo build --release --locked -p switchboard -p switchboard-echo-server -p switchboard-probe -p mcp-relay
+  build_driver
+fi
 
 home=$work/home
 mkdir -p "$home/plugins"
-for lib in "$root"/target/release/libswitchboard_probe.{so,dylib}; do
+for lib in "$release"/libswitchboard_probe.{so,dylib}; do
   if [ -e "$lib" ]; then cp "$lib" "$home/plugins/"; fi
 done
-echo_server="$root/target/release/echo-server"
+echo_server="$release/echo-server"
 # Approvals off for the measured tool (its annotations are not trusted by default), logs off.
 cat > "$home/config.yaml" <<YAML
 log: {level: "off", file: false}
@@ -49,25 +53,32 @@ approvals: {default: allow}
 serve: {stay_awake: 0}
 YAML
 
-sb="$root/target/release/switchboard"
+sb="$release/switchboard"
 cat > "$work/suite.json" <<JSON
 [
-  {"name": "floor", "cmd": ["$root/target/release/mcp-floor"]},
+  {"name": "floor", "cmd": ["$release/mcp-floor"]},
   {"name": "echo-direct", "cmd": ["$echo_server"], "tool": "echo", "args": {"text": "hi"}},
-  {"name": "relay-echo", "cmd": ["$root/target/release/mcp-relay", "$echo_server"], "tool": "echo", "args": {"text": "hi"}},
+  {"name": "relay-echo", "cmd": ["$release/mcp-relay", "$echo_server"], "tool": "echo", "args": {"text": "hi"}},
   {"name": "sb-echo", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "echo__echo", "args": {"text": "hi"}},
   {"name": "sb-echo-asleep", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$asleep"},
    "tool": "echo__echo", "args": {"text": "hi"}},
   {"name": "sb-probe", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "probe__echo", "args": {"text": "hi"}}
-]
 JSON
+if [[ -n ${BEFORE:-} ]]; then
+  cat >> "$work/suite.json" <<JSON
+  ,{"name": "sb-echo-before", "cmd": ["$BEFORE/switchboard", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
+   "tool": "echo__echo", "args": {"text": "hi"}}
+JSON
+fi
+echo "]" >> "$work/suite.json"
+echo "pin=${PIN:-none} load=$(cut -d' ' -f1-3 /proc/loadavg)" >&2
 pin=()
 if [ -n "${PIN:-}" ]; then
   pin=(taskset -c "$PIN")
 fi
-"${pin[@]}" "$root/target/release/mcp-bench" --rounds "$rounds" --baseline echo-direct --suite "$work/suite.json" | tee "$work/runs.jsonl"
+"${pin[@]}" "$release/mcp-bench" --rounds "$rounds" --baseline echo-direct --suite "$work/suite.json" | tee "$work/runs.jsonl"
 
 # What each entry adds to echo-direct's p50: the difference of the medians over the rounds, and
 # the median of the per-round differences (rounds alternate, so each pairs runs made moments

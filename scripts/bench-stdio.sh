@@ -28,17 +28,17 @@ connectors:
       roots: ["$corpus"]
 YAML
 
-sb="$root/target/release/switchboard"
+sb="$release/switchboard"
 # Build the index once, outside the measurement.
 SWITCHBOARD_HOME="$home" "$sb" search zebra > /dev/null
 
 cat > "$work/suite.json" <<JSON
 [
-  {"name": "floor", "cmd": ["$root/target/release/mcp-floor"]},
+  {"name": "floor", "cmd": ["$release/mcp-floor"]},
   {"name": "sb-files-read", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "files__read", "args": {"path": "$corpus/zebra.md"}},
   {"name": "sb-files-search", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "files__search", "args": {"query": "zebra", "limit": 5}}
 ]
 JSON
-"$root/target/release/mcp-bench" --rounds "$rounds" --suite "$work/suite.json"
+"$release/mcp-bench" --rounds "$rounds" --suite "$work/suite.json"

@@ -8,6 +8,10 @@
 #
 #   scripts/bench.sh                 # 5 rounds
 #   ROUNDS=7 FILES=10000 scripts/bench.sh
+#   PIN=0 scripts/bench.sh           # everything (driver and servers) on CPU 0 (taskset)
+#   BEFORE=dir scripts/bench.sh      # also dir/switchboard (an earlier build, with its bundled
+#                                    # libraries beside it) for fetch and probe__echo, same run
+#   BUILD=0 scripts/bench.sh         # use the release binaries already built
 #   scripts/bench.sh files-scale     # the files connector at 100k real files: bench-files-scale.sh
 if [[ ${1:-} == files-scale ]]; then
   shift
@@ -17,13 +21,15 @@ source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-5}
 files=${FILES:-10000}
 
-cargo build --release --workspace --locked
-build_driver
+if [[ ${BUILD:-1} != 0 ]]; then
+  cargo build --release --locked -p switchboard -p switchboard-files -p switchboard-probe -p rmcp-echo
+  build_driver
+fi
 
 home=$work/home
 corpus=$work/corpus
 mkdir -p "$home/plugins" "$corpus"
-cp "$root/target/release/libswitchboard_probe.so" "$home/plugins/"
+cp "$release/libswitchboard_probe.so" "$home/plugins/"
 python3 - "$corpus" "$files" <<'PY'
 import os, random, sys
 root, count = sys.argv[1], int(sys.argv[2])
@@ -51,7 +57,7 @@ connectors:
       index_budget_ms: 600000
       rescan_seconds: 3600
 YAML
-sb="$root/target/release/switchboard"
+sb="$release/switchboard"
 
 # The index build, timed from the outside: the first search builds it whole.
 start=$(date +%s%N)
@@ -65,14 +71,26 @@ id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][
 
 cat > "$work/suite.json" <<JSON
 [
-  {"name": "rmcp-echo", "cmd": ["$root/target/release/rmcp-echo"], "tool": "echo", "args": {"text": "hello"}},
+  {"name": "rmcp-echo", "cmd": ["$release/rmcp-echo"], "tool": "echo", "args": {"text": "hello"}},
   {"name": "sb-fetch", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "fetch", "args": {"id": "$id"}},
   {"name": "sb-probe-echo", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "probe__echo", "args": {"text": "hello"}},
   {"name": "sb-search-10k", "cmd": ["$sb", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
    "tool": "search", "args": {"query": "zebra", "limit": 5}, "pipelined": 5000}
-]
 JSON
-echo "index_build_ms=$index_ms files=$files"
-"$root/target/release/mcp-bench" --rounds "$rounds" --suite "$work/suite.json"
+if [[ -n ${BEFORE:-} ]]; then
+  cat >> "$work/suite.json" <<JSON
+  ,{"name": "before-fetch", "cmd": ["$BEFORE/switchboard", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
+   "tool": "fetch", "args": {"id": "$id"}},
+  {"name": "before-probe-echo", "cmd": ["$BEFORE/switchboard", "serve"], "env": {"SWITCHBOARD_HOME": "$home"},
+   "tool": "probe__echo", "args": {"text": "hello"}}
+JSON
+fi
+echo "]" >> "$work/suite.json"
+pin=()
+if [[ -n ${PIN:-} ]]; then
+  pin=(taskset -c "$PIN")
+fi
+echo "index_build_ms=$index_ms files=$files pin=${PIN:-none} load=$(cut -d' ' -f1-3 /proc/loadavg)"
+"${pin[@]}" "$release/mcp-bench" --rounds "$rounds" --suite "$work/suite.json"

@@ -60,14 +60,23 @@ pub async fn read_line<R: AsyncRead + Unpin>(
     }
 }
 
-/// Write `text` as one whole line and flush it: the one way a message goes onto a pipe
-/// (switchboard's stdout, a downstream server's stdin). The caller holds
-/// the writer's lock, so lines never interleave.
+/// Write `text` as one whole line and flush it: the one way a message goes onto a
+/// downstream server's stdin. The caller holds the writer's lock, so lines never interleave.
 pub async fn put_line<W: AsyncWrite + Unpin>(
     writer: &mut BufWriter<W>,
     mut text: Vec<u8>,
 ) -> std::io::Result<()> {
     text.push(b'\n');
-    writer.write_all(&text).await?;
+    put_lines(writer, &text).await
+}
+
+/// Write `lines`, whole lines each ending in a newline, and flush them: what
+/// [`put_line`] does for one, and switchboard's stdout for a burst of answers at once. The
+/// caller holds the writer's lock.
+pub async fn put_lines<W: AsyncWrite + Unpin>(
+    writer: &mut BufWriter<W>,
+    lines: &[u8],
+) -> std::io::Result<()> {
+    writer.write_all(lines).await?;
     writer.flush().await
 }

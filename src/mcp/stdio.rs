@@ -9,6 +9,13 @@
 //! that do not fit a known method. What decodes passes to rmcp untouched, except `tools/call`
 //! requests a [`Shortcut`] takes: those are answered without rmcp's service loop (see
 //! [`super::direct`]). The read and write halves are rmcp's non-blocking `stdio_pipes()`.
+//!
+//! Answers go out through one [`Output`]: an answer written while other requests are still
+//! being answered joins the lines of the runtime's current round of work and is flushed with
+//! them, so a burst of answers is one write (and one wake-up of the client); with nothing
+//! else in flight a line is written and flushed at once. At most [`BURST_LIMIT`] bytes wait
+//! so: past that an answer waits for its write, so a client that stops reading holds up the
+//! answering instead of filling memory.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -23,9 +30,9 @@ use rmcp::model::{
 use rmcp::transport::Transport;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, BufReader, BufWriter};
 
-use crate::framing::{Line, MAX_LINE, put_line, read_line};
+use crate::framing::{Line, MAX_LINE, put_lines, read_line};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -90,7 +97,7 @@ impl Reply {
         self.inflight.release(&self.key);
         match serde_json::to_vec(&message) {
             Ok(text) => {
-                if let Err(e) = self.writer.write_line(text).await {
+                if let Err(e) = self.writer.clone().write_line(text).await {
                     tracing::debug!(error = %e, "writing an answer to stdout failed");
                 }
             }
@@ -99,14 +106,70 @@ impl Reply {
     }
 }
 
-/// Writes whole lines, one at a time, on the shared output.
+/// Writes whole lines, in the order given, on the shared output.
 trait LineSink: Send + Sync {
-    fn write_line(&self, text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>>;
+    fn write_line(self: Arc<Self>, text: Vec<u8>) -> BoxFuture<'static, std::io::Result<()>>;
 }
 
-impl<W: AsyncWrite + Unpin + Send + 'static> LineSink for Mutex<BufWriter<W>> {
-    fn write_line(&self, text: Vec<u8>) -> BoxFuture<'_, std::io::Result<()>> {
-        Box::pin(async move { put_line(&mut *self.lock().await, text).await })
+/// The most bytes of answers held back for a burst's write (see the module's doc).
+const BURST_LIMIT: usize = 256 * 1024;
+
+/// The shared output (see the module's doc): lines in the order written, never interleaved.
+struct Output<W> {
+    /// Lines written and not yet handed to `writer`, and whether a flush task is on its way.
+    pending: std::sync::Mutex<(Vec<u8>, bool)>,
+    writer: Mutex<BufWriter<W>>,
+    /// While it is not empty, more answers are coming.
+    inflight: Unanswered,
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> Output<W> {
+    fn new(writer: W, inflight: Unanswered) -> Self {
+        Self {
+            pending: std::sync::Mutex::new((Vec::new(), false)),
+            writer: Mutex::new(BufWriter::new(writer)),
+            inflight,
+        }
+    }
+
+    /// Hand every pending line to the writer and flush it. Lines are taken under the
+    /// writer's lock, so they go out in the order they were written.
+    async fn flush(&self, from_task: bool) -> std::io::Result<()> {
+        let mut writer = self.writer.lock().await;
+        let text = {
+            let mut pending = lock(&self.pending);
+            if from_task {
+                pending.1 = false;
+            }
+            std::mem::take(&mut pending.0)
+        };
+        put_lines(&mut writer, &text).await
+    }
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> LineSink for Output<W> {
+    fn write_line(self: Arc<Self>, text: Vec<u8>) -> BoxFuture<'static, std::io::Result<()>> {
+        let more_coming = self.inflight.count() > 0;
+        {
+            let mut pending = lock(&self.pending);
+            pending.0.extend_from_slice(&text);
+            pending.0.push(b'\n');
+            if more_coming && pending.0.len() < BURST_LIMIT {
+                if !pending.1 {
+                    pending.1 = true;
+                    let output = self.clone();
+                    // Yields once, so the answers the runtime has ready join this write.
+                    tokio::spawn(async move {
+                        tokio::task::yield_now().await;
+                        if let Err(e) = output.flush(true).await {
+                            tracing::debug!(error = %e, "writing answers to stdout failed");
+                        }
+                    });
+                }
+                return Box::pin(std::future::ready(Ok(())));
+            }
+        }
+        Box::pin(async move { self.flush(false).await })
     }
 }
 
@@ -125,7 +188,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// stops its service loop at the end of input, and an answer still being worked out would
 /// be lost with its audit row.
 pub struct LineTransport<W> {
-    writer: Arc<Mutex<BufWriter<W>>>,
+    writer: Arc<Output<W>>,
     incoming: mpsc::Receiver<ClientJsonRpcMessage>,
     inflight: Unanswered,
     /// Cancels what the shortcut still answers once the drain is over.
@@ -206,9 +269,9 @@ where
         writer: W,
         shortcut: Option<Arc<dyn Shortcut>>,
     ) -> Self {
-        let writer = Arc::new(Mutex::new(BufWriter::new(writer)));
         let (sender, incoming) = mpsc::channel(64);
         let inflight = Unanswered::default();
+        let writer = Arc::new(Output::new(writer, inflight.clone()));
         let ended = CancellationToken::new();
         let stop = CancellationToken::new();
         let reading = LineReader {
@@ -249,7 +312,7 @@ impl<W> Drop for LineTransport<W> {
 /// The reading half: lines in, decoded messages out, refusals written directly.
 struct LineReader<R, W> {
     reader: BufReader<R>,
-    writer: Arc<Mutex<BufWriter<W>>>,
+    writer: Arc<Output<W>>,
     line: Vec<u8>,
     inflight: Unanswered,
     shortcut: Option<Arc<dyn Shortcut>>,
@@ -374,7 +437,7 @@ where
 /// being answered is refused instead (its answer could not be told apart), and `None`.
 async fn claim<W: AsyncWrite + Unpin + Send + 'static>(
     inflight: &Unanswered,
-    writer: &Arc<Mutex<BufWriter<W>>>,
+    writer: &Arc<Output<W>>,
     id: &RequestId,
 ) -> Option<String> {
     let key = id_key(id);
@@ -525,14 +588,17 @@ fn diagnose(line: &[u8], error: &serde_json::Error) -> (Value, ErrorCode, String
 
 /// Answer a refused message on the same writer as every other answer.
 async fn refuse<W: AsyncWrite + Unpin + Send + 'static>(
-    writer: Arc<Mutex<BufWriter<W>>>,
+    writer: Arc<Output<W>>,
     id: Value,
     code: ErrorCode,
     message: String,
 ) {
     tracing::debug!(code = code.0, %message, "refused a malformed message");
     let reply = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code.0, "message": message}});
-    let _ = writer.write_line(reply.to_string().into_bytes()).await;
+    let _ = writer
+        .clone()
+        .write_line(reply.to_string().into_bytes())
+        .await;
 }
 
 /// A request rmcp decoded only as a custom request although it names a known method: its
@@ -597,8 +663,7 @@ where
     }
 
     async fn close(&mut self) -> Result<(), Self::Error> {
-        let mut writer = self.writer.lock().await;
-        writer.flush().await
+        self.writer.flush(false).await
     }
 }
 
@@ -635,4 +700,49 @@ enum StrictRequest {
     Initialize {
         params: rmcp::model::InitializeRequestParams,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn answers_held_for_a_burst_are_bounded_and_go_out_whole_in_order() {
+        let (writer, mut reader) = tokio::io::duplex(4096);
+        let inflight = Unanswered::default();
+        assert!(inflight.claim("n1"), "another request is in flight");
+        let output = Arc::new(Output::new(writer, inflight));
+        let line = |i: usize| format!("{i:0>1023}").into_bytes();
+        // Nobody reads: the answers are held up to the limit, then one waits for its write.
+        let mut written = 0;
+        let waiting = loop {
+            let mut write = output.clone().write_line(line(written));
+            written += 1;
+            if futures::poll!(&mut write).is_pending() {
+                break write;
+            }
+            assert!(
+                written <= BURST_LIMIT / 1024 + 8,
+                "answers held without bound"
+            );
+        };
+        let reading = tokio::spawn(async move {
+            let mut text = Vec::new();
+            reader.read_to_end(&mut text).await.unwrap();
+            text
+        });
+        waiting.await.unwrap();
+        output.flush(false).await.unwrap();
+        drop(output);
+        let text = reading.await.unwrap();
+        let expected: Vec<u8> = (0..written)
+            .flat_map(|i| {
+                let mut l = line(i);
+                l.push(b'\n');
+                l
+            })
+            .collect();
+        assert!(text == expected, "lines lost, torn or out of order");
+    }
 }

@@ -15,6 +15,7 @@ pub mod sections;
 pub mod services;
 pub mod store;
 pub mod watch;
+pub mod workers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

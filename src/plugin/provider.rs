@@ -1,5 +1,6 @@
-//! A loaded plugin as a [`Provider`]: every call runs on a blocking thread, bounded by a
-//! per-plugin semaphore, so a slow plugin never stalls the runtime or other plugins.
+//! A loaded plugin as a [`Provider`]: every call runs on one of the plugin's own threads
+//! ([`super::workers`]), bounded by a per-plugin semaphore, so a slow plugin never stalls the
+//! runtime or other plugins.
 //!
 //! The deadline itself is the pipeline's business; when it passes, the request's cancellation
 //! token is cancelled, the plugin sees `is_cancelled()`, and its thread finishes on its own
@@ -21,6 +22,7 @@ use switchboard_plugin_api::model::{Catalog, Manifest};
 use tokio::sync::Semaphore;
 
 use super::services::PluginCall;
+use super::workers::Workers;
 use crate::provider::{Offer, Provider, ProviderError, SearchQuery, SourceDocument, SourceHit};
 use crate::requester::Requester;
 
@@ -30,6 +32,7 @@ pub struct PluginProvider {
     prefix: String,
     plugin: Arc<PluginBox>,
     permits: Arc<Semaphore>,
+    workers: Arc<Workers>,
     timeout: Duration,
     trusted: bool,
 }
@@ -44,24 +47,28 @@ impl PluginProvider {
         timeout: Duration,
         trusted: bool,
     ) -> Self {
+        let workers = Arc::new(Workers::new(&manifest.name));
         Self {
             manifest,
             prefix,
             plugin: Arc::new(plugin),
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            workers,
             timeout,
             trusted,
         }
     }
 
-    /// Tell the plugin the host is shutting down (blocking).
+    /// Tell the plugin the host is shutting down (blocking). Calls still queued are refused,
+    /// as are later ones, so none starts after this; one already running finishes on its own.
     pub fn shutdown(&self) {
+        self.workers.close();
         if let Err(e) = self.plugin.shutdown().into_result() {
             tracing::warn!(plugin = %self.manifest.name, error = %e.message, "plugin shutdown failed");
         }
     }
 
-    /// Run `f` against the plugin on a blocking thread and decode its JSON answer.
+    /// Run `f` against the plugin on one of its threads and decode its JSON answer.
     fn run<T, F>(
         &self,
         requester: Option<Requester>,
@@ -73,6 +80,7 @@ impl PluginProvider {
     {
         let plugin = self.plugin.clone();
         let permits = self.permits.clone();
+        let workers = self.workers.clone();
         let name = self.manifest.name.clone();
         Box::pin(async move {
             let _permit = permits
@@ -84,9 +92,10 @@ impl PluginProvider {
             }
             let runtime = tokio::runtime::Handle::current();
             let call = requester.map(|r| PluginCall::new_box(name.clone(), r, runtime));
-            let answer = tokio::task::spawn_blocking(move || f(&plugin, call).into_result())
+            let answer = workers
+                .run(move || f(&plugin, call).into_result())
                 .await
-                .map_err(|e| ProviderError::Failed(format!("plugin {name} call failed: {e}")))?;
+                .map_err(|e| ProviderError::Failed(e.to_string()))?;
             let json = answer.map_err(|e| plugin_error(&name, e))?;
             serde_json::from_str(json.as_str()).map_err(|e| {
                 ProviderError::Failed(format!(

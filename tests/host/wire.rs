@@ -194,3 +194,204 @@ async fn tool_calls_keep_their_ids_apart_and_a_cancelled_one_is_never_answered()
         .collect();
     assert_eq!(outcomes, [json!("cancelled")]);
 }
+
+#[tokio::test]
+async fn a_hung_plugin_call_holds_up_none_and_a_pipelined_burst_is_answered_once_each() {
+    // One permit's worth of concurrency would not do: calls run on the plugin's own threads,
+    // and a thread busy with a slow call must not keep the queue waiting behind it.
+    let home = Home::new(
+        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 8\n",
+    );
+    home.install(Plugin::Probe);
+    let mut raw = Raw::spawn(&home);
+    raw.initialize().await;
+    assert!(raw.call(1, "probe__echo", json!({"text": "warm"})).await["result"].is_object());
+
+    raw.send(tool_call(2, "probe__slow", json!({"ms": 30000})))
+        .await;
+    // A burst written without waiting, answered while the slow call still holds a thread:
+    // every id once, each with its own text, on whole lines however they were flushed.
+    for id in 100..400 {
+        raw.send(tool_call(
+            id,
+            "probe__echo",
+            json!({"text": format!("n{id}")}),
+        ))
+        .await;
+    }
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 300 {
+        let message = raw.next().await;
+        let Some(id) = message["id"].as_i64() else {
+            assert!(message["method"].is_string(), "{message}");
+            continue;
+        };
+        assert_ne!(id, 2, "the slow call answered before the burst: {message}");
+        assert_eq!(
+            message["result"]["content"][0]["text"],
+            format!("n{id}"),
+            "{message}"
+        );
+        assert!(seen.insert(id), "answered twice: {message}");
+    }
+    // The slow call is still running; cancelled, it stops, and nothing answers it.
+    raw.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}),
+    )
+    .await;
+    assert_eq!(
+        raw.call(3, "probe__echo", json!({"text": "after"})).await["result"]["content"][0]["text"],
+        "after"
+    );
+    assert!(raw.finish().await.success());
+    let rows = audit_rows(&home);
+    let echoes = rows
+        .iter()
+        .filter(|r| r["method"] == "tools/call" && r["tool"] == "probe__echo")
+        .count();
+    assert_eq!(echoes, 302, "one row per echo");
+}
+
+#[tokio::test]
+async fn a_call_queued_behind_several_hung_plugin_calls_is_answered_while_they_hang() {
+    // Eight calls that hang (they end only when cancelled), pipelined with an echo behind
+    // them: each hung call takes a thread of its own, and the echo one more.
+    let home = Home::new(
+        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 16\n",
+    );
+    home.install(Plugin::Probe);
+    let mut raw = Raw::spawn(&home);
+    raw.initialize().await;
+    assert!(raw.call(1, "probe__echo", json!({"text": "warm"})).await["result"].is_object());
+
+    // In one write, so they are read, and queued, together.
+    let mut burst: Vec<String> = (10..18)
+        .map(|id| tool_call(id, "probe__slow", json!({"ms": 600_000})).to_string())
+        .collect();
+    burst.push(tool_call(2, "probe__echo", json!({"text": "behind"})).to_string());
+    raw.send_bytes(burst.join("\n").as_bytes()).await;
+    loop {
+        let message = raw.next().await;
+        let Some(id) = message["id"].as_i64() else {
+            continue;
+        };
+        assert_eq!(id, 2, "a hung call answered first: {message}");
+        assert_eq!(message["result"]["content"][0]["text"], "behind");
+        break;
+    }
+    for id in 10..18 {
+        raw.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}}))
+            .await;
+    }
+    assert_eq!(
+        raw.call(3, "probe__echo", json!({"text": "after"})).await["result"]["content"][0]["text"],
+        "after"
+    );
+    raw.close_input();
+    let rest = raw.rest().await;
+    assert!(
+        rest.iter().all(|m| m["id"].is_null()),
+        "a cancelled call was answered: {rest:?}"
+    );
+    assert!(raw.exit().await.success());
+    let rows = audit_rows(&home);
+    let echoes = rows
+        .iter()
+        .filter(|r| r["method"] == "tools/call" && r["tool"] == "probe__echo")
+        .count();
+    assert_eq!(echoes, 3, "one row per echo: {rows:#?}");
+}
+
+#[tokio::test]
+async fn panics_pipelined_among_echoes_are_each_an_error_and_the_plugin_keeps_serving() {
+    let home = Home::new(
+        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 4\n",
+    );
+    home.install(Plugin::Probe);
+    let mut raw = Raw::spawn(&home);
+    raw.initialize().await;
+    for id in 100..356 {
+        if id % 5 == 0 {
+            raw.send(tool_call(id, "probe__panic", json!({}))).await;
+        } else {
+            raw.send(tool_call(
+                id,
+                "probe__echo",
+                json!({"text": format!("n{id}")}),
+            ))
+            .await;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 256 {
+        let message = raw.next().await;
+        let Some(id) = message["id"].as_i64() else {
+            continue;
+        };
+        assert!(seen.insert(id), "answered twice: {message}");
+        if id % 5 == 0 {
+            assert_eq!(message["result"]["isError"], true, "{message}");
+        } else {
+            assert_eq!(
+                message["result"]["content"][0]["text"],
+                format!("n{id}"),
+                "{message}"
+            );
+        }
+    }
+    assert_eq!(
+        raw.call(2, "probe__echo", json!({"text": "still"})).await["result"]["content"][0]["text"],
+        "still"
+    );
+    assert!(raw.finish().await.success());
+    let rows = audit_rows(&home);
+    let outcomes = |tool: &str, outcome: &str| {
+        rows.iter()
+            .filter(|r| r["method"] == "tools/call" && r["tool"] == tool && r["outcome"] == outcome)
+            .count()
+    };
+    assert_eq!(outcomes("probe__panic", "error"), 52);
+    assert_eq!(outcomes("probe__echo", "ok"), 205);
+}
+
+#[tokio::test]
+async fn end_of_input_with_calls_queued_behind_the_concurrency_limit_answers_and_records_each() {
+    // Two calls at a time: most of the 150 wait for a permit when input ends.
+    let home = Home::new(
+        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 2\n",
+    );
+    home.install(Plugin::Probe);
+    let mut raw = Raw::spawn(&home);
+    raw.initialize().await;
+    for id in 100..250 {
+        if id % 3 == 0 {
+            raw.send(tool_call(id, "probe__slow", json!({"ms": 5})))
+                .await;
+        } else {
+            raw.send(tool_call(
+                id,
+                "probe__echo",
+                json!({"text": format!("n{id}")}),
+            ))
+            .await;
+        }
+    }
+    raw.close_input();
+    let messages = raw.rest().await;
+    let mut answered: Vec<i64> = messages.iter().filter_map(|m| m["id"].as_i64()).collect();
+    answered.sort_unstable();
+    assert_eq!(answered, (100..250).collect::<Vec<_>>(), "{messages:?}");
+    for message in &messages {
+        assert!(
+            message["result"]["content"][0]["text"].is_string(),
+            "{message}"
+        );
+    }
+    assert!(raw.exit().await.success());
+    let rows = audit_rows(&home);
+    let calls = rows
+        .iter()
+        .filter(|r| r["method"] == "tools/call" && r["outcome"] == "ok")
+        .count();
+    assert_eq!(calls, 150, "one row per answered call");
+}
