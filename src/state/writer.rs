@@ -7,10 +7,11 @@
 //! database that stays locked or full; what it still cannot write then goes to a spill file
 //! ([`super::spill`]) that the next start replays.
 //!
-//! A process killed outright (kill -9) loses at most the writes of the batch being gathered
-//! or committed (at most [`BATCH`]): rows are queued as requests are answered, and a batch
-//! is committed [`GATHER`] after its first row, so what is lost is the last rows, never
-//! older ones.
+//! A process killed outright (kill -9) loses the writes not yet committed: rows are queued as
+//! requests are answered, and a batch is committed [`GATHER`] after its first row, so what is
+//! lost is the last rows, never older ones; at most [`BATCH`] while the thread keeps up. A
+//! backlog (calls answered faster than the disk takes their rows, or a locked database) is
+//! written batch after batch with no pause, so it shrinks as fast as the disk allows.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -96,7 +97,7 @@ impl Writer {
                         spill_dir,
                         closing,
                     };
-                    run(thread, receiver)
+                    run(thread, receiver);
                 })
                 .expect("spawning the state writer thread")
         };
@@ -167,26 +168,37 @@ struct Thread {
     closing: Arc<OnceLock<Instant>>,
 }
 
-fn run(mut thread: Thread, receiver: Receiver<Op>) {
+/// The thread's loop; returns how many times it paused to gather (what the tests count).
+fn run(mut thread: Thread, receiver: Receiver<Op>) -> usize {
     let mut batch: Vec<Op> = Vec::with_capacity(BATCH);
+    let mut gathers = 0;
     // Blocks for the first operation; the loop ends when every sender is gone and the
     // queue is empty.
     while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        take_queued(&receiver, &mut batch);
         // Background writes (audit rows) gather for a moment, so a busy session costs one
         // commit and one wake-up per window instead of one per request: sleeping, not waiting
         // on the channel, means senders do not wake this thread. Writes someone waits for go
-        // out at once.
-        if !first.is_awaited() {
+        // out at once, and so does a backlog of a whole batch or more: pausing then would
+        // only let the queue outgrow what the thread can write.
+        if batch.len() < BATCH && !batch.iter().any(Op::is_awaited) {
+            gathers += 1;
             std::thread::sleep(GATHER);
-        }
-        batch.push(first);
-        while batch.len() < BATCH {
-            match receiver.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
+            take_queued(&receiver, &mut batch);
         }
         thread.write_with_retry(&mut batch, &receiver);
+    }
+    gathers
+}
+
+/// Move what is queued into `batch`, up to [`BATCH`] operations.
+fn take_queued(receiver: &Receiver<Op>, batch: &mut Vec<Op>) {
+    while batch.len() < BATCH {
+        match receiver.try_recv() {
+            Ok(op) => batch.push(op),
+            Err(_) => break,
+        }
     }
 }
 
@@ -337,5 +349,33 @@ pub(super) fn apply(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result
             let mut statement = tx.prepare_cached(sql.as_ref())?;
             statement.execute(rusqlite::params_from_iter(params.iter()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backlog_is_written_without_pausing_and_every_row_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        super::super::State::open(&path).unwrap().close();
+        let (sender, receiver) = mpsc::channel();
+        let rows = BATCH * 4 + 7;
+        for i in 0..rows {
+            let record = AuditRecord::new(format!("r-{i}"), "s", "tools/call");
+            sender.send(Op::Audit(Box::new(record))).unwrap();
+        }
+        drop(sender);
+        let thread = Thread {
+            conn: Connection::open(&path).unwrap(),
+            spill_dir: dir.path().to_path_buf(),
+            closing: Arc::new(OnceLock::new()),
+        };
+        // Four whole batches go out at once; only the last, short one waits for company.
+        assert_eq!(run(thread, receiver), 1);
+        let state = super::super::State::open(&path).unwrap();
+        assert_eq!(state.recent_audit(100_000).unwrap().len(), rows);
     }
 }
