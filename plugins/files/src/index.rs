@@ -366,6 +366,30 @@ impl Index {
         scanned_at(&self.conn, scope)
     }
 
+    /// The folders holding the files of the last scans, each once, in path order: what a new
+    /// process watches before it walks, so a change made during its first walk is seen in a
+    /// folder the walk has not reached yet.
+    pub fn folders_of_files(&self) -> rusqlite::Result<Vec<std::path::PathBuf>> {
+        let mut statement = self.conn.prepare("SELECT path FROM files ORDER BY path")?;
+        let mut rows = statement.query([])?;
+        let mut folders: Vec<std::path::PathBuf> = Vec::new();
+        while let Some(row) = rows.next()? {
+            let Ok(path) = row.get_ref(0)?.as_str() else {
+                continue;
+            };
+            let Some(folder) = Path::new(path).parent() else {
+                continue;
+            };
+            // Sorted by path, a folder's files mostly come together.
+            if folders.last().is_none_or(|last| last != folder) {
+                folders.push(folder.to_path_buf());
+            }
+        }
+        folders.sort_unstable();
+        folders.dedup();
+        Ok(folders)
+    }
+
     /// Record that a complete scan of `scope` has just been applied (committing it with
     /// whatever the run left open).
     pub fn mark_scanned(&mut self, scope: &str, at: i64) -> rusqlite::Result<()> {

@@ -430,6 +430,9 @@ impl Inner {
             self.changed.notify_all();
         }
         let watch = self.watch();
+        if complete && let Some(watch) = watch.as_ref().filter(|w| w.by_folder()) {
+            self.watch_known_folders(&index, watch);
+        }
         let mut pace = if complete {
             Pace::Background
         } else {
@@ -502,6 +505,41 @@ impl Inner {
     }
 
     /// Walk every root and bring the index in line. Returns `false` when told to stop first.
+    /// Watch the folders the index knows before the reconciling walk lists them (where the
+    /// watcher goes folder by folder), so what changes meanwhile is seen within a second,
+    /// not when the walk gets there. A folder gone or turned into a link is left to the walk.
+    fn watch_known_folders(&self, index: &Index, watch: &Watch) {
+        let started = Instant::now();
+        let folders = match index.folders_of_files() {
+            Ok(folders) => folders,
+            Err(e) => {
+                self.host.log(
+                    LogLevel::WARNING,
+                    &format!("index: cannot read its folders ({e}); the walk watches them"),
+                );
+                return;
+            }
+        };
+        for folder in &folders {
+            if self.stopping() {
+                return;
+            }
+            let visible = self.roots.indexed_root(folder).is_some()
+                && std::fs::symlink_metadata(folder).is_ok_and(|m| m.is_dir());
+            if visible {
+                watch.folder(folder);
+            }
+        }
+        self.host.log(
+            LogLevel::DEBUG,
+            &format!(
+                "index: watched {} known folders before the walk in {:.1?}",
+                watch.folders(),
+                started.elapsed()
+            ),
+        );
+    }
+
     fn walk_everything(
         &self,
         index: &mut Index,

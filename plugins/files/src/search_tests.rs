@@ -791,3 +791,26 @@ fn a_file_gone_before_it_is_read_leaves_no_row() {
     assert_eq!(fx.index.file_count().expect("count"), 1);
     assert_eq!(fx.find("kestrel"), vec!["stays.txt"]);
 }
+
+/// What a new process watches before its first walk: every folder holding an indexed file,
+/// once each, however the paths sort.
+#[test]
+fn the_folders_of_indexed_files_are_listed_once_each() {
+    let mut fx = Fixture::new(1 << 20);
+    fx.write("a.md", "top");
+    fx.write("b/one.md", "one");
+    fx.write("b/c/two.md", "two");
+    fx.write("b/three.md", "three");
+    fx.write("b-c/four.md", "four");
+    fx.sync();
+    let root = fx.root.clone();
+    assert_eq!(
+        fx.index.folders_of_files().expect("folders"),
+        [
+            root.clone(),
+            root.join("b"),
+            root.join("b").join("c"),
+            root.join("b-c")
+        ]
+    );
+}

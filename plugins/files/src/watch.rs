@@ -90,6 +90,11 @@ impl Watch {
         Ok(watch)
     }
 
+    /// Whether folders are watched one by one ([`Watch::folder`] does something).
+    pub fn by_folder(&self) -> bool {
+        self.per_folder
+    }
+
     /// A walk entered `folder` (absolute, visible under a root): watch it, once.
     pub fn folder(&self, folder: &Path) {
         if !self.per_folder || self.limited.load(Ordering::Relaxed) {
