@@ -702,7 +702,7 @@ def default_configuration(binary, corpus, scratch, query, total):
 
 def change_figures(binary, home, corpus, fts_db, rare):
     """100 files edited in place (a new word appended), then searched for in a running serve until
-    all 100 are seen; and the cost of a rescan that finds nothing changed. The serve runs with
+    all 100 are seen: right after it starts, and again 10 s later; and the cost of a rescan that finds nothing changed. The serve runs with
     the default 30 s rescan interval and a poll every 50 ms for up to 60 s."""
     rng = random.Random(100)
     candidates = [p for p in walk_files(corpus) if p.endswith((".rs", ".py", ".h", ".txt", ".md"))
@@ -715,19 +715,28 @@ def change_figures(binary, home, corpus, fts_db, rare):
     first, _ = s.search(rare)
     base = [s.search(rare)[0] for _ in range(5)]
     token = "zqchange" + "".join(rng.choice("bcdfghjk") for _ in range(6))
-    written = time.perf_counter()
-    for p in chosen:
-        with open(p, "a") as f:
-            f.write(f"\n{token}\n")
-    seen = None
-    slowest_call = 0
-    while time.perf_counter() - written < 60:
-        took, hits = s.search(token, limit=100)
-        slowest_call = max(slowest_call, took)
-        if len(hits) >= 100:
-            seen = time.perf_counter() - written
-            break
-        time.sleep(0.05)
+
+    def change_and_wait(word):
+        """Append `word` to the 100 files; how long until a search finds all of them."""
+        written = time.perf_counter()
+        for p in chosen:
+            with open(p, "a") as f:
+                f.write(f"\n{word}\n")
+        slowest = 0
+        while time.perf_counter() - written < 60:
+            took, hits = s.search(word, limit=100)
+            slowest = max(slowest, took)
+            if len(hits) >= 100:
+                return time.perf_counter() - written, slowest
+            time.sleep(0.05)
+        return None, slowest
+
+    # Right after the start, while the process reconciles the index with the tree; then once
+    # it has settled (the goal's case: a person editing files while switchboard runs).
+    seen_at_start, slowest_call = change_and_wait(token)
+    time.sleep(10)
+    seen, slowest_settled = change_and_wait(token + "s")
+    slowest_call = max(slowest_call, slowest_settled)
     # A rescan that finds nothing: wait past the interval, then time the same query as before;
     # the CPU the process spent over each idle interval is the rescan's work.
     rescans, rescan_cpu = [], []
@@ -760,12 +769,13 @@ def change_figures(binary, home, corpus, fts_db, rare):
     for p in chosen:
         with open(p, "rb+") as f:
             data = f.read()
-            cut = data.rfind(("\n" + token + "\n").encode())
+            cut = data.rfind(("\n" + token + "\n").encode())  # the settled run's word comes after it
             f.seek(cut)
             f.truncate()
     out = {
         "sb_seen_s": seen,
-        "sb_raw": {"seen_after_s": seen, "slowest_search_call_ms": ms(slowest_call), "first_search_ms": ms(first)},
+        "sb_raw": {"seen_after_s": seen, "seen_after_s_at_start": seen_at_start,
+                   "slowest_search_call_ms": ms(slowest_call), "first_search_ms": ms(first)},
         "fts_raw": {"apply_ms": ms(fts_apply), "seen": fts_seen},
         "fts_summary": f"{ms(fts_apply):.0f} ms (re-read + replace in one transaction)",
         "rescan_ms": rescan_ms,
@@ -777,7 +787,9 @@ def change_figures(binary, home, corpus, fts_db, rare):
     if seen is None:
         out["sb_summary"] = "not seen within 60 s"
     else:
-        out["sb_summary"] = f"seen {ms(seen):.0f} ms after the write (slowest search call {ms(slowest_call):.0f} ms)"
+        at_start = "not within 60 s" if seen_at_start is None else f"{ms(seen_at_start):.0f} ms"
+        out["sb_summary"] = (f"seen {ms(seen):.0f} ms after the write ({at_start} when written right after "
+                             f"the process started; slowest search call {ms(slowest_call):.0f} ms)")
     cpu = ", ".join(f"{c:.2f}" for c in rescan_cpu)
     out["rescan_summary"] = (f"+{rescan_ms:.0f} ms inside a search call" if rescan_ms > 20
                              else f"not on the query path (search {ms(statistics.median(rescans)):.1f} ms after the interval)"

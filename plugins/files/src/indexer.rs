@@ -8,7 +8,8 @@
 //!   most. If it does not (the first build, or the settings changed), the thread builds at
 //!   full speed, and a search waits up to `index_budget_ms` for it, reporting progress, then
 //!   answers from what is indexed so far and says so; later searches answer at once.
-//! * **Changes.** Every folder a walk enters is watched ([`crate::watch`]); what the watcher
+//! * **Changes.** Every folder a walk enters is watched ([`crate::watch`]), and a new process
+//!   with a complete index watches the folders it knows before its first walk; what the watcher
 //!   reports is applied within about a second: a file written is re-read, a path gone loses
 //!   its rows, a folder that appeared or moved in is walked. The write tools' changes
 //!   ([`Indexer::follow`]) are applied before the tool answers, so a search right after a
