@@ -131,6 +131,30 @@ fn tool_call(id: i64, tool: &str, arguments: Value) -> Value {
            "params": {"name": tool, "arguments": arguments}})
 }
 
+/// A serving switchboard with the probe plugin, `max_concurrent_calls` at once, initialized
+/// and warmed by one echo.
+async fn probe_serving(max_concurrent_calls: usize) -> (Home, Raw) {
+    let home = Home::new(&format!(
+        "connectors:\n  probe: {{enabled: true}}\nplugins:\n  bundled: false\n  max_concurrent_calls: {max_concurrent_calls}\n"
+    ));
+    home.install(Plugin::Probe);
+    let mut raw = Raw::spawn(&home);
+    raw.initialize().await;
+    assert!(raw.call(1, "probe__echo", json!({"text": "warm"})).await["result"].is_object());
+    (home, raw)
+}
+
+/// How many audit rows record a call of `tool` (any, when `None`) with `outcome` (any, when
+/// `None`).
+fn tool_call_rows(home: &Home, tool: Option<&str>, outcome: Option<&str>) -> usize {
+    audit_rows(home)
+        .iter()
+        .filter(|r| r["method"] == "tools/call")
+        .filter(|r| tool.is_none_or(|t| r["tool"] == t))
+        .filter(|r| outcome.is_none_or(|o| r["outcome"] == o))
+        .count()
+}
+
 #[tokio::test]
 async fn tool_calls_keep_their_ids_apart_and_a_cancelled_one_is_never_answered() {
     let home = Home::new("connectors:\n  probe: {enabled: true}\n");
@@ -199,13 +223,7 @@ async fn tool_calls_keep_their_ids_apart_and_a_cancelled_one_is_never_answered()
 async fn a_hung_plugin_call_holds_up_none_and_a_pipelined_burst_is_answered_once_each() {
     // One permit's worth of concurrency would not do: calls run on the plugin's own threads,
     // and a thread busy with a slow call must not keep the queue waiting behind it.
-    let home = Home::new(
-        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 8\n",
-    );
-    home.install(Plugin::Probe);
-    let mut raw = Raw::spawn(&home);
-    raw.initialize().await;
-    assert!(raw.call(1, "probe__echo", json!({"text": "warm"})).await["result"].is_object());
+    let (home, mut raw) = probe_serving(8).await;
 
     raw.send(tool_call(2, "probe__slow", json!({"ms": 30000})))
         .await;
@@ -244,25 +262,18 @@ async fn a_hung_plugin_call_holds_up_none_and_a_pipelined_burst_is_answered_once
         "after"
     );
     assert!(raw.finish().await.success());
-    let rows = audit_rows(&home);
-    let echoes = rows
-        .iter()
-        .filter(|r| r["method"] == "tools/call" && r["tool"] == "probe__echo")
-        .count();
-    assert_eq!(echoes, 302, "one row per echo");
+    assert_eq!(
+        tool_call_rows(&home, Some("probe__echo"), None),
+        302,
+        "one row per echo"
+    );
 }
 
 #[tokio::test]
 async fn a_call_queued_behind_several_hung_plugin_calls_is_answered_while_they_hang() {
     // Eight calls that hang (they end only when cancelled), pipelined with an echo behind
     // them: each hung call takes a thread of its own, and the echo one more.
-    let home = Home::new(
-        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 16\n",
-    );
-    home.install(Plugin::Probe);
-    let mut raw = Raw::spawn(&home);
-    raw.initialize().await;
-    assert!(raw.call(1, "probe__echo", json!({"text": "warm"})).await["result"].is_object());
+    let (home, mut raw) = probe_serving(16).await;
 
     // In one write, so they are read, and queued, together.
     let mut burst: Vec<String> = (10..18)
@@ -294,22 +305,16 @@ async fn a_call_queued_behind_several_hung_plugin_calls_is_answered_while_they_h
         "a cancelled call was answered: {rest:?}"
     );
     assert!(raw.exit().await.success());
-    let rows = audit_rows(&home);
-    let echoes = rows
-        .iter()
-        .filter(|r| r["method"] == "tools/call" && r["tool"] == "probe__echo")
-        .count();
-    assert_eq!(echoes, 3, "one row per echo: {rows:#?}");
+    assert_eq!(
+        tool_call_rows(&home, Some("probe__echo"), None),
+        3,
+        "one row per echo"
+    );
 }
 
 #[tokio::test]
 async fn panics_pipelined_among_echoes_are_each_an_error_and_the_plugin_keeps_serving() {
-    let home = Home::new(
-        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 4\n",
-    );
-    home.install(Plugin::Probe);
-    let mut raw = Raw::spawn(&home);
-    raw.initialize().await;
+    let (home, mut raw) = probe_serving(4).await;
     for id in 100..356 {
         if id % 5 == 0 {
             raw.send(tool_call(id, "probe__panic", json!({}))).await;
@@ -344,25 +349,17 @@ async fn panics_pipelined_among_echoes_are_each_an_error_and_the_plugin_keeps_se
         "still"
     );
     assert!(raw.finish().await.success());
-    let rows = audit_rows(&home);
-    let outcomes = |tool: &str, outcome: &str| {
-        rows.iter()
-            .filter(|r| r["method"] == "tools/call" && r["tool"] == tool && r["outcome"] == outcome)
-            .count()
-    };
-    assert_eq!(outcomes("probe__panic", "error"), 52);
-    assert_eq!(outcomes("probe__echo", "ok"), 205);
+    assert_eq!(
+        tool_call_rows(&home, Some("probe__panic"), Some("error")),
+        52
+    );
+    assert_eq!(tool_call_rows(&home, Some("probe__echo"), Some("ok")), 206);
 }
 
 #[tokio::test]
 async fn end_of_input_with_calls_queued_behind_the_concurrency_limit_answers_and_records_each() {
     // Two calls at a time: most of the 150 wait for a permit when input ends.
-    let home = Home::new(
-        "connectors:\n  probe: {enabled: true}\nplugins:\n  bundled: false\n  max_concurrent_calls: 2\n",
-    );
-    home.install(Plugin::Probe);
-    let mut raw = Raw::spawn(&home);
-    raw.initialize().await;
+    let (home, mut raw) = probe_serving(2).await;
     for id in 100..250 {
         if id % 3 == 0 {
             raw.send(tool_call(id, "probe__slow", json!({"ms": 5})))
@@ -388,10 +385,9 @@ async fn end_of_input_with_calls_queued_behind_the_concurrency_limit_answers_and
         );
     }
     assert!(raw.exit().await.success());
-    let rows = audit_rows(&home);
-    let calls = rows
-        .iter()
-        .filter(|r| r["method"] == "tools/call" && r["outcome"] == "ok")
-        .count();
-    assert_eq!(calls, 150, "one row per answered call");
+    assert_eq!(
+        tool_call_rows(&home, None, Some("ok")),
+        151,
+        "one row per answered call"
+    );
 }
