@@ -10,6 +10,7 @@ mod catalog;
 pub mod cli;
 mod config;
 mod framing;
+mod heap;
 mod home;
 mod http;
 mod hub;

@@ -291,6 +291,7 @@ pub enum ConfigCommand {
 
 /// Run the command line; the exit code says whether it worked.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::heap::limit_arenas();
     #[cfg(unix)]
     if let Some(Command::Guard { command }) = &cli.command {
         return Ok(crate::server::guard::run(command));
@@ -318,7 +319,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let mut runtime = tokio::runtime::Builder::new_multi_thread();
             // One client on stdio: one worker thread runs every task, so a request's hops
             // between tasks (reader, call, downstream reader) never wake a second thread,
-            // which costs more than the work itself. Plugins still run on blocking threads.
+            // which costs more than the work itself. Plugins run on their own threads.
             if matches!(&command, Command::Serve(args) if args.http.is_none()) {
                 runtime.worker_threads(1);
             }
