@@ -45,10 +45,10 @@
 //!
 //! # Threads and panics
 //!
-//! The host calls a plugin on its own blocking threads, several calls at once, each with a
-//! timeout. A plugin that does async I/O owns its runtime. A panic in connector code becomes an
-//! error result for that call; the plugin and the host keep running. A plugin cannot be unloaded
-//! once loaded.
+//! The host calls a plugin on threads it keeps for that plugin, several calls at once, each
+//! with a timeout. A plugin that does async I/O owns its runtime. A panic in connector code
+//! becomes an error result for that call; the plugin and the host keep running. A plugin
+//! cannot be unloaded once loaded.
 
 pub mod abi;
 pub mod model;

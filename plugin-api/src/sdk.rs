@@ -21,8 +21,9 @@ use crate::model::{
 /// [`Connector::new`] has a default that says "not supported", so a plugin implements only what
 /// it offers.
 ///
-/// Methods are called on host blocking threads, possibly several at once: keep shared state
-/// behind locks. Long work should check [`Call::is_cancelled`] and report [`Call::progress`].
+/// Methods are called on threads the host keeps for the plugin, possibly several at once:
+/// keep shared state behind locks. Long work should check [`Call::is_cancelled`] and report
+/// [`Call::progress`].
 pub trait Connector: Send + Sync + Sized + 'static {
     /// Who the plugin is and what it needs. Called often; keep it cheap and infallible.
     fn manifest() -> Manifest;

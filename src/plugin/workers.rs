@@ -312,28 +312,13 @@ mod tests {
         let rt = runtime();
         rt.block_on(async {
             let workers = Workers::new("t");
-            let (release, held) = mpsc::channel::<()>();
-            let (started, has_started) = mpsc::channel::<()>();
-            let hung = workers.run(move || {
-                started.send(()).unwrap();
-                held.recv().unwrap();
-                "hung"
-            });
-            tokio::pin!(hung);
-            // Let the hung call start on its thread.
-            tokio::select! {
-                _ = &mut hung => panic!("the held call answered"),
-                () = async { tokio::task::spawn_blocking(move || has_started.recv().unwrap()).await.unwrap() } => {}
-            }
+            let (release, holding) = hold(&workers).await;
             // The next calls are answered while the first still holds its thread.
             for i in 0..5 {
-                tokio::select! {
-                    _ = &mut hung => panic!("the held call answered"),
-                    answer = workers.run(move || i) => assert_eq!(answer, Ok(i)),
-                }
+                assert_eq!(workers.run(move || i).await, Ok(i));
             }
             release.send(()).unwrap();
-            assert_eq!(hung.await, Ok("hung"));
+            holding.await;
         });
     }
 
@@ -348,7 +333,8 @@ mod tests {
         });
     }
 
-    /// Hold the pool's only thread with a call that has started; release it with the sender.
+    /// Hold one of the pool's threads with a call that has started; release it with the
+    /// sender, then await the future for the call's end.
     async fn hold(workers: &Workers) -> (mpsc::Sender<()>, impl Future<Output = ()> + '_) {
         let (release, held) = mpsc::channel::<()>();
         let (started, has_started) = mpsc::channel::<()>();

@@ -144,6 +144,26 @@ async fn probe_serving(max_concurrent_calls: usize) -> (Home, Raw) {
     (home, raw)
 }
 
+/// A `probe__echo` call whose answer's text is `n<id>`.
+fn echo(id: i64) -> Value {
+    tool_call(id, "probe__echo", json!({"text": format!("n{id}")}))
+}
+
+/// The next `count` answers, by id, skipping notifications; an id answered twice fails.
+async fn distinct_answers(raw: &mut Raw, count: usize) -> std::collections::BTreeMap<i64, Value> {
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < count {
+        let message = raw.next().await;
+        let Some(id) = message["id"].as_i64() else {
+            assert!(message["method"].is_string(), "{message}");
+            continue;
+        };
+        let again = answers.insert(id, message.clone());
+        assert!(again.is_none(), "answered twice: {message}");
+    }
+    answers
+}
+
 /// How many audit rows record a call of `tool` (any, when `None`) with `outcome` (any, when
 /// `None`).
 fn tool_call_rows(home: &Home, tool: Option<&str>, outcome: Option<&str>) -> usize {
@@ -230,27 +250,19 @@ async fn a_hung_plugin_call_holds_up_none_and_a_pipelined_burst_is_answered_once
     // A burst written without waiting, answered while the slow call still holds a thread:
     // every id once, each with its own text, on whole lines however they were flushed.
     for id in 100..400 {
-        raw.send(tool_call(
-            id,
-            "probe__echo",
-            json!({"text": format!("n{id}")}),
-        ))
-        .await;
+        raw.send(echo(id)).await;
     }
-    let mut seen = std::collections::HashSet::new();
-    while seen.len() < 300 {
-        let message = raw.next().await;
-        let Some(id) = message["id"].as_i64() else {
-            assert!(message["method"].is_string(), "{message}");
-            continue;
-        };
-        assert_ne!(id, 2, "the slow call answered before the burst: {message}");
+    let answers = distinct_answers(&mut raw, 300).await;
+    assert_eq!(
+        answers.keys().copied().collect::<Vec<_>>(),
+        (100..400).collect::<Vec<_>>()
+    );
+    for (id, message) in &answers {
         assert_eq!(
             message["result"]["content"][0]["text"],
             format!("n{id}"),
             "{message}"
         );
-        assert!(seen.insert(id), "answered twice: {message}");
     }
     // The slow call is still running; cancelled, it stops, and nothing answers it.
     raw.send(
@@ -281,15 +293,11 @@ async fn a_call_queued_behind_several_hung_plugin_calls_is_answered_while_they_h
         .collect();
     burst.push(tool_call(2, "probe__echo", json!({"text": "behind"})).to_string());
     raw.send_bytes(burst.join("\n").as_bytes()).await;
-    loop {
-        let message = raw.next().await;
-        let Some(id) = message["id"].as_i64() else {
-            continue;
-        };
-        assert_eq!(id, 2, "a hung call answered first: {message}");
-        assert_eq!(message["result"]["content"][0]["text"], "behind");
-        break;
-    }
+    let first = distinct_answers(&mut raw, 1).await;
+    assert_eq!(
+        first[&2]["result"]["content"][0]["text"], "behind",
+        "a hung call answered first: {first:?}"
+    );
     for id in 10..18 {
         raw.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}}))
             .await;
@@ -319,21 +327,15 @@ async fn panics_pipelined_among_echoes_are_each_an_error_and_the_plugin_keeps_se
         if id % 5 == 0 {
             raw.send(tool_call(id, "probe__panic", json!({}))).await;
         } else {
-            raw.send(tool_call(
-                id,
-                "probe__echo",
-                json!({"text": format!("n{id}")}),
-            ))
-            .await;
+            raw.send(echo(id)).await;
         }
     }
-    let mut seen = std::collections::HashSet::new();
-    while seen.len() < 256 {
-        let message = raw.next().await;
-        let Some(id) = message["id"].as_i64() else {
-            continue;
-        };
-        assert!(seen.insert(id), "answered twice: {message}");
+    let answers = distinct_answers(&mut raw, 256).await;
+    assert_eq!(
+        answers.keys().copied().collect::<Vec<_>>(),
+        (100..356).collect::<Vec<_>>()
+    );
+    for (&id, message) in &answers {
         if id % 5 == 0 {
             assert_eq!(message["result"]["isError"], true, "{message}");
         } else {
@@ -365,12 +367,7 @@ async fn end_of_input_with_calls_queued_behind_the_concurrency_limit_answers_and
             raw.send(tool_call(id, "probe__slow", json!({"ms": 5})))
                 .await;
         } else {
-            raw.send(tool_call(
-                id,
-                "probe__echo",
-                json!({"text": format!("n{id}")}),
-            ))
-            .await;
+            raw.send(echo(id)).await;
         }
     }
     raw.close_input();

@@ -370,7 +370,7 @@ impl Index {
     /// process watches before it walks, so a change made during its first walk is seen in a
     /// folder the walk has not reached yet.
     pub fn folders_of_files(&self) -> rusqlite::Result<Vec<std::path::PathBuf>> {
-        let mut statement = self.conn.prepare("SELECT path FROM files ORDER BY path")?;
+        let mut statement = self.conn.prepare("SELECT path FROM files")?;
         let mut rows = statement.query([])?;
         let mut folders: Vec<std::path::PathBuf> = Vec::new();
         while let Some(row) = rows.next()? {
@@ -380,7 +380,7 @@ impl Index {
             let Some(folder) = Path::new(path).parent() else {
                 continue;
             };
-            // Sorted by path, a folder's files mostly come together.
+            // In the order the walks wrote them, a folder's files mostly come together.
             if folders.last().is_none_or(|last| last != folder) {
                 folders.push(folder.to_path_buf());
             }

@@ -505,7 +505,6 @@ impl Inner {
         }
     }
 
-    /// Walk every root and bring the index in line. Returns `false` when told to stop first.
     /// Watch the folders the index knows before the reconciling walk lists them (where the
     /// watcher goes folder by folder), so what changes meanwhile is seen within a second,
     /// not when the walk gets there. A folder gone or turned into a link is left to the walk.
@@ -541,6 +540,7 @@ impl Inner {
         );
     }
 
+    /// Walk every root and bring the index in line. Returns `false` when told to stop first.
     fn walk_everything(
         &self,
         index: &mut Index,
