@@ -602,15 +602,8 @@ impl Inner {
         if stats.cancelled {
             return Ok(false);
         }
-        index.mark_scanned(&self.scope, now_unix())?;
-        {
-            let mut shared = self.shared();
-            shared.complete = true;
-            if pace == Pace::Full {
-                shared.built = Some(stats.indexed);
-            }
-            self.changed.notify_all();
-        }
+        // Logged before the scan is marked and searches are woken, so whoever sees the build
+        // complete (here or on disk) can also see its report.
         if pace == Pace::Full && stats.indexed > 0 {
             self.host.log(
                 LogLevel::INFO,
@@ -640,6 +633,15 @@ impl Inner {
                 started.elapsed()
             ),
         );
+        index.mark_scanned(&self.scope, now_unix())?;
+        {
+            let mut shared = self.shared();
+            shared.complete = true;
+            if pace == Pace::Full {
+                shared.built = Some(stats.indexed);
+            }
+            self.changed.notify_all();
+        }
         Ok(true)
     }
 
