@@ -13,6 +13,7 @@ baseline is python3's own sqlite3 module (FTS5 compiled in on Debian).
 """
 
 import gzip
+import io
 import json
 import os
 import random
@@ -347,6 +348,9 @@ class Serve:
         self.proc = subprocess.Popen(
             [binary, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0
         )
+        # Requests go out unbuffered; answers are read through a buffer. An unbuffered pipe's
+        # readline() reads one byte per system call, which added about 7 ms to a 10-hit answer.
+        self.answers = io.BufferedReader(self.proc.stdout, 1 << 16)
         self.next_id = 0
         self.notifications = 0
         self.request("initialize", {
@@ -368,7 +372,7 @@ class Serve:
         wanted = self.next_id
         self.send({"jsonrpc": "2.0", "id": wanted, "method": method, "params": params})
         while True:
-            line = self.proc.stdout.readline()
+            line = self.answers.readline()
             if not line:
                 raise RuntimeError(f"switchboard serve exited during {method}")
             msg = json.loads(line)
