@@ -61,8 +61,9 @@ fn default_max_file_size() -> u64 {
     1024 * 1024
 }
 
-/// The watcher reports changes within a second; the walk is the safety net, and each one of a
-/// whole home folder costs a few tenths of a second of CPU.
+/// The watcher reports changes within a second; the walk is the safety net where it cannot see
+/// everything (a network file system, the watch limit), and each one of a whole home folder
+/// costs about half a second of CPU.
 fn default_rescan_seconds() -> u64 {
     600
 }
@@ -142,8 +143,8 @@ impl Config {
                     "default": default_rescan_seconds(),
                     "description": "How often, in seconds, the folders are walked again in the \
                         background to pick up changes the file watcher did not report (network \
-                        file systems, the system's watch limit reached). Searches never wait \
-                        for it."
+                        file systems, the system's watch limit reached); skipped while every \
+                        folder is watched. Searches never wait for it."
                 },
                 "index_budget_ms": {
                     "type": "integer",

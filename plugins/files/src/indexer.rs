@@ -14,7 +14,8 @@
 //!   its rows, a folder that appeared or moved in is walked. The write tools' changes
 //!   ([`Indexer::follow`]) are applied before the tool answers, so a search right after a
 //!   write sees it. A walk of everything runs again every `rescan_seconds`, in the background,
-//!   for what no watcher can see.
+//!   for what no watcher can see; it is skipped while the watcher sees every folder (see
+//!   [`crate::watch`]).
 //! * **Stop.** [`Indexer::shutdown`] stops the thread between two batches and commits what
 //!   it wrote; an interrupted build goes on from there next time.
 
@@ -655,7 +656,7 @@ impl Inner {
     /// thread is told to stop (`false`).
     fn follow_changes(&self, index: &mut Index, watch: Option<&Watch>) -> rusqlite::Result<bool> {
         let period = Duration::from_secs(self.config.rescan_seconds.max(1));
-        let due = Instant::now() + period;
+        let mut due = Instant::now() + period;
         let mut trimmed = Instant::now();
         loop {
             let seen = {
@@ -673,7 +674,18 @@ impl Inner {
                     }
                     let now = Instant::now();
                     if now >= due {
-                        return Ok(true);
+                        if !watch.is_some_and(Watch::sees_everything) {
+                            return Ok(true);
+                        }
+                        // The walk would find nothing the watcher did not report.
+                        due = now + period;
+                        drop(shared);
+                        self.host.log(
+                            LogLevel::DEBUG,
+                            "index: the periodic walk is skipped: every folder is watched",
+                        );
+                        shared = self.shared();
+                        continue;
                     }
                     // Searches allocate on the host's threads, and glibc keeps what they free
                     // in those threads' arenas: a thousand searches grew the process by 20 MB.

@@ -191,3 +191,28 @@ fn stopping_in_a_first_build_keeps_what_it_wrote() {
     assert_eq!(find(&second, &w.root, "needle"), vec!["bulk/zz-last.txt"]);
     second.shutdown();
 }
+
+/// Where every folder is watched on a local file system, the periodic walk would find
+/// nothing the watcher did not report: it is skipped, and changes still arrive.
+#[cfg(target_os = "linux")]
+#[test]
+fn periodic_walks_are_skipped_while_every_folder_is_watched() {
+    let w = world(json!({"rescan_seconds": 1, "max_file_size": 4096}));
+    let root = &w.root;
+    assert_eq!(find(&w.files, root, "knead"), vec!["notes/recipes.md"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !w.host.logged("the periodic walk is skipped") {
+        assert!(Instant::now() < deadline, "{:?}", w.host.logs());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let walks = |logs: Vec<(switchboard_plugin_api::LogLevel, String)>| {
+        logs.iter()
+            .filter(|(_, m)| m.starts_with("index: walked"))
+            .count()
+    };
+    assert_eq!(walks(w.host.logs()), 1, "{:?}", w.host.logs());
+    fs::write(root.join("notes/new.md"), "zebra crossing").expect("write");
+    wait_for(&w.files, root, "zebra", &["notes/new.md"]);
+    assert_eq!(walks(w.host.logs()), 1, "{:?}", w.host.logs());
+    w.files.shutdown();
+}

@@ -13,6 +13,11 @@
 //! folder (Linux's `fs.inotify.max_user_watches`), that is logged once and the folders left
 //! unwatched are kept current by the periodic walks (`rescan_seconds`). When the system says
 //! events were lost, the whole tree is walked again.
+//!
+//! The periodic walks exist for what the watcher cannot see, so where it sees everything
+//! ([`Watch::sees_everything`]: every folder named is watched, none on a file system changed
+//! from elsewhere, such as NFS, SMB, WSL's 9P or FUSE) they are not needed, and the indexer
+//! skips them. A new process still walks once, for what changed while nothing watched.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -39,6 +44,11 @@ pub struct Watch {
     per_folder: bool,
     /// Set when the system's limit on watches is reached: no more are tried.
     limited: AtomicBool,
+    /// Set when a folder could not be watched (the limit, or another failure).
+    failed: AtomicBool,
+    /// Set when a watched folder is on a file system whose changes may be made where this
+    /// watcher cannot see them.
+    shared: AtomicBool,
     /// Set once a failure was reported; later ones are not.
     warned: AtomicBool,
     /// Where failures are reported.
@@ -79,6 +89,8 @@ impl Watch {
             watched: Mutex::new(HashSet::new()),
             per_folder: cfg!(target_os = "linux"),
             limited: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            shared: AtomicBool::new(false),
             warned: AtomicBool::new(false),
             warn: Box::new(warn),
         };
@@ -95,6 +107,16 @@ impl Watch {
         self.per_folder
     }
 
+    /// Whether every change under the roots reaches this watcher: each folder the walks named
+    /// is watched (none failed, the limit was never reached) and none is on a file system
+    /// changed from elsewhere. Only where folders are watched one by one (Linux); elsewhere
+    /// the answer is `false` and the periodic walks go on.
+    pub fn sees_everything(&self) -> bool {
+        self.per_folder
+            && !self.failed.load(Ordering::Relaxed)
+            && !self.shared.load(Ordering::Relaxed)
+    }
+
     /// A walk entered `folder` (absolute, visible under a root): watch it, once.
     pub fn folder(&self, folder: &Path) {
         if !self.per_folder || self.limited.load(Ordering::Relaxed) {
@@ -105,7 +127,14 @@ impl Watch {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(folder.to_path_buf());
-        if new && !self.add(folder, RecursiveMode::NonRecursive) {
+        if !new {
+            return;
+        }
+        if self.add(folder, RecursiveMode::NonRecursive) {
+            if changed_elsewhere(folder) {
+                self.shared.store(true, Ordering::Relaxed);
+            }
+        } else {
             self.watched
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -140,6 +169,7 @@ impl Watch {
             // Gone since the walk listed it: nothing to watch, nothing to report.
             Err(e) if matches!(&e.kind, notify::ErrorKind::PathNotFound) => false,
             Err(e) => {
+                self.failed.store(true, Ordering::Relaxed);
                 let limit = matches!(&e.kind, notify::ErrorKind::MaxFilesWatch);
                 if limit {
                     self.limited.store(true, Ordering::Relaxed);
@@ -161,4 +191,42 @@ impl Watch {
             }
         }
     }
+}
+
+/// Whether the folder at `path` is on a file system whose changes can be made where inotify
+/// cannot see them: shared over a network, or served by another machine or process (NFS, SMB,
+/// 9P as in WSL and VMs, FUSE as in sshfs and virtiofs, VirtualBox shared folders, cluster
+/// file systems). A folder whose file system cannot be told counts as one of those.
+#[cfg(target_os = "linux")]
+fn changed_elsewhere(path: &Path) -> bool {
+    /// `f_type` of those file systems (linux/magic.h and the file systems' own sources).
+    const ELSEWHERE: [u32; 14] = [
+        0x6969,      // NFS
+        0x517B,      // SMB
+        0xFF53_4D42, // CIFS
+        0xFE53_4D42, // SMB2
+        0x0102_1997, // 9P
+        0x6573_5546, // FUSE
+        0x00C3_6400, // Ceph
+        0x5346_414F, // AFS
+        0x7375_7245, // Coda
+        0x564C,      // NCP
+        0x7461_636F, // OCFS2
+        0x0116_1970, // GFS2
+        0x0BD0_0BD0, // Lustre
+        0x786F_4256, // VirtualBox shared folders
+    ];
+    match rustix::fs::statfs(path) {
+        // The magic is 32 bits wide whatever the width of the field holding it.
+        #[allow(clippy::cast_possible_truncation, clippy::unnecessary_cast)]
+        Ok(stat) => ELSEWHERE.contains(&(stat.f_type as u32)),
+        // Gone since it was watched: nothing to see there.
+        Err(rustix::io::Errno::NOENT) => false,
+        Err(_) => true,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn changed_elsewhere(_path: &Path) -> bool {
+    true
 }
