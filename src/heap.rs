@@ -22,21 +22,19 @@ const ARENAS: i32 = 2;
 /// environment says otherwise.
 const MMAP_FROM: i32 = 256 * 1024;
 
-/// Cap glibc's arenas at [`ARENAS`] and fix its mmap threshold at [`MMAP_FROM`]; call before
-/// the first thread is spawned. Elsewhere (musl, macOS, Windows) the allocator has no such
-/// settings and this does nothing.
-pub fn limit_arenas() {
+/// Cap glibc's arenas at [`ARENAS`] and fix its mmap threshold at [`MMAP_FROM`], each unless
+/// its environment variable is set; call before the first thread is spawned. Elsewhere (musl,
+/// macOS, Windows) the allocator has no such settings and this does nothing.
+pub fn configure() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt takes two integers and no pointers; called before other threads.
-        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+    for (variable, setting, value) in [
+        ("MALLOC_ARENA_MAX", libc::M_ARENA_MAX, ARENAS),
+        ("MALLOC_MMAP_THRESHOLD_", libc::M_MMAP_THRESHOLD, MMAP_FROM),
+    ] {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: mallopt takes two integers and no pointers; called before other threads.
             unsafe {
-                libc::mallopt(libc::M_ARENA_MAX, ARENAS);
-            }
-        }
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_FROM);
+                libc::mallopt(setting, value);
             }
         }
     }

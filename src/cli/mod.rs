@@ -291,7 +291,7 @@ pub enum ConfigCommand {
 
 /// Run the command line; the exit code says whether it worked.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    crate::heap::limit_arenas();
+    crate::heap::configure();
     #[cfg(unix)]
     if let Some(Command::Guard { command }) = &cli.command {
         return Ok(crate::server::guard::run(command));
