@@ -393,6 +393,21 @@ enum Pace {
     Background,
 }
 
+/// Once an index can answer, its upkeep (watching the known folders, the reconciling walk,
+/// following changes) runs on this thread at a lower priority, so on a busy machine, or a
+/// one-shot `switchboard search` whose process starts it all, the search is served first.
+/// On Linux a nice value belongs to a thread and `setpriority(PRIO_PROCESS, 0)` sets the
+/// calling thread's; elsewhere it would be the whole process's, so the pacing alone keeps the
+/// upkeep in check there.
+fn behind_searches() {
+    #[cfg(target_os = "linux")]
+    {
+        /// `nice 10`: half-way to the lowest, still ahead of anything niced further.
+        const NICE: i32 = 10;
+        let _ = rustix::process::setpriority_process(None, NICE);
+    }
+}
+
 impl Inner {
     fn shared(&self) -> MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
@@ -432,6 +447,9 @@ impl Inner {
             self.changed.notify_all();
         }
         let watch = self.watch();
+        if complete {
+            behind_searches();
+        }
         if complete && let Some(watch) = watch.as_ref().filter(|w| w.by_folder()) {
             self.watch_known_folders(&index, watch);
         }
@@ -447,6 +465,9 @@ impl Inner {
                 Err(e) => {
                     return self.fail(format!("the search index failed: {e}"));
                 }
+            }
+            if pace == Pace::Full {
+                behind_searches();
             }
             pace = Pace::Background;
             index.release_memory();
@@ -511,7 +532,7 @@ impl Inner {
     /// not when the walk gets there. A folder gone or turned into a link is left to the walk.
     fn watch_known_folders(&self, index: &Index, watch: &Watch) {
         let started = Instant::now();
-        let folders = match index.folders_of_files() {
+        let folders = match index.folders_of_files(&|| self.stopping()) {
             Ok(folders) => folders,
             Err(e) => {
                 self.host.log(

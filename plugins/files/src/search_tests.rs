@@ -804,13 +804,42 @@ fn the_folders_of_indexed_files_are_listed_once_each() {
     fx.write("b-c/four.md", "four");
     fx.sync();
     let root = fx.root.clone();
+    let mut folders = fx.index.folders_of_files(&|| false).expect("folders");
+    folders.sort();
     assert_eq!(
-        fx.index.folders_of_files().expect("folders"),
+        folders,
         [
             root.clone(),
             root.join("b"),
             root.join("b").join("c"),
             root.join("b-c")
         ]
+    );
+}
+
+/// A one-shot command's process is shut down while its indexer lists these; the listing
+/// stops when told, so the process does not wait for 100k rows it will never use.
+#[test]
+fn listing_the_folders_of_indexed_files_stops_when_told() {
+    let mut fx = Fixture::new(1 << 20);
+    for i in 0..2_100 {
+        fx.write(&format!("f{i}/note.md"), "x");
+    }
+    fx.sync();
+    assert_eq!(
+        fx.index.folders_of_files(&|| false).expect("all").len(),
+        2_100
+    );
+    let asked = std::cell::Cell::new(0);
+    let stop = || {
+        asked.set(asked.get() + 1);
+        true
+    };
+    let cut = fx.index.folders_of_files(&stop).expect("cut short");
+    assert_eq!(asked.get(), 1, "asked once, at the first thousand rows");
+    assert!(
+        cut.len() < 1_024,
+        "{} folders listed after the stop",
+        cut.len()
     );
 }
