@@ -21,6 +21,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -84,6 +85,8 @@ pub struct Folders {
     /// Written once on drop to wake the reader so it returns.
     wake: Arc<OwnedFd>,
     table: Arc<Mutex<Table>>,
+    /// Set by the reader when it stops on an error (not on the wake).
+    stopped: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -98,39 +101,64 @@ impl Folders {
             .map_err(|e| format!("cannot watch the folders for changes (eventfd: {e})"))?;
         let (inotify, wake) = (Arc::new(inotify), Arc::new(wake));
         let table = Arc::new(Mutex::new(Table::default()));
+        let stopped = Arc::new(AtomicBool::new(false));
         let reader = {
             let (inotify, wake, table) = (inotify.clone(), wake.clone(), table.clone());
+            let stopped = stopped.clone();
             std::thread::Builder::new()
                 .name("files-watch".into())
-                .spawn(move || read_events(&inotify, &wake, &table, &sink))
+                .spawn(move || {
+                    if read_events(&inotify, &wake, &table, &sink).is_err() {
+                        // Nothing more will be read: say so before asking for the walk
+                        // that catches up, so that walk already knows the periodic ones
+                        // must go on.
+                        stopped.store(true, Ordering::Relaxed);
+                        sink(Seen::Rescan);
+                    }
+                })
                 .map_err(|e| format!("cannot watch the folders for changes: {e}"))?
         };
         Ok(Self {
             inotify,
             wake,
             table,
+            stopped,
             reader: Some(reader),
         })
     }
 
     /// Watch `path` (a folder; not followed if it is a link).
+    ///
+    /// Always asked of the kernel, even for a path watched before: a folder deleted while
+    /// something holds it open keeps its watch (and its entry here) until the last holder
+    /// lets go, and a folder made again at its path before then is a different folder with a
+    /// descriptor of its own. The kernel's answer, not the table, says which it is; for a
+    /// folder already watched the call only confirms its descriptor.
     pub fn add(&self, path: &Path) -> Added {
         let mut table = lock(&self.table);
-        if table.by_path.contains_key(path) {
-            return Added::Already;
-        }
         // Under the table's lock, so the reader cannot see this descriptor's first events
         // before the table knows its path.
         match inotify::add_watch(&*self.inotify, path, MASK) {
+            Ok(wd) if table.by_path.get(path) == Some(&wd) => Added::Already,
             Ok(wd) => {
                 table.insert(path, wd);
                 Added::Watched
             }
-            // Gone since the walk listed it, or a link or a file now: nothing to watch.
-            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Added::Gone,
+            // Gone since the walk listed it, or a link or a file now: nothing to watch, and
+            // whatever was watched at this path before is not there any more.
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {
+                table.by_path.remove(path);
+                Added::Gone
+            }
             Err(Errno::NOSPC) => Added::Limit(Errno::NOSPC.to_string()),
             Err(e) => Added::Failed(e.to_string()),
         }
+    }
+
+    /// Whether the reader is still reading: `false` once it stopped on an error the system
+    /// gave it, after which no change reaches the indexer through this watcher.
+    pub fn reading(&self) -> bool {
+        !self.stopped.load(Ordering::Relaxed)
     }
 
     /// `path` and everything under it are gone: forget their paths, so a folder created
@@ -163,8 +191,14 @@ fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
 }
 
 /// The reader: wait for events or the wake, take one buffer's worth, translate it to paths
-/// under the table's lock, and hand it on without the lock.
-fn read_events(inotify: &OwnedFd, wake: &OwnedFd, table: &Mutex<Table>, sink: &dyn Fn(Seen)) {
+/// under the table's lock, and hand it on without the lock. Returns `Ok` when woken to stop,
+/// the error when the system will not let it wait any more.
+fn read_events(
+    inotify: &OwnedFd,
+    wake: &OwnedFd,
+    table: &Mutex<Table>,
+    sink: &dyn Fn(Seen),
+) -> Result<(), Errno> {
     let mut buffer = vec![MaybeUninit::<u8>::uninit(); BUFFER];
     loop {
         let mut fds = [
@@ -174,10 +208,10 @@ fn read_events(inotify: &OwnedFd, wake: &OwnedFd, table: &Mutex<Table>, sink: &d
         match poll(&mut fds, None) {
             Ok(_) => {}
             Err(Errno::INTR) => continue,
-            Err(_) => return sink(Seen::Rescan),
+            Err(e) => return Err(e),
         }
         if !fds[1].revents().is_empty() {
-            return;
+            return Ok(());
         }
         let mut seen = Vec::new();
         let mut overflowed = false;

@@ -104,11 +104,13 @@ impl Watch {
     }
 
     /// Whether every change under the roots reaches this watcher: each folder the walks named
-    /// is watched (none failed, the limit was never reached) and none is on a file system
-    /// changed from elsewhere. Only where folders are watched one by one (Linux); elsewhere
-    /// the answer is `false` and the periodic walks go on.
+    /// is watched (none failed, the limit was never reached), none is on a file system
+    /// changed from elsewhere, and the watcher is still reading. Only where folders are
+    /// watched one by one (Linux); elsewhere the answer is `false` and the periodic walks go
+    /// on.
     pub fn sees_everything(&self) -> bool {
         Folders::BY_FOLDER
+            && self.folders.reading()
             && !self.failed.load(Ordering::Relaxed)
             && !self.shared.load(Ordering::Relaxed)
     }

@@ -70,6 +70,11 @@ impl Folders {
     /// Nothing to do: the platform drops what is under a removed folder from the root's watch.
     pub fn forget_under(&self, _path: &Path) {}
 
+    /// The platform's watcher reports its own failures as events (a rescan each).
+    pub fn reading(&self) -> bool {
+        true
+    }
+
     pub fn folders(&self) -> usize {
         *self.watched.lock().unwrap_or_else(|p| p.into_inner())
     }

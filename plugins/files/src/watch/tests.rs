@@ -185,3 +185,27 @@ fn a_deleted_folder_can_be_watched_again_when_it_comes_back() {
     std::fs::write(&file, "x").unwrap();
     wait_for(&rx, &file);
 }
+
+/// A folder deleted while something still holds it open keeps its watch until the last
+/// holder closes it (the kernel reports it gone only then). A folder made again at its path
+/// before that is another folder, and must be watched itself: once, the table's entry for
+/// the path answered "watched already" and the new folder's changes were never seen.
+#[test]
+fn a_folder_deleted_while_held_open_and_made_again_is_watched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let sub = root.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let (watch, rx) = watching();
+    watch.folder(&root);
+    watch.folder(&sub);
+    let held = std::fs::File::open(&sub).unwrap();
+    std::fs::remove_dir(&sub).unwrap();
+    std::fs::create_dir(&sub).unwrap();
+    // What the indexer does when the walk enters the folder made again.
+    watch.folder(&sub);
+    let file = sub.join("after.txt");
+    std::fs::write(&file, "x").unwrap();
+    wait_for(&rx, &file);
+    drop(held);
+}
