@@ -22,14 +22,13 @@
 //!   (`scanned_at`). A new process whose scope matches answers from the index at once and
 //!   reconciles in the background instead of walking the tree first.
 //!
-//! Writing: [`Index::plan`] compares a walk with the rows (by size and mtime) and says what to
-//! re-read and what is gone; [`Index::run`] carries the plan out, files read on a second
+//! Writing: [`Index::plan`] compares a walk with the rows (by size and mtime, through
+//! [`crate::known`]) and says what to re-read and what is gone; [`Index::run`] carries the plan out, files read on a second
 //! thread while this one writes, in batches of a few hundred files, committing about once a
 //! second; between batches it reports progress, lets the caller apply other changes and stops
 //! cleanly (committing what it wrote) when told to. [`Index::upsert`] and
 //! [`Index::remove_under`] apply single changes and commit at once.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -37,6 +36,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::content::{self, Contents};
+use crate::known::Known;
 use crate::paths::Root;
 use crate::scan::FileEntry;
 
@@ -132,47 +132,9 @@ pub struct Plan {
     pub files: usize,
     /// Files new or changed since they were indexed, to (re)read.
     pub todo: Vec<FileEntry>,
-    /// Rows of files the walk no longer found.
-    pub gone: Vec<i64>,
-}
-
-/// Hashing for maps keyed by paths this process walked itself: eight bytes at a time (the
-/// multiply-rotate of rustc's FxHash), much cheaper than the default SipHash on 100k paths;
-/// nothing an outsider chooses reaches it.
-#[derive(Clone, Copy, Default)]
-struct PathHasher;
-
-/// The state of one [`PathHasher`] hash.
-struct WordHash(u64);
-
-impl WordHash {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl std::hash::BuildHasher for PathHasher {
-    type Hasher = WordHash;
-    fn build_hasher(&self) -> WordHash {
-        WordHash(0)
-    }
-}
-
-impl std::hash::Hasher for WordHash {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for word in &mut words {
-            let mut eight = [0u8; 8];
-            eight.copy_from_slice(word);
-            self.add(u64::from_le_bytes(eight));
-        }
-        let mut rest = [0u8; 8];
-        rest[..words.remainder().len()].copy_from_slice(words.remainder());
-        self.add(u64::from_le_bytes(rest) ^ (bytes.len() as u64) << 56);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    /// Rows of files the walk no longer found, with the path each had when the walk began
+    /// (a row changed meanwhile, or its id given to another file, is not dropped).
+    pub gone: Vec<(i64, Box<str>)>,
 }
 
 /// The kind of a file that was listed but is no longer there when it is read.
@@ -441,58 +403,24 @@ impl Index {
     /// What must change for the index to match `files`, a complete walk of everything under
     /// `scope` (an absolute path; `None`: of every root).
     pub fn plan(&self, files: Vec<FileEntry>, scope: Option<&str>) -> rusqlite::Result<Plan> {
-        // The walk by path, borrowed (no copy of 100k paths), with whether a row matched it.
-        // The rows are streamed past it: this is a background walk's whole cost besides
-        // the stat calls, so it allocates nothing per row.
-        let mut walked: HashMap<&str, (usize, bool), PathHasher> =
-            HashMap::with_capacity_and_hasher(files.len(), PathHasher);
-        for (at, file) in files.iter().enumerate() {
-            walked.insert(&file.path, (at, false));
-        }
-        let mut gone = Vec::new();
-        {
-            let mut stmt = self.conn.prepare(
-                "SELECT id, path, size, mtime_ns FROM files
-                 WHERE ?1 IS NULL OR path = ?1 OR substr(path, 1, length(?1) + 1) = ?1 || '/'",
-            )?;
-            let mut rows = stmt.query([scope.map(|s| s.trim_end_matches('/'))])?;
-            while let Some(row) = rows.next()? {
-                let path = row.get_ref(1)?.as_str().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        1,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
-                match walked.get_mut(path) {
-                    Some((at, matched)) => {
-                        let file = &files[*at];
-                        let size = i64::try_from(file.size).unwrap_or(i64::MAX);
-                        *matched =
-                            row.get::<_, i64>(2)? == size && row.get::<_, i64>(3)? == file.mtime_ns;
-                    }
-                    None => gone.push(row.get(0)?),
-                }
-            }
-        }
-        let unchanged: Vec<bool> = {
-            let mut flags = vec![false; files.len()];
-            for (at, matched) in walked.into_values() {
-                flags[at] = matched;
-            }
-            flags
-        };
+        let mut known = self.known(scope)?;
         let total = files.len();
-        let todo = files
-            .into_iter()
-            .zip(unchanged)
-            .filter_map(|(file, same)| (!same).then_some(file))
-            .collect();
+        let todo = files.into_iter().filter(|f| known.changed(f)).collect();
         Ok(Plan {
             files: total,
             todo,
-            gone,
+            gone: known.gone(),
         })
+    }
+
+    /// The rows under `scope` (a folder's path; `None` for everything), for a walk to be
+    /// compared against as it goes ([`Known::changed`]).
+    pub fn known(&self, scope: Option<&str>) -> rusqlite::Result<Known> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, path, size, mtime_ns FROM files
+             WHERE ?1 IS NULL OR path = ?1 OR substr(path, 1, length(?1) + 1) = ?1 || '/'",
+        )?;
+        Known::read(stmt.query([scope.map(|s| s.trim_end_matches('/'))])?)
     }
 
     /// Carry out `plan`: drop what is gone, then (re)read and write what changed, the reading
@@ -512,7 +440,7 @@ impl Index {
         };
         if !plan.gone.is_empty() {
             self.begin()?;
-            self.drop_rows(&plan.gone)?;
+            self.drop_gone(&plan.gone)?;
             self.commit()?;
         }
         let total = plan.todo.len();
@@ -647,6 +575,22 @@ impl Index {
             unreadable += usize::from(file.kind == "unreadable");
         }
         Ok(unreadable)
+    }
+
+    /// Drop the rows of `gone` that still hold the path they were read with: a walk compares
+    /// against rows read before it began, and changes applied while it ran may have removed
+    /// such a row and given its id to a file written since.
+    fn drop_gone(&self, gone: &[(i64, Box<str>)]) -> rusqlite::Result<()> {
+        let mut still = self
+            .conn
+            .prepare_cached("SELECT 1 FROM files WHERE id = ?1 AND path = ?2")?;
+        let mut ids = Vec::with_capacity(gone.len());
+        for (id, path) in gone {
+            if still.exists(params![id, &**path])? {
+                ids.push(*id);
+            }
+        }
+        self.drop_rows(&ids)
     }
 
     fn drop_rows(&self, ids: &[i64]) -> rusqlite::Result<()> {

@@ -19,6 +19,7 @@
 //! * **Stop.** [`Indexer::shutdown`] stops the thread between two batches and commits what
 //!   it wrote; an interrupted build goes on from there next time.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +33,7 @@ use crate::beneath::Kind;
 use crate::config::Config;
 use crate::index::{BATCH, Hooks, Index};
 use crate::paths::Roots;
+use crate::reconcile::Reconciling;
 use crate::scan::{self, FileEntry, Walk, WalkHooks};
 use crate::search::{Hit, Query, Searcher};
 use crate::watch::{Seen, Watch};
@@ -576,14 +578,28 @@ impl Inner {
                 watch.folder(path);
             }
         };
+        let reconciling = Reconciling::new(index, pace == Pace::Background)?;
         // A write tool waiting for its change is served during the walk too.
-        let during = std::cell::RefCell::new(&mut *index);
+        let during = RefCell::new(&mut *index);
         let walk = {
             let stop = || {
-                if let Err(e) = self.catch_up(&mut during.borrow_mut(), watch) {
+                let mut index = during.borrow_mut();
+                if let Err(e) = self.catch_up(&mut index, watch) {
                     self.host.log(
                         LogLevel::WARNING,
                         &format!("index: could not apply a change ({e}); the next walk catches it"),
+                    );
+                }
+                let roots = self.roots.roots();
+                if let Err((count, e)) =
+                    reconciling.catch_up(&mut index, roots, self.config.max_file_size)
+                {
+                    self.host.log(
+                        LogLevel::WARNING,
+                        &format!(
+                            "index: could not re-read {count} changed files ({e}); they are \
+                             tried again after the walk"
+                        ),
                     );
                 }
                 self.stopping() || pacer.rest()
@@ -595,6 +611,7 @@ impl Inner {
                 &WalkHooks {
                     stop: &stop,
                     folder: &folder,
+                    keep: &|file| reconciling.keep(file),
                 },
             )
         };
@@ -604,13 +621,14 @@ impl Inner {
         let index = during.into_inner();
         let stop = || self.stopping() || pacer.rest();
         let walked = started.elapsed();
-        let plan = index.plan(walk.files, None)?;
+        let early_indexed = reconciling.early_indexed();
+        let plan = reconciling.into_plan(walk.files);
         let todo = plan.todo.len();
         if todo > 0 {
             self.set_progress(Some((0, todo)));
         }
         let report = |done: usize, total: usize| self.set_progress(Some((done, total)));
-        let stats = index.run(
+        let mut stats = index.run(
             plan,
             self.roots.roots(),
             self.config.max_file_size,
@@ -620,6 +638,7 @@ impl Inner {
                 between: &mut |index| self.catch_up(index, watch),
             },
         )?;
+        stats.indexed += early_indexed;
         self.set_progress(None);
         if stats.cancelled {
             return Ok(false);
@@ -840,6 +859,7 @@ impl Inner {
                 &WalkHooks {
                     stop: &|| self.stopping(),
                     folder: &watched,
+                    ..scan::QUIET
                 },
                 &mut walk,
             );

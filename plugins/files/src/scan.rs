@@ -32,7 +32,7 @@ pub struct FileEntry {
 /// What a walk found.
 #[derive(Debug, Default)]
 pub struct Walk {
-    /// The visible regular files.
+    /// The visible regular files the caller kept ([`WalkHooks::keep`]).
     pub files: Vec<FileEntry>,
     /// Entries that could not be read (permissions, races) or whose path is not UTF-8.
     pub skipped: usize,
@@ -59,12 +59,16 @@ pub struct WalkHooks<'a> {
     pub stop: &'a dyn Fn() -> bool,
     /// Called with each folder the walk enters (its absolute path), e.g. to watch it.
     pub folder: &'a dyn Fn(&Path),
+    /// Called with each file found; `false` leaves it out of [`Walk::files`] (the caller
+    /// has dealt with it, or it is unchanged).
+    pub keep: &'a dyn Fn(&FileEntry) -> bool,
 }
 
 /// Walk to the end, telling nobody.
 pub const QUIET: WalkHooks<'static> = WalkHooks {
     stop: &|| false,
     folder: &|_| {},
+    keep: &|_| true,
 };
 
 /// Walk every root, keeping what `filter` lets through and nothing under `skip` (the plugin's
@@ -135,12 +139,15 @@ pub fn walk_under(
                     let path = root.path.join(rel).into_os_string().into_string();
                     match (folder.stat(&child.name), path) {
                         (Ok(stat), Ok(path)) if stat.kind == Kind::File => {
-                            out.files.push(FileEntry {
+                            let file = FileEntry {
                                 path,
                                 root: index,
                                 size: stat.len,
                                 mtime_ns: stat.mtime_ns,
-                            });
+                            };
+                            if (hooks.keep)(&file) {
+                                out.files.push(file);
+                            }
                         }
                         // Replaced by something else since the folder was read.
                         (Ok(_), Ok(_)) => {}
@@ -230,7 +237,7 @@ mod tests {
             None,
             &WalkHooks {
                 stop: &|| true,
-                folder: &|_| {},
+                ..QUIET
             },
         );
         assert!(walk.cancelled);
