@@ -23,8 +23,9 @@
 //!   reconciles in the background instead of walking the tree first.
 //!
 //! Writing: [`Index::plan`] compares a walk with the rows (by size and mtime, through
-//! [`crate::known`]) and says what to re-read and what is gone; [`Index::run`] carries the plan out, files read on a second
-//! thread while this one writes, in batches of a few hundred files, committing about once a
+//! [`crate::known`]) and says what to re-read and what is gone; [`Index::run`] carries the
+//! plan out, files read on a second thread while this one writes, in batches of a few
+//! hundred files, committing about once a
 //! second; between batches it reports progress, lets the caller apply other changes and stops
 //! cleanly (committing what it wrote) when told to. [`Index::upsert`] and
 //! [`Index::remove_under`] apply single changes and commit at once.
