@@ -24,9 +24,8 @@
 //!
 //! Writing: [`Index::plan`] compares a walk with the rows (by size and mtime, through
 //! [`crate::known`]) and says what to re-read and what is gone; [`Index::run`] carries the
-//! plan out, files read on a second thread while this one writes, in batches of a few
-//! hundred files, committing about once a
-//! second; between batches it reports progress, lets the caller apply other changes and stops
+//! plan out, files read and tokenized ([`crate::tokens`]) on a second thread while this one
+//! writes, in batches of a few hundred files, committing about once a second; between batches it reports progress, lets the caller apply other changes and stops
 //! cleanly (committing what it wrote) when told to. [`Index::upsert`] and
 //! [`Index::remove_under`] apply single changes and commit at once.
 
@@ -40,6 +39,7 @@ use crate::content::{self, Contents};
 use crate::known::Known;
 use crate::paths::Root;
 use crate::scan::FileEntry;
+use crate::tokens::{self, TOKENIZER, Tokenizer, Tokens};
 
 /// Bumped whenever the tables or the tokenizer change; an index of another version is rebuilt.
 const SCHEMA_VERSION: &str = "2";
@@ -61,9 +61,6 @@ const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// fewer, larger segments make a large first build spend less time merging. At 100k files:
 /// 51.6 s with 1 MiB, 46.2 s with 4 MiB, 46.0 s with 16 MiB (peak RSS 91, 95, 113 MB).
 const PENDING_TERMS_BYTES: i64 = 4 << 20;
-
-/// The tokenizer of every FTS table the connector makes (the index and the snippet table).
-pub const TOKENIZER: &str = "porter unicode61 remove_diacritics 2 tokenchars '_'";
 
 /// The SQLite page cache of a connection that writes (negative: KiB). A build touches many
 /// pages while merging segments; searches need far fewer ([`crate::search`]).
@@ -146,6 +143,8 @@ struct Loaded {
     entry: FileEntry,
     kind: &'static str,
     body: String,
+    /// The body's tokens, when the reading thread made them ([`crate::tokens`]).
+    tokens: Option<Tokens>,
 }
 
 /// The open index, as its writer.
@@ -209,7 +208,12 @@ fn load(entry: FileEntry, roots: &[Root], max_file_size: u64) -> Loaded {
         Ok(Contents::Binary) => ("binary", String::new()),
         Err(_) => ("unreadable", String::new()),
     };
-    Loaded { entry, kind, body }
+    Loaded {
+        entry,
+        kind,
+        body,
+        tokens: None,
+    }
 }
 
 /// Open a connection to the index file in WAL mode, with the busy timeout every user of it
@@ -265,6 +269,7 @@ impl Index {
     /// already as wanted writes nothing, so it never waits for another process's write lock.
     fn open_as_is(path: &Path, max_file_size: u64) -> rusqlite::Result<Self> {
         let conn = connect(path)?;
+        tokens::install_replay(&conn)?;
         conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         let cap = max_file_size.to_string();
         let built = |conn: &Connection| -> rusqlite::Result<(bool, bool)> {
@@ -452,11 +457,17 @@ impl Index {
         let result = std::thread::scope(|scope| {
             let todo = plan.todo;
             scope.spawn(move || {
+                // Without a tokenizer the writer tokenizes, as FTS5 always does.
+                let mut tokenizer = Tokenizer::new().ok();
                 let mut batch = Vec::new();
                 let mut bytes = 0;
                 for entry in todo {
-                    let loaded = load(entry, roots, max_file_size);
-                    bytes += loaded.body.len();
+                    let mut loaded = load(entry, roots, max_file_size);
+                    if let Some(tokenizer) = tokenizer.as_mut().filter(|_| !loaded.body.is_empty())
+                    {
+                        loaded.tokens = tokenizer.tokenize(&loaded.body);
+                    }
+                    bytes += loaded.body.len() + loaded.tokens.as_ref().map_or(0, Tokens::bytes);
                     batch.push(loaded);
                     if batch.len() >= BATCH || bytes >= READ_AHEAD_BYTES / 2 {
                         bytes = 0;
@@ -572,7 +583,11 @@ impl Index {
                     self.conn.last_insert_rowid()
                 }
             };
-            add_doc.execute(params![id, file.entry.path, name_terms(&name), file.body])?;
+            let row = params![id, file.entry.path, name_terms(&name), file.body];
+            match &file.tokens {
+                Some(tokens) => tokens::with_tokens(&file.body, tokens, || add_doc.execute(row)),
+                None => add_doc.execute(row),
+            }?;
             unreadable += usize::from(file.kind == "unreadable");
         }
         Ok(unreadable)

@@ -35,6 +35,7 @@ pub mod search;
 pub mod snippet;
 pub mod target;
 pub mod time;
+pub mod tokens;
 pub mod tools;
 pub mod watch;
 pub mod write;

@@ -12,7 +12,7 @@
 
 use rusqlite::{Connection, params};
 
-use crate::index::TOKENIZER;
+use crate::tokens::TOKENIZER;
 
 /// Tokens of context in a snippet.
 const SNIPPET_TOKENS: i64 = 12;
