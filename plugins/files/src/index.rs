@@ -409,7 +409,7 @@ impl Index {
     /// What must change for the index to match `files`, a complete walk of everything under
     /// `scope` (an absolute path; `None`: of every root).
     pub fn plan(&self, files: Vec<FileEntry>, scope: Option<&str>) -> rusqlite::Result<Plan> {
-        let mut known = self.known(scope)?;
+        let mut known = self.known(scope, &|| false)?.unwrap_or_default();
         let total = files.len();
         let todo = files.into_iter().filter(|f| known.changed(f)).collect();
         Ok(Plan {
@@ -420,13 +420,29 @@ impl Index {
     }
 
     /// The rows under `scope` (a folder's path; `None` for everything), for a walk to be
-    /// compared against as it goes ([`Known::changed`]).
-    pub fn known(&self, scope: Option<&str>) -> rusqlite::Result<Known> {
+    /// compared against as it goes ([`Known::changed`]); `None` when `stop` said so first.
+    pub fn known(
+        &self,
+        scope: Option<&str>,
+        stop: &dyn Fn() -> bool,
+    ) -> rusqlite::Result<Option<Known>> {
+        let scope = scope.map(|s| s.trim_end_matches('/'));
+        // Sized from the table when it is everything; a folder's rows are few.
+        let count = match scope {
+            None => self
+                .conn
+                .query_row("SELECT count(*) FROM files", [], |r| r.get::<_, i64>(0))?,
+            Some(_) => 0,
+        };
         let mut stmt = self.conn.prepare(
             "SELECT id, path, size, mtime_ns FROM files
              WHERE ?1 IS NULL OR path = ?1 OR substr(path, 1, length(?1) + 1) = ?1 || '/'",
         )?;
-        Known::read(stmt.query([scope.map(|s| s.trim_end_matches('/'))])?)
+        Known::read(
+            stmt.query([scope])?,
+            usize::try_from(count).unwrap_or(0),
+            stop,
+        )
     }
 
     /// Carry out `plan`: drop what is gone, then (re)read and write what changed, the reading

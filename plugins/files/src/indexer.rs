@@ -578,7 +578,11 @@ impl Inner {
                 watch.folder(path);
             }
         };
-        let reconciling = Reconciling::new(index, pace == Pace::Background)?;
+        let Some(reconciling) =
+            Reconciling::new(index, pace == Pace::Background, &|| self.stopping())?
+        else {
+            return Ok(false);
+        };
         // A write tool waiting for its change is served during the walk too.
         let during = RefCell::new(&mut *index);
         let walk = {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::scan::FileEntry;
 
 /// The index's rows under a scope, each marked once a walk has found its file.
+#[derive(Default)]
 pub struct Known {
     rows: HashMap<Box<str>, Row, PathHasher>,
 }
@@ -20,10 +21,22 @@ struct Row {
 }
 
 impl Known {
-    /// Read the rows `(id, path, size, mtime_ns)` of `rows` as they stream past.
-    pub(crate) fn read(mut rows: rusqlite::Rows<'_>) -> rusqlite::Result<Self> {
-        let mut known = HashMap::with_hasher(PathHasher);
+    /// Read the rows `(id, path, size, mtime_ns)` of `rows` as they stream past, about `count`
+    /// of them (the map is sized for that many up front). `None` once `stop` says so (checked
+    /// every thousand rows): a one-shot command's process is shut down while a new process's
+    /// reconciling walk reads 100k rows, and its exit waits for this thread.
+    pub(crate) fn read(
+        mut rows: rusqlite::Rows<'_>,
+        count: usize,
+        stop: &dyn Fn() -> bool,
+    ) -> rusqlite::Result<Option<Self>> {
+        let mut known = HashMap::with_capacity_and_hasher(count, PathHasher);
+        let mut read = 0u32;
         while let Some(row) = rows.next()? {
+            read = read.wrapping_add(1);
+            if read.is_multiple_of(1024) && stop() {
+                return Ok(None);
+            }
             let path = row.get_ref(1)?.as_str().map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
             })?;
@@ -37,7 +50,7 @@ impl Known {
                 },
             );
         }
-        Ok(Self { rows: known })
+        Ok(Some(Self { rows: known }))
     }
 
     /// A walk found `file`: whether it is new or changed since it was indexed (so it must be

@@ -35,15 +35,23 @@ pub struct Reconciling {
 
 impl Reconciling {
     /// Compare a walk of everything with `index`; `eager` where the index already answers.
-    pub fn new(index: &Index, eager: bool) -> rusqlite::Result<Self> {
-        Ok(Self {
-            known: RefCell::new(index.known(None)?),
+    /// `None` when `stop` says so while the rows are read.
+    pub fn new(
+        index: &Index,
+        eager: bool,
+        stop: &dyn Fn() -> bool,
+    ) -> rusqlite::Result<Option<Self>> {
+        let Some(known) = index.known(None, stop)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            known: RefCell::new(known),
             eager,
             found: Cell::new(0),
             early: RefCell::new(Vec::new()),
             early_indexed: Cell::new(0),
             late: RefCell::new(Vec::new()),
-        })
+        }))
     }
 
     /// The walk's [`crate::scan::WalkHooks::keep`]: whether the walk keeps `file` for the run
@@ -206,7 +214,9 @@ mod tests {
         let mut tree = Tree::indexed(&files);
         tree.rewrite("plan.txt", "zebra crossing");
         assert_eq!(tree.finds("zebra"), 0);
-        let reconciling = Reconciling::new(&tree.index, true).unwrap();
+        let reconciling = Reconciling::new(&tree.index, true, &|| false)
+            .unwrap()
+            .expect("not stopped");
         let index = RefCell::new(&mut tree.index);
         let roots = tree.roots.roots();
         let applied = Cell::new(false);
@@ -235,6 +245,52 @@ mod tests {
         assert_eq!(tree.finds("zebra"), 1, "searchable before the walk ended");
     }
 
+    /// A one-shot command's process waits for this thread when it exits; reading 100k rows
+    /// before the walk took 100-300 ms of every `switchboard search` and did not look at the
+    /// stop until it was done.
+    #[test]
+    fn reading_the_rows_stops_when_told_and_reads_them_all_otherwise() {
+        let names: Vec<(String, String)> = (0..2100)
+            .map(|i| (format!("d{}/f{i}.txt", i % 3), format!("filler {i}")))
+            .collect();
+        let files: Vec<(&str, &str)> = names
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let tree = Tree::indexed(&files);
+        let asked = Cell::new(0);
+        let stop_now = || {
+            asked.set(asked.get() + 1);
+            true
+        };
+        assert!(
+            Reconciling::new(&tree.index, true, &stop_now)
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            asked.get(),
+            1,
+            "stopped at the first look, within 1,024 rows"
+        );
+
+        let asked = Cell::new(0);
+        let go_on = || {
+            asked.set(asked.get() + 1);
+            false
+        };
+        let reconciling = Reconciling::new(&tree.index, true, &go_on)
+            .unwrap()
+            .expect("not stopped");
+        assert_eq!(asked.get(), 2, "looked every 1,024 rows");
+        let plan = reconciling.into_plan(Vec::new());
+        assert_eq!(
+            plan.gone.len(),
+            2100,
+            "every row read (none found by a walk)"
+        );
+    }
+
     /// A walk compares with rows read when it began; a change applied meanwhile (the watcher,
     /// a write tool) may remove a row and give its id to a new file. The walk's "gone" must not
     /// drop that new file's row.
@@ -247,7 +303,9 @@ mod tests {
         tree.index
             .upsert(vec![z], tree.roots.roots(), 1 << 20)
             .unwrap();
-        let reconciling = Reconciling::new(&tree.index, true).unwrap();
+        let reconciling = Reconciling::new(&tree.index, true, &|| false)
+            .unwrap()
+            .expect("not stopped");
         // While the walk runs: z.txt (the highest id) is deleted and its row removed.
         fs::remove_file(root.join("z.txt")).unwrap();
         tree.index
