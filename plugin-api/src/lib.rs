@@ -7,41 +7,56 @@
 //! source to its clients.
 //!
 //! ```ignore
-//! use switchboard_plugin_api::{Call, Connector, Host, Manifest, PluginError, ToolResult};
-//! use switchboard_plugin_api::model::{Catalog, JsonObject, ToolDef};
+//! use schemars::JsonSchema;
+//! use serde::Deserialize;
+//! use switchboard_plugin_api::model::{Catalog, JsonObject};
+//! use switchboard_plugin_api::{Call, Connector, Host, Manifest, PluginError, Tool, ToolResult, Tools};
 //!
-//! struct Hello;
+//! struct Hello {
+//!     tools: Tools<Hello>,
+//! }
+//!
+//! /// The arguments of `greet`: the tool's input schema is derived from this type.
+//! #[derive(Deserialize, JsonSchema)]
+//! #[serde(deny_unknown_fields)]
+//! struct Greet {
+//!     /// Who to greet.
+//!     name: String,
+//! }
+//!
+//! fn greet(_: &Hello, args: Greet, _: &Call) -> Result<ToolResult, PluginError> {
+//!     Ok(ToolResult::text(format!("Hello, {}!", args.name)))
+//! }
 //!
 //! impl Connector for Hello {
 //!     fn manifest() -> Manifest {
 //!         Manifest::new("hello", env!("CARGO_PKG_VERSION")).description("Says hello")
 //!     }
 //!     fn new(_host: Host, _config: serde_json::Value) -> Result<Self, PluginError> {
-//!         Ok(Hello)
+//!         let tools = Tools::new().add(Tool::new("greet", "Greet someone"), greet);
+//!         Ok(Hello { tools })
 //!     }
 //!     fn catalog(&self) -> Catalog {
-//!         Catalog {
-//!             tools: vec![ToolDef::new("greet", "Greet someone", serde_json::json!({
-//!                 "type": "object", "properties": {"name": {"type": "string"}}
-//!             }))],
-//!             ..Catalog::default()
-//!         }
+//!         Catalog { tools: self.tools.definitions(), ..Catalog::default() }
 //!     }
-//!     fn call_tool(&self, _name: &str, args: JsonObject, _call: &Call) -> Result<ToolResult, PluginError> {
-//!         let who = args.get("name").and_then(|v| v.as_str()).unwrap_or("world");
-//!         Ok(ToolResult::text(format!("Hello, {who}!")))
+//!     fn call_tool(&self, name: &str, args: JsonObject, call: &Call) -> Result<ToolResult, PluginError> {
+//!         self.tools.call(self, name, args, call)
 //!     }
 //! }
 //!
 //! switchboard_plugin_api::export_connector!(Hello);
 //! ```
 //!
+//! A connector's settings work the same way: a type implementing [`Settings`] gives the
+//! manifest's `config_schema` and parses its section of `config.yaml` ([`settings`]).
+//!
 //! # Versions
 //!
 //! This crate's version is the interface version. The host loads a plugin built against the
 //! same major version and the same or an older minor version; a plugin built against another
 //! major version, or whose types do not match, is refused with a one-line reason. `1.1` appended
-//! [`abi::RawPlugin::shutdown`].
+//! [`abi::RawPlugin::shutdown`]. The tool table ([`tools`]) and settings ([`settings`]) are the
+//! SDK's side only: nothing about them crosses the ABI, so they need no new version.
 //!
 //! # Threads and panics
 //!
@@ -53,13 +68,18 @@
 pub mod abi;
 pub mod model;
 pub mod paths;
+pub mod schema;
 pub mod sdk;
-#[cfg(feature = "testing")]
+pub mod settings;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tools;
 
 pub use abi::{ErrorKind, LogLevel, PluginError};
 pub use model::{Manifest, ToolResult};
 pub use sdk::{Call, Connector, Host, guard};
+pub use settings::Settings;
+pub use tools::{Tool, Tools};
 
 /// The interface version this copy of the crate implements.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,38 +1,45 @@
-//! The plugin's configuration: its JSON Schema (shown to the person editing `config.yaml` and
-//! used by the host to validate it), its defaults, and parsing it into [`Config`].
-//!
-//! Schema and serde defaults sit side by side so they cannot drift apart: every default the
-//! schema names is the value of the matching `default_*` function (a test checks it).
+//! The plugin's configuration: the settings type, whose JSON Schema (shown to the person
+//! editing `config.yaml` and used by the host to validate it) is derived from it, its
+//! defaults, and the checks the schema cannot express ([`Settings::check`]).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use switchboard_plugin_api::Settings;
 
 /// The connector's settings, with every default filled in.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Folders commands may run in, as written (a leading `~` means the home folder).
+    /// Folders commands may start in (a leading ~ stands for the home folder); the first is
+    /// the default. A run's cwd must lie under one of them once symlinks are resolved. This
+    /// chooses where a command starts; it is not a sandbox.
     #[serde(default = "default_folders")]
     pub folders: Vec<String>,
-    /// The shell that runs a `command` line, as `<shell> -c <line>`.
+    /// The shell that runs a command line, as <shell> -c <line>.
     #[serde(default = "default_shell")]
+    #[schemars(length(min = 1))]
     pub shell: String,
-    /// Timeout of a run that does not ask for one, in milliseconds.
+    /// Timeout of a run that names none, in milliseconds. The connector's call_timeout must
+    /// be longer for it to apply.
     #[serde(default = "default_timeout_ms")]
+    #[schemars(range(min = 1))]
     pub default_timeout_ms: u64,
     /// The longest timeout a run may ask for, in milliseconds.
     #[serde(default = "default_max_timeout_ms")]
+    #[schemars(range(min = 1))]
     pub max_timeout_ms: u64,
-    /// Bytes of stdout, and of stderr, kept per run.
+    /// Bytes of stdout, and of stderr, kept per run; the rest is read and dropped, with a note
+    /// saying so.
     #[serde(default = "default_max_output_bytes")]
+    #[schemars(range(min = 1))]
     pub max_output_bytes: u64,
-    /// Extra environment variables for every command.
+    /// Extra environment variables for every command, on top of the inherited ones.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// The variables of switchboard's own environment a command sees; nothing else passes
-    /// (switchboard's environment may hold secrets other plugins declared).
+    /// The variables of switchboard's own environment a command sees; no other passes, so
+    /// secrets in switchboard's environment stay out of commands.
     #[serde(default = "default_inherit_env")]
     pub inherit_env: Vec<String>,
 }
@@ -85,30 +92,24 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Parse the plugin's configuration section. `null` (no section) means all defaults.
-    pub fn from_value(value: Value) -> Result<Self, String> {
-        let config: Config = if value.is_null() {
-            Config::default()
-        } else {
-            serde_json::from_value(value).map_err(|e| e.to_string())?
-        };
-        if config.default_timeout_ms == 0 || config.max_timeout_ms == 0 {
+impl Settings for Config {
+    fn check(&self) -> Result<(), String> {
+        if self.default_timeout_ms == 0 || self.max_timeout_ms == 0 {
             return Err("timeouts must be at least 1 ms".to_string());
         }
-        if config.default_timeout_ms > config.max_timeout_ms {
+        if self.default_timeout_ms > self.max_timeout_ms {
             return Err(format!(
                 "default_timeout_ms ({}) is above max_timeout_ms ({})",
-                config.default_timeout_ms, config.max_timeout_ms
+                self.default_timeout_ms, self.max_timeout_ms
             ));
         }
-        if config.max_output_bytes == 0 {
+        if self.max_output_bytes == 0 {
             return Err("max_output_bytes must be at least 1".to_string());
         }
-        if config.shell.trim().is_empty() {
+        if self.shell.trim().is_empty() {
             return Err("shell must name a program".to_string());
         }
-        for (name, value) in &config.env {
+        for (name, value) in &self.env {
             if name.is_empty() || name.contains(['=', '\0']) {
                 return Err(format!(
                     "env: {name:?} is not a valid variable name (empty, or holds = or NUL)"
@@ -118,67 +119,7 @@ impl Config {
                 return Err(format!("env: the value of {name} holds a NUL character"));
             }
         }
-        Ok(config)
-    }
-
-    /// The JSON Schema of the configuration, for the manifest.
-    pub fn schema() -> Value {
-        json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "folders": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": default_folders(),
-                    "description": "Folders commands may start in (a leading ~ stands for the \
-                        home folder); the first is the default. A run's cwd must lie under one \
-                        of them once symlinks are resolved. This chooses where a command \
-                        starts; it is not a sandbox."
-                },
-                "shell": {
-                    "type": "string",
-                    "minLength": 1,
-                    "default": default_shell(),
-                    "description": "The shell that runs a command line, as <shell> -c <line>."
-                },
-                "default_timeout_ms": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "default": default_timeout_ms(),
-                    "description": "Timeout of a run that names none, in milliseconds. The \
-                        connector's call_timeout must be longer for it to apply."
-                },
-                "max_timeout_ms": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "default": default_max_timeout_ms(),
-                    "description": "The longest timeout a run may ask for, in milliseconds."
-                },
-                "max_output_bytes": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "default": default_max_output_bytes(),
-                    "description": "Bytes of stdout, and of stderr, kept per run; the rest is \
-                        read and dropped, with a note saying so."
-                },
-                "env": {
-                    "type": "object",
-                    "additionalProperties": {"type": "string"},
-                    "default": {},
-                    "description": "Extra environment variables for every command, on top of \
-                        the inherited ones."
-                },
-                "inherit_env": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": default_inherit_env(),
-                    "description": "The variables of switchboard's own environment a command \
-                        sees; no other passes, so secrets in switchboard's environment stay out of \
-                        commands."
-                }
-            }
-        })
+        Ok(())
     }
 }
 
@@ -186,12 +127,17 @@ pub use switchboard_plugin_api::paths::{expand_home, home_dir};
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]
     fn null_and_empty_mean_defaults() {
-        assert_eq!(Config::from_value(Value::Null), Ok(Config::default()));
-        assert_eq!(Config::from_value(json!({})), Ok(Config::default()));
+        assert_eq!(
+            Config::from_value(Value::Null).ok(),
+            Some(Config::default())
+        );
+        assert_eq!(Config::from_value(json!({})).ok(), Some(Config::default()));
     }
 
     #[test]
@@ -204,9 +150,14 @@ mod tests {
             .map(|(k, v)| (k.clone(), v["default"].clone()))
             .collect();
         assert_eq!(
-            Config::from_value(Value::Object(defaults)),
-            Ok(Config::default())
+            Config::from_value(Value::Object(defaults)).ok(),
+            Some(Config::default())
         );
+        assert_eq!(
+            schema["properties"]["max_timeout_ms"]["description"],
+            "The longest timeout a run may ask for, in milliseconds."
+        );
+        assert_eq!(schema["properties"]["shell"]["minLength"], 1);
     }
 
     #[test]

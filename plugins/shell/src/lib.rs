@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use switchboard_plugin_api::model::{Catalog, JsonObject};
 use switchboard_plugin_api::{
-    Call, Connector, ErrorKind, Host, LogLevel, Manifest, PluginError, ToolResult,
+    Call, Connector, Host, LogLevel, Manifest, PluginError, Settings, ToolResult, Tools,
 };
 
 use crate::config::Config;
@@ -42,6 +42,7 @@ use crate::folders::Folders;
 /// The connector.
 pub struct Shell {
     config: Config,
+    tools: Tools<Shell>,
     folders: Folders,
     home: Option<PathBuf>,
 }
@@ -76,12 +77,7 @@ impl Connector for Shell {
     }
 
     fn new(host: Host, config: Value) -> Result<Self, PluginError> {
-        let config = Config::from_value(config).map_err(|e| {
-            PluginError::new(
-                ErrorKind::INVALID_INPUT,
-                format!("invalid shell configuration: {e}"),
-            )
-        })?;
+        let config = Config::from_value(config)?;
         let home = config::home_dir();
         let (folders, warnings) = Folders::new(&config.folders, home.as_deref());
         for warning in &warnings {
@@ -94,6 +90,7 @@ impl Connector for Shell {
             );
         }
         Ok(Self {
+            tools: tool::tools(&config),
             config,
             folders,
             home,
@@ -102,7 +99,7 @@ impl Connector for Shell {
 
     fn catalog(&self) -> Catalog {
         Catalog {
-            tools: vec![tool::definition(&self.config)],
+            tools: self.tools.definitions(),
             ..Catalog::default()
         }
     }
@@ -113,13 +110,7 @@ impl Connector for Shell {
         args: JsonObject,
         call: &Call,
     ) -> Result<ToolResult, PluginError> {
-        match name {
-            "run" => tool::call(self, &args, call),
-            _ => Err(PluginError::new(
-                ErrorKind::NOT_FOUND,
-                format!("no tool named {name}"),
-            )),
-        }
+        self.tools.call(self, name, args, call)
     }
 }
 

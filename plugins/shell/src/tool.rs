@@ -10,88 +10,94 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use switchboard_plugin_api::model::{Content, JsonObject, ToolAnnotations, ToolDef};
-use switchboard_plugin_api::{Call, ErrorKind, PluginError, ToolResult};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard_plugin_api::model::{Content, ToolAnnotations};
+use switchboard_plugin_api::{Call, ErrorKind, PluginError, Tool, ToolResult, Tools};
 
 use crate::Shell;
 use crate::config::Config;
 
-/// The tool definition; the timeout bound comes from the configuration.
-pub fn definition(config: &Config) -> ToolDef {
-    ToolDef::new(
-        "run",
-        format!(
-            "Run a command on this machine and return its exit code, stdout and stderr. Give \
-             either `command`, a shell line run with `{shell} -c` (pipes, redirections, && \
-             work), or `argv`, a program and its arguments run directly with no shell (no \
-             quoting needed). It starts in `cwd` (default: the first allowed folder), which \
-             must lie under an allowed folder; it is not sandboxed beyond that. stdin is empty \
-             unless `stdin` is given. The whole process group is killed after `timeout_ms` \
-             (default {default} ms) or when the call is cancelled. Output lines are streamed \
-             as progress; stdout and stderr are each kept up to {cap} bytes.",
-            shell = config.shell,
-            default = config.default_timeout_ms,
-            cap = config.max_output_bytes,
-        ),
-        json!({
-            "type": "object",
-            "properties": {
-                "command": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "A shell command line. Give this or argv, not both."
-                },
-                "argv": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "minItems": 1,
-                    "description": "The program (a path, or a name found in PATH) and its \
-                        arguments, run without a shell. Give this or command, not both."
-                },
-                "cwd": {
-                    "type": "string",
-                    "description": "The folder to start in: absolute, starting with ~, or \
-                        relative to the first allowed folder."
-                },
-                "timeout_ms": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": config.max_timeout_ms,
-                    "default": config.default_timeout_ms,
-                    "description": "Kill the command after this many milliseconds."
-                },
-                "stdin": {
-                    "type": "string",
-                    "description": "Text to feed the command on stdin (default: empty)."
-                }
-            },
-            "additionalProperties": false
-        }),
+/// The arguments of `run`, as the model gives them.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunArgs {
+    /// A shell command line. Give this or argv, not both.
+    #[schemars(length(min = 1))]
+    pub command: Option<String>,
+    /// The program (a path, or a name found in PATH) and its arguments, run without a shell.
+    /// Give this or command, not both.
+    #[schemars(length(min = 1))]
+    pub argv: Option<Vec<String>>,
+    /// The folder to start in: absolute, starting with ~, or relative to the first allowed
+    /// folder.
+    pub cwd: Option<String>,
+    /// Kill the command after this many milliseconds.
+    #[schemars(range(min = 1))]
+    pub timeout_ms: Option<u64>,
+    /// Text to feed the command on stdin (default: empty).
+    pub stdin: Option<String>,
+}
+
+/// How a run ended, as `run`'s structured content.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct Outcome {
+    /// The exit code; null when a signal ended it.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Whether its timeout stopped it.
+    pub timed_out: bool,
+    /// Whether cancellation stopped it.
+    pub cancelled: bool,
+    /// Its stdout, capped, with a note when cut.
+    pub stdout: String,
+    /// Its stderr, capped, with a note when cut.
+    pub stderr: String,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: u64,
+    /// The folder it ran in.
+    pub cwd: String,
+    /// Anything else worth knowing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The connector's one tool; its description and timeout bounds come from the configuration.
+pub fn tools(config: &Config) -> Tools<Shell> {
+    let description = format!(
+        "Run a command on this machine and return its exit code, stdout and stderr. Give \
+         either `command`, a shell line run with `{shell} -c` (pipes, redirections, && \
+         work), or `argv`, a program and its arguments run directly with no shell (no \
+         quoting needed). It starts in `cwd` (default: the first allowed folder), which \
+         must lie under an allowed folder; it is not sandboxed beyond that. stdin is empty \
+         unless `stdin` is given. The whole process group is killed after `timeout_ms` \
+         (default {default} ms) or when the call is cancelled. Output lines are streamed \
+         as progress; stdout and stderr are each kept up to {cap} bytes.",
+        shell = config.shell,
+        default = config.default_timeout_ms,
+        cap = config.max_output_bytes,
+    );
+    let (most, default) = (config.max_timeout_ms, config.default_timeout_ms);
+    Tools::new().add(
+        Tool::new("run", description)
+            .title("Run a command")
+            .output::<Outcome>()
+            .annotations(ToolAnnotations {
+                title: Some("Run a command".to_string()),
+                read_only_hint: Some(false),
+                destructive_hint: Some(true),
+                idempotent_hint: Some(false),
+                open_world_hint: Some(true),
+            })
+            .adjust_input(move |properties| {
+                properties["timeout_ms"]["maximum"] = json!(most);
+                properties["timeout_ms"]["default"] = json!(default);
+            }),
+        call,
     )
-    .title("Run a command")
-    .output_schema(json!({
-        "type": "object",
-        "properties": {
-            "exit_code": {"type": ["integer", "null"]},
-            "signal": {"type": "integer"},
-            "timed_out": {"type": "boolean"},
-            "cancelled": {"type": "boolean"},
-            "stdout": {"type": "string"},
-            "stderr": {"type": "string"},
-            "duration_ms": {"type": "integer"},
-            "cwd": {"type": "string"},
-            "notes": {"type": "array", "items": {"type": "string"}}
-        },
-        "required": ["exit_code", "timed_out", "cancelled", "stdout", "stderr", "duration_ms", "cwd"]
-    }))
-    .annotations(ToolAnnotations {
-        title: Some("Run a command".to_string()),
-        read_only_hint: Some(false),
-        destructive_hint: Some(true),
-        idempotent_hint: Some(false),
-        open_world_hint: Some(true),
-    })
 }
 
 /// What to run, as the call asked for it.
@@ -158,29 +164,10 @@ fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::new(ErrorKind::INVALID_INPUT, message)
 }
 
-fn string_arg(args: &JsonObject, name: &str) -> Result<Option<String>, PluginError> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(invalid(format!("`{name}` must be a string"))),
-    }
-}
-
-/// Read and check the arguments of a call.
-pub fn parse(config: &Config, args: &JsonObject) -> Result<Request, PluginError> {
-    let command = string_arg(args, "command")?;
-    let argv = match args.get("argv") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|item| item.as_str().map(str::to_string))
-                .collect::<Option<Vec<String>>>()
-                .ok_or_else(|| invalid("`argv` must be an array of strings"))?,
-        ),
-        Some(_) => return Err(invalid("`argv` must be an array of strings")),
-    };
-    let program = match (command, argv) {
+/// Check the arguments of a call: exactly one of `command` and `argv`, neither empty, the
+/// timeout within the configured bounds.
+pub fn parse(config: &Config, args: RunArgs) -> Result<Request, PluginError> {
+    let program = match (args.command, args.argv) {
         (Some(_), Some(_)) => {
             return Err(invalid(
                 "give either `command` (a shell line) or `argv` (a program and its \
@@ -201,24 +188,22 @@ pub fn parse(config: &Config, args: &JsonObject) -> Result<Request, PluginError>
         }
         (None, Some(argv)) => Program::Argv(argv),
     };
-    let timeout_ms = match args.get("timeout_ms") {
-        None | Some(Value::Null) => config.default_timeout_ms,
-        Some(value) => value
-            .as_u64()
-            .filter(|ms| *ms >= 1)
-            .ok_or_else(|| invalid("`timeout_ms` must be a positive integer"))?,
+    let timeout_ms = match args.timeout_ms {
+        None => config.default_timeout_ms,
+        Some(0) => return Err(invalid("`timeout_ms` must be a positive integer")),
+        Some(ms) => ms,
     }
     .min(config.max_timeout_ms);
     Ok(Request {
         program,
-        cwd: string_arg(args, "cwd")?,
+        cwd: args.cwd,
         timeout: Duration::from_millis(timeout_ms),
-        stdin: string_arg(args, "stdin")?,
+        stdin: args.stdin,
     })
 }
 
 /// Run the tool.
-pub fn call(shell: &Shell, args: &JsonObject, call: &Call) -> Result<ToolResult, PluginError> {
+fn call(shell: &Shell, args: RunArgs, call: &Call) -> Result<ToolResult, PluginError> {
     let request = match parse(shell.config(), args) {
         Ok(request) => request,
         Err(e) => return Ok(ToolResult::error(e.message.to_string())),
@@ -312,26 +297,20 @@ impl Finished<'_> {
                 }
             }
         }
-        let mut structured = json!({
-            "exit_code": self.exit_code,
-            "timed_out": self.timed_out,
-            "cancelled": self.cancelled,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "duration_ms": self.duration_ms,
-            "cwd": self.cwd,
-        });
-        if let Some(fields) = structured.as_object_mut() {
-            if let Some(signal) = self.signal {
-                fields.insert("signal".into(), json!(signal));
-            }
-            if !self.notes.is_empty() {
-                fields.insert("notes".into(), json!(self.notes));
-            }
-        }
+        let structured = Outcome {
+            exit_code: self.exit_code,
+            signal: self.signal,
+            timed_out: self.timed_out,
+            cancelled: self.cancelled,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            duration_ms: self.duration_ms,
+            cwd: self.cwd.to_string(),
+            notes: self.notes,
+        };
         ToolResult {
             content: vec![Content::text(text)],
-            structured_content: Some(structured),
+            structured_content: serde_json::to_value(structured).ok(),
             is_error: failed,
         }
     }
@@ -339,10 +318,14 @@ impl Finished<'_> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
-    fn args(value: Value) -> JsonObject {
-        value.as_object().cloned().unwrap_or_default()
+    /// The arguments as the tool table reads them, then checked.
+    fn parsed(config: &Config, value: Value) -> Result<Request, String> {
+        let args: RunArgs = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        parse(config, args).map_err(|e| e.message.to_string())
     }
 
     #[test]
@@ -358,17 +341,17 @@ mod tests {
             json!({"command": "ls", "timeout_ms": 0}),
             json!({"command": "ls", "timeout_ms": -5}),
         ] {
-            assert!(parse(&config, &args(bad.clone())).is_err(), "{bad}");
+            assert!(parsed(&config, bad.clone()).is_err(), "{bad}");
         }
-        let line = parse(&config, &args(json!({"command": "ls -l"}))).expect("line");
+        let line = parsed(&config, json!({"command": "ls -l"})).expect("line");
         assert_eq!(line.program, Program::Line("ls -l".into()));
         assert_eq!(
             line.timeout,
             Duration::from_millis(config.default_timeout_ms)
         );
-        let argv = parse(
+        let argv = parsed(
             &config,
-            &args(json!({"argv": ["printf", "%s", "a b"], "timeout_ms": 99_999_999})),
+            json!({"argv": ["printf", "%s", "a b"], "timeout_ms": 99_999_999}),
         )
         .expect("argv");
         assert_eq!(argv.timeout, Duration::from_millis(config.max_timeout_ms));
@@ -379,6 +362,56 @@ mod tests {
         let (shell, rest) = line.program.command("/bin/sh");
         assert_eq!(shell, OsString::from("/bin/sh"));
         assert_eq!(rest, vec![OsString::from("-c"), OsString::from("ls -l")]);
+    }
+
+    #[test]
+    fn the_schemas_come_from_the_types_and_the_configured_timeouts() {
+        let config = Config {
+            default_timeout_ms: 500,
+            max_timeout_ms: 9_000,
+            ..Config::default()
+        };
+        let defs = tools(&config).definitions();
+        assert_eq!(defs.len(), 1);
+        let input = &defs[0].input_schema;
+        let mut names: Vec<&str> = input["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["argv", "command", "cwd", "stdin", "timeout_ms"]);
+        assert_eq!(input["additionalProperties"], false);
+        assert!(input.get("required").is_none(), "{input}");
+        let timeout = &input["properties"]["timeout_ms"];
+        assert_eq!(
+            (timeout["minimum"].clone(), timeout["maximum"].clone()),
+            (json!(1), json!(9_000))
+        );
+        assert_eq!(timeout["default"], 500);
+        assert_eq!(input["properties"]["argv"]["minItems"], 1);
+        assert!(defs[0].description.contains("default 500 ms"));
+        let output = defs[0].output_schema.as_ref().unwrap();
+        let mut required: Vec<&str> = output["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        required.sort_unstable();
+        assert_eq!(
+            required,
+            [
+                "cancelled",
+                "cwd",
+                "duration_ms",
+                "exit_code",
+                "stderr",
+                "stdout",
+                "timed_out"
+            ]
+        );
     }
 
     #[test]
