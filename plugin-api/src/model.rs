@@ -344,6 +344,23 @@ impl ToolResult {
         }
     }
 
+    /// A successful result: `text` for the model to read, and `value` (of the type the tool's
+    /// output schema was derived from, [`crate::Tool::output`]) as its structured content.
+    /// A value that cannot be written as JSON (a map with non-text keys) is a failed result
+    /// saying so.
+    pub fn typed(text: impl Into<String>, value: &impl Serialize) -> Self {
+        match serde_json::to_value(value) {
+            Ok(value) => Self {
+                content: vec![Content::text(text)],
+                structured_content: Some(value),
+                is_error: false,
+            },
+            Err(e) => Self::error(format!(
+                "the tool's answer could not be written as JSON: {e}"
+            )),
+        }
+    }
+
     /// A successful structured result, with its JSON text as the readable content.
     pub fn structured(value: Value) -> Self {
         Self {

@@ -150,7 +150,21 @@ impl<S: 'static> Tools<S> {
             "the tool {} is added twice",
             tool.name
         );
-        let definition = tool.definition(schema_of::<A>());
+        let mut schema = schema_of::<A>();
+        let object = schema
+            .as_object_mut()
+            .filter(|o| o.get("type").and_then(Value::as_str) == Some("object"));
+        let Some(object) = object else {
+            panic!(
+                "the arguments of {} are not an object (a struct) as MCP requires",
+                tool.name
+            );
+        };
+        // A struct with no fields derives no `properties`; some clients expect the key.
+        object
+            .entry("properties")
+            .or_insert_with(|| Value::Object(JsonObject::new()));
+        let definition = tool.definition(schema);
         let run: Handler<S> =
             Box::new(
                 move |state, args, call| match parse::<A>(Value::Object(args), "arguments") {
@@ -194,6 +208,3 @@ impl<S: 'static> Tools<S> {
         self.routes.iter().find(|r| r.definition.name == name)
     }
 }
-
-#[cfg(test)]
-mod tests;

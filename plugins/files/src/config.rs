@@ -1,37 +1,47 @@
-//! The plugin's configuration: its JSON Schema (shown to the person editing `config.yaml` and
-//! used by the host to validate it), its defaults, and parsing it into [`Config`].
-//!
-//! The schema and the serde defaults live side by side here so they cannot drift apart: every
-//! default named in the schema is the value of the matching `default_*` function.
+//! The plugin's configuration: the settings type, whose JSON Schema (shown to the person
+//! editing `config.yaml` and used by the host to validate it) is derived from it, with its
+//! defaults and descriptions beside its fields.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use switchboard_plugin_api::Settings;
 
 /// The connector's settings, with every default filled in.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Folders to share, as written (a leading `~` means the home folder).
+    /// Folders to share and search. A leading ~ stands for the home folder. Folders that do
+    /// not exist are skipped with a warning.
     #[serde(default = "default_roots")]
     pub roots: Vec<String>,
-    /// Globs a file must match to be visible; empty means every file.
+    /// Globs (relative to the root, / as separator) a file must match to be searched or read,
+    /// e.g. "**/*.md". Empty means every file.
     #[serde(default)]
     pub include: Vec<String>,
-    /// Globs of files and folders that are never visible.
+    /// Globs (relative to the root) of files and folders that are never searched, listed or
+    /// read. A folder that matches, or whose contents a pattern ending in /** matches, is
+    /// skipped whole.
     #[serde(default = "default_exclude")]
     pub exclude: Vec<String>,
-    /// Bytes of a file that are indexed or returned at most.
+    /// Bytes of a file that are indexed or returned at most. Larger text files are cut there,
+    /// with a note saying so.
     #[serde(default = "default_max_file_size")]
+    #[schemars(range(min = 1))]
     pub max_file_size: u64,
-    /// How often, in seconds, the roots are walked again in the background for changes no
-    /// watcher reported (a network file system, a full watch limit, events lost).
+    /// How often, in seconds, the folders are walked again in the background to pick up
+    /// changes the file watcher did not report (network file systems, the system's watch
+    /// limit reached); skipped while every folder is watched. Searches never wait for it.
     #[serde(default = "default_rescan_seconds")]
     pub rescan_seconds: u64,
-    /// How long a search waits for the first build of the index, in milliseconds, before it
-    /// answers from what is indexed so far (the build goes on in the background).
+    /// How long a search waits for the first build of the index, in milliseconds, reporting
+    /// progress, before it answers from what is indexed so far; the build goes on in the
+    /// background. Keep it below search.source_timeout.
     #[serde(default = "default_index_budget_ms")]
+    #[schemars(range(min = 100))]
     pub index_budget_ms: u64,
-    /// Whether the write tools (`write`, `move`, `delete`, `mkdir`) are offered.
+    /// Offer the write, move, delete and mkdir tools, confined by the same roots and
+    /// include/exclude rules as reading. false shares the folders read-only: the write tools
+    /// are not offered at all.
     #[serde(default = "default_writable")]
     pub writable: bool,
 }
@@ -88,82 +98,12 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Parse the plugin's configuration section. `null` (no section) means all defaults.
-    pub fn from_value(value: Value) -> Result<Self, String> {
-        let config: Config = if value.is_null() {
-            Config::default()
-        } else {
-            serde_json::from_value(value).map_err(|e| e.to_string())?
-        };
-        if config.max_file_size == 0 {
+impl Settings for Config {
+    fn check(&self) -> Result<(), String> {
+        if self.max_file_size == 0 {
             return Err("max_file_size must be at least 1 byte".to_string());
         }
-        Ok(config)
-    }
-
-    /// The JSON Schema of the configuration, for the manifest.
-    pub fn schema() -> Value {
-        json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "roots": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": default_roots(),
-                    "description": "Folders to share and search. A leading ~ stands for the home \
-                        folder. Folders that do not exist are skipped with a warning."
-                },
-                "include": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": [],
-                    "description": "Globs (relative to the root, / as separator) a file must match \
-                        to be searched or read, e.g. \"**/*.md\". Empty means every file."
-                },
-                "exclude": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "default": default_exclude(),
-                    "description": "Globs (relative to the root) of files and folders that are never \
-                        searched, listed or read. A folder that matches, or whose contents a \
-                        pattern ending in /** matches, is skipped whole."
-                },
-                "max_file_size": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "default": default_max_file_size(),
-                    "description": "Bytes of a file that are indexed or returned at most. Larger \
-                        text files are cut there, with a note saying so."
-                },
-                "rescan_seconds": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "default": default_rescan_seconds(),
-                    "description": "How often, in seconds, the folders are walked again in the \
-                        background to pick up changes the file watcher did not report (network \
-                        file systems, the system's watch limit reached); skipped while every \
-                        folder is watched. Searches never wait for it."
-                },
-                "index_budget_ms": {
-                    "type": "integer",
-                    "minimum": 100,
-                    "default": default_index_budget_ms(),
-                    "description": "How long a search waits for the first build of the index, \
-                        in milliseconds, reporting progress, before it answers from what is \
-                        indexed so far; the build goes on in the background. Keep it below \
-                        search.source_timeout."
-                },
-                "writable": {
-                    "type": "boolean",
-                    "default": default_writable(),
-                    "description": "Offer the write, move, delete and mkdir tools, confined by \
-                        the same roots and include/exclude rules as reading. false shares the \
-                        folders read-only: the write tools are not offered at all."
-                }
-            }
-        })
+        Ok(())
     }
 }
 
@@ -171,12 +111,17 @@ pub use switchboard_plugin_api::paths::{expand_home, home_dir};
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]
     fn null_and_empty_mean_defaults() {
-        assert_eq!(Config::from_value(Value::Null), Ok(Config::default()));
-        assert_eq!(Config::from_value(json!({})), Ok(Config::default()));
+        assert_eq!(
+            Config::from_value(Value::Null).ok(),
+            Some(Config::default())
+        );
+        assert_eq!(Config::from_value(json!({})).ok(), Some(Config::default()));
     }
 
     #[test]
@@ -195,6 +140,12 @@ mod tests {
             .map(|(k, v)| (k.clone(), v["default"].clone()))
             .collect();
         let parsed = Config::from_value(Value::Object(defaults));
-        assert_eq!(parsed, Ok(Config::default()));
+        assert_eq!(parsed.ok(), Some(Config::default()));
+        assert_eq!(schema["properties"]["index_budget_ms"]["minimum"], 100);
+        assert!(
+            schema["properties"]["exclude"]["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Globs (relative to the root) of files"))
+        );
     }
 }

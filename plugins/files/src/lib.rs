@@ -49,7 +49,7 @@ use switchboard_plugin_api::model::{
     SearchRequest,
 };
 use switchboard_plugin_api::{
-    Call, Connector, ErrorKind, Host, LogLevel, Manifest, PluginError, ToolResult,
+    Call, Connector, ErrorKind, Host, LogLevel, Manifest, PluginError, Settings, ToolResult, Tools,
 };
 
 use crate::config::Config;
@@ -69,6 +69,7 @@ pub struct Files {
     home: Option<PathBuf>,
     data_dir: PathBuf,
     indexer: Indexer,
+    tools: Tools<Files>,
 }
 
 impl From<PathError> for PluginError {
@@ -232,12 +233,7 @@ impl Connector for Files {
     }
 
     fn new(host: Host, config: Value) -> Result<Self, PluginError> {
-        let config = Config::from_value(config).map_err(|e| {
-            PluginError::new(
-                ErrorKind::INVALID_INPUT,
-                format!("invalid files configuration: {e}"),
-            )
-        })?;
+        let config = Config::from_value(config)?;
         let home = config::home_dir();
         let (roots, warnings) = Roots::new(&config, home.as_deref())
             .map_err(|e| PluginError::new(ErrorKind::INVALID_INPUT, e))?;
@@ -261,6 +257,7 @@ impl Connector for Files {
         );
         Ok(Self {
             host,
+            tools: tools::tools(config.writable),
             config,
             roots,
             home,
@@ -271,14 +268,7 @@ impl Connector for Files {
 
     fn catalog(&self) -> Catalog {
         Catalog {
-            tools: if self.config.writable {
-                tools::definitions()
-                    .into_iter()
-                    .chain(write::definitions())
-                    .collect()
-            } else {
-                tools::definitions()
-            },
+            tools: self.tools.definitions(),
             resources: resources::resources(self),
             resource_templates: resources::templates(),
             prompts: Vec::new(),
@@ -291,7 +281,7 @@ impl Connector for Files {
         args: JsonObject,
         call: &Call,
     ) -> Result<ToolResult, PluginError> {
-        tools::call(self, name, &args, call)
+        self.tools.call(self, name, args, call)
     }
 
     fn read_resource(&self, uri: &str, _call: &Call) -> Result<ResourceRead, PluginError> {

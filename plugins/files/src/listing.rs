@@ -8,7 +8,8 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::beneath;
 use crate::paths::{self, PathError, Resolved, Roots};
@@ -17,7 +18,8 @@ use crate::paths::{self, PathError, Resolved, Roots};
 pub const MAX_ENTRIES: usize = 1000;
 
 /// What kind of thing an entry is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A regular file.
     File,
@@ -140,32 +142,52 @@ impl Listing {
         out
     }
 
-    /// The listing as JSON for structured tool results.
-    pub fn to_json(&self) -> Value {
-        let entries: Vec<Value> = self
-            .entries
-            .iter()
-            .map(|e| {
-                let mut v = json!({
-                    "name": e.name,
-                    "kind": match e.kind { Kind::Dir => "dir", Kind::File => "file" },
-                });
-                if let Some(size) = e.size {
-                    v["size"] = json!(size);
-                }
-                if e.link {
-                    v["link"] = json!(true);
-                }
-                v
-            })
-            .collect();
-        json!({
-            "path": self.path,
-            "entries": entries,
-            "total": self.total,
-            "truncated": self.total > self.entries.len(),
-        })
+    /// The listing as the `list` tool's structured answer.
+    pub fn output(&self) -> ListOutput {
+        ListOutput {
+            path: self.path.clone(),
+            entries: self
+                .entries
+                .iter()
+                .map(|e| ListEntry {
+                    name: e.name.clone(),
+                    kind: e.kind,
+                    size: e.size,
+                    link: e.link.then_some(true),
+                })
+                .collect(),
+            total: self.total,
+            truncated: self.total > self.entries.len(),
+        }
     }
+}
+
+/// The `list` tool's structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct ListOutput {
+    /// The folder listed.
+    path: String,
+    /// What it holds (visible entries only), folders first.
+    entries: Vec<ListEntry>,
+    /// How many visible entries it holds in all.
+    total: usize,
+    /// Whether `entries` stops short of `total`.
+    truncated: bool,
+}
+
+/// One entry of a listing.
+#[derive(Serialize, JsonSchema)]
+pub struct ListEntry {
+    /// Its name.
+    name: String,
+    /// A file or a folder.
+    kind: Kind,
+    /// A file's size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    /// Set when the entry is a symbolic link (to a file or folder inside the roots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<bool>,
 }
 
 #[cfg(all(test, unix))]
@@ -209,6 +231,9 @@ mod tests {
         );
         assert_eq!(listing.entries[2].size, Some(2));
         assert!(listing.render().contains("sub/\n"));
-        assert_eq!(listing.to_json()["entries"][1]["kind"], "file");
+        assert_eq!(
+            serde_json::to_value(listing.output()).unwrap()["entries"][1]["kind"],
+            "file"
+        );
     }
 }

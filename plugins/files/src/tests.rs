@@ -501,3 +501,92 @@ fn a_large_first_build_answers_at_once_and_finishes_in_the_background() {
     assert_eq!(needle.len(), 1, "{needle:?}");
     assert!(needle[0].id.ends_with("zz-last.txt"));
 }
+
+/// Every key `value` holds is a property of `schema` and every required one is there, down
+/// through objects and arrays' items: a structured answer fits the output schema its type gave.
+fn fits(schema: &Value, value: &Value, at: &str) {
+    match value {
+        Value::Object(fields) => {
+            let properties = schema["properties"].as_object().expect(at);
+            for key in fields.keys() {
+                assert!(
+                    properties.contains_key(key),
+                    "{at}.{key} is not in {schema}"
+                );
+                fits(&properties[key], &fields[key], &format!("{at}.{key}"));
+            }
+            for key in schema["required"].as_array().into_iter().flatten() {
+                let key = key.as_str().unwrap();
+                assert!(fields.contains_key(key), "{at}.{key} is required");
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                fits(&schema["items"], item, &format!("{at}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn tool_schemas_come_from_the_argument_types_and_answers_fit_their_output_schemas() {
+    let w = world(json!({}));
+    let catalog = w.files.catalog();
+    let tool = |name: &str| catalog.tools.iter().find(|t| t.name == name).unwrap();
+    let search = &tool("search").input_schema;
+    assert_eq!(search["required"], json!(["query"]));
+    assert_eq!(search["properties"]["query"]["minLength"], 1);
+    let limit = &search["properties"]["limit"];
+    assert_eq!(
+        (limit["default"].clone(), limit["maximum"].clone()),
+        (json!(10), json!(100))
+    );
+    assert_eq!(tool("read").input_schema["required"], json!(["path"]));
+    assert_eq!(
+        tool("mkdir").input_schema["properties"]["parents"]["default"],
+        true
+    );
+    assert_eq!(tool("roots").input_schema["properties"], json!({}));
+    let kinds = &tool("list").output_schema.as_ref().unwrap()["properties"]["entries"]["items"]["properties"]
+        ["kind"];
+    assert!(kinds.to_string().contains("\"dir\""), "{kinds}");
+
+    let root = w.root.display().to_string();
+    let new = w.root.join("notes/new.md").display().to_string();
+    for (name, arguments) in [
+        ("search", json!({"query": "sourdough"})),
+        ("list", json!({"path": root})),
+        ("roots", json!({})),
+        ("write", json!({"path": new, "content": "fresh"})),
+        (
+            "mkdir",
+            json!({"path": w.root.join("made").display().to_string()}),
+        ),
+        (
+            "move",
+            json!({"from": new, "to": w.root.join("notes/moved.md").display().to_string()}),
+        ),
+        (
+            "delete",
+            json!({"path": w.root.join("notes/moved.md").display().to_string()}),
+        ),
+    ] {
+        let result = w.files.call_tool(name, args(arguments), &call()).unwrap();
+        assert!(!result.is_error, "{name}: {}", text_of(&result));
+        let value = result.structured_content.expect(name);
+        fits(tool(name).output_schema.as_ref().expect(name), &value, name);
+    }
+
+    // Arguments the types refuse are a tool error naming the field; nothing is written.
+    let refused = w
+        .files
+        .call_tool("write", args(json!({"path": 5, "content": "x"})), &call())
+        .unwrap();
+    assert!(refused.is_error);
+    assert!(
+        text_of(&refused).contains("`path`: invalid type: integer `5`"),
+        "{}",
+        text_of(&refused)
+    );
+}

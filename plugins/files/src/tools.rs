@@ -1,17 +1,19 @@
-//! The MCP tools: `search`, `read`, `list` and `roots`, their schemas and their answers, and
-//! the dispatch to the write tools of [`crate::write`] when the configuration offers them.
+//! The MCP tools: `search`, `read`, `list` and `roots`, their arguments and answers as types
+//! (the schemas are derived from them), and the table that adds the write tools of
+//! [`crate::write`] when the configuration offers them.
 //!
 //! These four only read. Failures a model can act on (a path outside the roots, a binary file, a
 //! folder given to `read`) come back as tool errors with a sentence saying what to do; only an
 //! unknown tool name or a cancelled request is an error of the call itself. Each answer has a
 //! readable text rendering, and `search`, `list` and `roots` also return structured content.
 
-use serde_json::{Value, json};
-use switchboard_plugin_api::model::{Content, JsonObject, ToolAnnotations, ToolDef};
-use switchboard_plugin_api::{Call, ErrorKind, PluginError, ToolResult};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use switchboard_plugin_api::model::{Content, ToolAnnotations};
+use switchboard_plugin_api::{Call, ErrorKind, PluginError, Tool, ToolResult, Tools};
 
 use crate::content;
-use crate::listing;
+use crate::listing::{self, ListOutput};
 use crate::paths::file_uri;
 use crate::write;
 use crate::{Files, MAX_HITS};
@@ -19,189 +21,155 @@ use crate::{Files, MAX_HITS};
 /// Hits the `search` tool returns when the request does not say.
 const DEFAULT_LIMIT: u64 = 10;
 
-/// The tool definitions.
-pub fn definitions() -> Vec<ToolDef> {
-    vec![
-        ToolDef::new(
-            "search",
-            "Full-text search over the names and contents of the text files in the shared \
-             folders. All words must match (the last one also as a prefix); a single word such \
-             as `Cargo.toml`, `src/main.rs` or `*.md` also matches file names, and those hits \
-             come first. Returns the best matches with a snippet (the match marked «like this»); \
-             pass a hit's path to the read tool to see the file. Binary files match by name only.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "query": {
-                        "type": "string",
-                        "minLength": 1,
-                        "description": "Words to look for, or a file name or glob."
-                    },
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": MAX_HITS,
-                        "default": DEFAULT_LIMIT,
-                        "description": "How many results at most."
-                    },
-                    "path_prefix": {
-                        "type": "string",
-                        "description": "Only search in this folder (an absolute path or one \
-                            starting with ~)."
-                    }
-                },
-                "required": ["query"],
-                "additionalProperties": false
-            }),
-        )
-        .title("Search local files")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "results": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "path": {"type": "string"},
-                            "name": {"type": "string"},
-                            "url": {"type": "string"},
-                            "size": {"type": "integer"},
-                            "snippet": {"type": ["string", "null"]},
-                            "score": {"type": "number"}
-                        },
-                        "required": ["path", "name", "url", "score"]
-                    }
-                }
-            },
-            "required": ["results"]
-        }))
-        .annotations(ToolAnnotations::read_only()),
-        ToolDef::new(
-            "read",
-            "Read a text file in the shared folders. Returns up to `length` bytes of text \
-             starting at byte `offset` (both default to the whole file up to the connector's \
-             size cap); a note at the end says how to continue when there is more. Binary files \
-             cannot be read.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": {
-                        "type": "string",
-                        "description": "Absolute path of the file (or starting with ~), as \
-                            search or list return it."
-                    },
-                    "offset": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "default": 0,
-                        "description": "Byte offset to start at."
-                    },
-                    "length": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Bytes to read at most (capped at max_file_size)."
-                    }
-                },
-                "required": ["path"],
-                "additionalProperties": false
-            }),
-        )
-        .title("Read a local file")
-        .annotations(ToolAnnotations::read_only()),
-        ToolDef::new(
-            "list",
-            "List a folder in the shared folders: its visible files (with sizes) and \
-             subfolders. Hidden and excluded entries are left out.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": {
-                        "type": "string",
-                        "description": "Absolute path of the folder (or starting with ~); the \
-                            roots tool names the top folders."
-                    }
-                },
-                "required": ["path"],
-                "additionalProperties": false
-            }),
-        )
-        .title("List a local folder")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "path": {"type": "string"},
-                "entries": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "name": {"type": "string"},
-                            "kind": {"type": "string", "enum": ["file", "dir"]},
-                            "size": {"type": "integer"},
-                            "link": {"type": "boolean"}
-                        },
-                        "required": ["name", "kind"]
-                    }
-                },
-                "total": {"type": "integer"},
-                "truncated": {"type": "boolean"}
-            },
-            "required": ["path", "entries", "total", "truncated"]
-        }))
-        .annotations(ToolAnnotations::read_only()),
-        ToolDef::new(
-            "roots",
-            "The folders this connector shares, and whether each exists. Start here to browse \
-             with the list tool.",
-            json!({"type": "object", "properties": {}, "additionalProperties": false}),
-        )
-        .title("Shared folders")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "roots": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "configured": {"type": "string"},
-                            "path": {"type": "string"},
-                            "exists": {"type": "boolean"}
-                        },
-                        "required": ["configured", "path", "exists"]
-                    }
-                }
-            },
-            "required": ["roots"]
-        }))
-        .annotations(ToolAnnotations::read_only()),
-    ]
+/// `search`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchArgs {
+    /// Words to look for, or a file name or glob.
+    #[schemars(length(min = 1))]
+    query: String,
+    /// How many results at most.
+    #[serde(default = "default_limit")]
+    #[schemars(range(min = 1, max = MAX_HITS))]
+    limit: u64,
+    /// Only search in this folder (an absolute path or one starting with ~).
+    path_prefix: Option<String>,
 }
 
-/// Run the tool `name`.
-pub fn call(
-    files: &Files,
-    name: &str,
-    args: &JsonObject,
-    call: &Call,
-) -> Result<ToolResult, PluginError> {
-    let outcome = match name {
-        "search" => search(files, args, call),
-        "read" => read(files, args),
-        "list" => list(files, args),
-        "roots" => Ok(roots(files)),
-        "write" | "move" | "delete" | "mkdir" if files.config().writable => {
-            write::call(files, name, args)
-        }
-        _ => {
-            return Err(PluginError::new(
-                ErrorKind::NOT_FOUND,
-                format!("no tool named {name}"),
-            ));
-        }
-    };
-    match outcome {
+fn default_limit() -> u64 {
+    DEFAULT_LIMIT
+}
+
+/// `search`'s structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct SearchOutput {
+    /// The best matches first.
+    results: Vec<SearchResult>,
+}
+
+/// One file `search` found.
+#[derive(Serialize, JsonSchema)]
+pub struct SearchResult {
+    /// Its absolute path.
+    path: String,
+    /// Its name.
+    name: String,
+    /// Its `file://` URL.
+    url: String,
+    /// Its size in bytes.
+    size: u64,
+    /// The text around the match, the match marked «like this».
+    snippet: Option<String>,
+    /// How well it matches; higher is better.
+    score: f64,
+}
+
+/// `read`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadArgs {
+    /// Absolute path of the file (or starting with ~), as search or list return it.
+    path: String,
+    /// Byte offset to start at.
+    #[serde(default)]
+    offset: u64,
+    /// Bytes to read at most (capped at max_file_size).
+    #[schemars(range(min = 1))]
+    length: Option<u64>,
+}
+
+/// `list`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Absolute path of the folder (or starting with ~); the roots tool names the top folders.
+    path: String,
+}
+
+/// A tool that takes no arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+/// `roots`' structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct RootsOutput {
+    /// The shared folders, as configured.
+    roots: Vec<SharedRoot>,
+}
+
+/// One shared folder.
+#[derive(Serialize, JsonSchema)]
+pub struct SharedRoot {
+    /// As written in the configuration.
+    configured: String,
+    /// Where that is, symlinks resolved.
+    path: String,
+    /// Whether it exists now.
+    exists: bool,
+}
+
+/// The tools offered: the four that read, and the write tools when `writable`.
+pub fn tools(writable: bool) -> Tools<Files> {
+    let tools = Tools::new()
+        .add(
+            Tool::new(
+                "search",
+                "Full-text search over the names and contents of the text files in the shared \
+                 folders. All words must match (the last one also as a prefix); a single word \
+                 such as `Cargo.toml`, `src/main.rs` or `*.md` also matches file names, and those \
+                 hits come first. Returns the best matches with a snippet (the match marked \
+                 «like this»); pass a hit's path to the read tool to see the file. Binary files \
+                 match by name only.",
+            )
+            .title("Search local files")
+            .output::<SearchOutput>()
+            .annotations(ToolAnnotations::read_only()),
+            told(search),
+        )
+        .add(
+            Tool::new(
+                "read",
+                "Read a text file in the shared folders. Returns up to `length` bytes of text \
+                 starting at byte `offset` (both default to the whole file up to the connector's \
+                 size cap); a note at the end says how to continue when there is more. Binary \
+                 files cannot be read.",
+            )
+            .title("Read a local file")
+            .annotations(ToolAnnotations::read_only()),
+            told(read),
+        )
+        .add(
+            Tool::new(
+                "list",
+                "List a folder in the shared folders: its visible files (with sizes) and \
+                 subfolders. Hidden and excluded entries are left out.",
+            )
+            .title("List a local folder")
+            .output::<ListOutput>()
+            .annotations(ToolAnnotations::read_only()),
+            told(list),
+        )
+        .add(
+            Tool::new(
+                "roots",
+                "The folders this connector shares, and whether each exists. Start here to \
+                 browse with the list tool.",
+            )
+            .title("Shared folders")
+            .output::<RootsOutput>()
+            .annotations(ToolAnnotations::read_only()),
+            told(|files, _: NoArgs, _| Ok(roots(files))),
+        );
+    if writable { write::add(tools) } else { tools }
+}
+
+/// A handler whose failures the model can act on come back as tool errors, with the sentence
+/// that says what to do; a cancelled call stays an error of the call.
+pub(crate) fn told<A>(
+    run: impl Fn(&Files, A, &Call) -> Result<ToolResult, PluginError> + Send + Sync + 'static,
+) -> impl Fn(&Files, A, &Call) -> Result<ToolResult, PluginError> + Send + Sync + 'static {
+    move |files, args, call| match run(files, args, call) {
         Ok(result) => Ok(result),
         Err(e) if e.kind == ErrorKind::CANCELLED => Err(e),
         Err(e) => Ok(ToolResult::error(e.message.to_string())),
@@ -212,56 +180,10 @@ pub(crate) fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::new(ErrorKind::INVALID_INPUT, message)
 }
 
-pub(crate) fn string_arg<'a>(
-    args: &'a JsonObject,
-    name: &str,
-) -> Result<Option<&'a str>, PluginError> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(invalid(format!("`{name}` must be a string"))),
-    }
-}
-
-pub(crate) fn required_string<'a>(
-    args: &'a JsonObject,
-    name: &str,
-) -> Result<&'a str, PluginError> {
-    string_arg(args, name)?.ok_or_else(|| invalid(format!("`{name}` is required")))
-}
-
-pub(crate) fn integer_arg(args: &JsonObject, name: &str) -> Result<Option<u64>, PluginError> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| invalid(format!("`{name}` must be a non-negative integer"))),
-    }
-}
-
-pub(crate) fn bool_arg(args: &JsonObject, name: &str, default: bool) -> Result<bool, PluginError> {
-    match args.get(name) {
-        None | Some(Value::Null) => Ok(default),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(invalid(format!("`{name}` must be true or false"))),
-    }
-}
-
-pub(crate) fn structured(text: String, value: Value) -> ToolResult {
-    ToolResult {
-        content: vec![Content::text(text)],
-        structured_content: Some(value),
-        is_error: false,
-    }
-}
-
-fn search(files: &Files, args: &JsonObject, call: &Call) -> Result<ToolResult, PluginError> {
-    let query = required_string(args, "query")?;
-    let limit = integer_arg(args, "limit")?
-        .unwrap_or(DEFAULT_LIMIT)
-        .clamp(1, MAX_HITS as u64);
-    let prefix = match string_arg(args, "path_prefix")? {
+fn search(files: &Files, args: SearchArgs, call: &Call) -> Result<ToolResult, PluginError> {
+    let query = args.query.as_str();
+    let limit = args.limit.clamp(1, MAX_HITS as u64);
+    let prefix = match args.path_prefix.as_deref() {
         Some(p) if !p.trim().is_empty() => {
             let expanded = files.expand(p.trim());
             if !expanded.is_absolute() {
@@ -294,23 +216,23 @@ fn search(files: &Files, args: &JsonObject, call: &Call) -> Result<ToolResult, P
         if let Some(snippet) = &hit.snippet {
             text.push_str(&format!("   {snippet}\n"));
         }
-        results.push(json!({
-            "path": hit.path,
-            "name": hit.name,
-            "url": url,
-            "size": hit.size,
-            "snippet": hit.snippet,
-            "score": hit.score,
-        }));
+        results.push(SearchResult {
+            path: hit.path.clone(),
+            name: hit.name.clone(),
+            url,
+            size: hit.size,
+            snippet: hit.snippet.clone(),
+            score: hit.score,
+        });
     }
-    Ok(structured(text, json!({ "results": results })))
+    Ok(ToolResult::typed(text, &SearchOutput { results }))
 }
 
-fn read(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let path = required_string(args, "path")?;
+fn read(files: &Files, args: ReadArgs, _: &Call) -> Result<ToolResult, PluginError> {
+    let path = args.path.as_str();
     let cap = files.config().max_file_size;
-    let offset = integer_arg(args, "offset")?.unwrap_or(0);
-    let length = integer_arg(args, "length")?.unwrap_or(cap).clamp(1, cap);
+    let offset = args.offset;
+    let length = args.length.unwrap_or(cap).clamp(1, cap);
     let resolved = files.resolve(path)?;
     if resolved.is_dir {
         return Err(invalid(format!(
@@ -347,8 +269,8 @@ fn read(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     })
 }
 
-fn list(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let path = required_string(args, "path")?;
+fn list(files: &Files, args: ListArgs, _: &Call) -> Result<ToolResult, PluginError> {
+    let path = args.path.as_str();
     let resolved = files.resolve(path)?;
     if !resolved.is_dir {
         return Err(invalid(format!(
@@ -356,7 +278,7 @@ fn list(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         )));
     }
     let listing = listing::list(files.roots(), &resolved)?;
-    Ok(structured(listing.render(), listing.to_json()))
+    Ok(ToolResult::typed(listing.render(), &listing.output()))
 }
 
 fn roots(files: &Files) -> ToolResult {
@@ -376,14 +298,14 @@ fn roots(files: &Files) -> ToolResult {
         } else {
             text.push_str(&format!("- {} = {shown}{note}\n", root.configured));
         }
-        roots.push(json!({
-            "configured": root.configured,
-            "path": path.display().to_string(),
-            "exists": exists,
-        }));
+        roots.push(SharedRoot {
+            configured: root.configured.clone(),
+            path: path.display().to_string(),
+            exists,
+        });
     }
     if roots.is_empty() {
         text = "No folders are configured.".to_string();
     }
-    structured(text, json!({ "roots": roots }))
+    ToolResult::typed(text, &RootsOutput { roots })
 }

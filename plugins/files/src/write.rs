@@ -21,9 +21,10 @@
 use std::io;
 use std::path::Path;
 
-use serde_json::{Value, json};
-use switchboard_plugin_api::model::{JsonObject, ToolAnnotations, ToolDef};
-use switchboard_plugin_api::{ErrorKind, PluginError, ToolResult};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use switchboard_plugin_api::model::ToolAnnotations;
+use switchboard_plugin_api::{Call, ErrorKind, PluginError, Tool, ToolResult, Tools};
 
 use crate::Files;
 use crate::atomic;
@@ -31,7 +32,7 @@ use crate::beneath::{self, Kind};
 use crate::indexer::Change;
 use crate::paths::{PathError, Resolved};
 use crate::target::{self, Found};
-use crate::tools::{bool_arg, invalid, required_string, structured};
+use crate::tools::{invalid, told};
 
 fn annotations(title: &str, destructive: bool, idempotent: bool) -> ToolAnnotations {
     ToolAnnotations {
@@ -43,167 +44,172 @@ fn annotations(title: &str, destructive: bool, idempotent: bool) -> ToolAnnotati
     }
 }
 
-fn path_property(what: &str) -> Value {
-    json!({
-        "type": "string",
-        "description": format!(
-            "Absolute path (or starting with ~) of {what}, under one of the shared folders \
-             (see the roots tool)."
-        )
-    })
+fn yes() -> bool {
+    true
 }
 
-/// The tool definitions.
-pub fn definitions() -> Vec<ToolDef> {
-    vec![
-        ToolDef::new(
-            "write",
-            "Write a UTF-8 text file in the shared folders, atomically (readers see the old or \
-             the new contents, never half). Refuses to replace an existing file unless \
-             `overwrite` is true, and to create missing folders unless `create_dirs` is true. \
-             Hidden and excluded paths cannot be written.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": path_property("the file"),
-                    "content": {
-                        "type": "string",
-                        "description": "The whole new contents of the file."
-                    },
-                    "create_dirs": {
-                        "type": "boolean",
-                        "default": false,
-                        "description": "Create missing parent folders."
-                    },
-                    "overwrite": {
-                        "type": "boolean",
-                        "default": false,
-                        "description": "Replace the file if it exists."
-                    }
-                },
-                "required": ["path", "content"],
-                "additionalProperties": false
-            }),
-        )
-        .title("Write a local file")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "path": {"type": "string"},
-                "bytes": {"type": "integer"},
-                "created": {"type": "boolean"}
-            },
-            "required": ["path", "bytes", "created"]
-        }))
-        .annotations(annotations("Write a local file", true, true)),
-        ToolDef::new(
-            "move",
-            "Move or rename a file or folder within the shared folders. `to` is the full new \
-             path (not a folder to move into); its folder must exist. An existing file at `to` \
-             is replaced only with `overwrite` true; an existing folder never is. A shared \
-             folder itself cannot be moved.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "from": path_property("the file or folder to move"),
-                    "to": path_property("its new location"),
-                    "overwrite": {
-                        "type": "boolean",
-                        "default": false,
-                        "description": "Replace a file already at `to`."
-                    }
-                },
-                "required": ["from", "to"],
-                "additionalProperties": false
-            }),
-        )
-        .title("Move a local file")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "from": {"type": "string"},
-                "to": {"type": "string"},
-                "replaced": {"type": "boolean"}
-            },
-            "required": ["from", "to", "replaced"]
-        }))
-        .annotations(annotations("Move a local file", true, false)),
-        ToolDef::new(
-            "delete",
-            "Delete a file, or a folder with everything in it when `recursive` is true. A \
-             symbolic link is removed itself, never what it points to. A shared folder itself \
-             cannot be deleted, nor a folder holding hidden or excluded entries.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": path_property("the file or folder"),
-                    "recursive": {
-                        "type": "boolean",
-                        "default": false,
-                        "description": "Required to delete a folder (and all it holds)."
-                    }
-                },
-                "required": ["path"],
-                "additionalProperties": false
-            }),
-        )
-        .title("Delete a local file")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "path": {"type": "string"},
-                "kind": {"type": "string", "enum": ["file", "dir", "link"]},
-                "entries": {"type": "integer"}
-            },
-            "required": ["path", "kind", "entries"]
-        }))
-        .annotations(annotations("Delete a local file", true, true)),
-        ToolDef::new(
-            "mkdir",
-            "Create a folder in the shared folders (with its missing parents unless `parents` \
-             is false). A folder that already exists is not an error.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "path": path_property("the folder"),
-                    "parents": {
-                        "type": "boolean",
-                        "default": true,
-                        "description": "Create missing parent folders too."
-                    }
-                },
-                "required": ["path"],
-                "additionalProperties": false
-            }),
-        )
-        .title("Create a local folder")
-        .output_schema(json!({
-            "type": "object",
-            "properties": {
-                "path": {"type": "string"},
-                "created": {"type": "boolean"}
-            },
-            "required": ["path", "created"]
-        }))
-        .annotations(annotations("Create a local folder", false, true)),
-    ]
+/// `write`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteArgs {
+    /// Absolute path (or starting with ~) of the file, under one of the shared folders (see
+    /// the roots tool).
+    path: String,
+    /// The whole new contents of the file.
+    content: String,
+    /// Create missing parent folders.
+    #[serde(default)]
+    create_dirs: bool,
+    /// Replace the file if it exists.
+    #[serde(default)]
+    overwrite: bool,
 }
 
-/// Run the write tool `name`; failures the model can act on become tool errors.
-pub fn call(files: &Files, name: &str, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let outcome = match name {
-        "write" => write(files, args),
-        "move" => move_(files, args),
-        "delete" => delete(files, args),
-        "mkdir" => mkdir(files, args),
-        _ => {
-            return Err(PluginError::new(
-                ErrorKind::NOT_FOUND,
-                format!("no tool named {name}"),
-            ));
-        }
-    };
-    Ok(outcome.unwrap_or_else(|e| ToolResult::error(e.message.to_string())))
+/// `write`'s structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct Written {
+    /// The file written.
+    path: String,
+    /// How many bytes it holds now.
+    bytes: usize,
+    /// Whether it is new.
+    created: bool,
+}
+
+/// `move`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveArgs {
+    /// Absolute path (or starting with ~) of the file or folder to move, under one of the
+    /// shared folders (see the roots tool).
+    from: String,
+    /// Absolute path (or starting with ~) of its new location, under one of the shared
+    /// folders (see the roots tool).
+    to: String,
+    /// Replace a file already at `to`.
+    #[serde(default)]
+    overwrite: bool,
+}
+
+/// `move`'s structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct Moved {
+    /// Where it was.
+    from: String,
+    /// Where it is now.
+    to: String,
+    /// Whether a file at `to` was replaced.
+    replaced: bool,
+}
+
+/// `delete`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteArgs {
+    /// Absolute path (or starting with ~) of the file or folder, under one of the shared
+    /// folders (see the roots tool).
+    path: String,
+    /// Required to delete a folder (and all it holds).
+    #[serde(default)]
+    recursive: bool,
+}
+
+/// What `delete` removed.
+#[derive(Clone, Copy, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Deleted {
+    /// A file.
+    File,
+    /// A folder and what it held.
+    Dir,
+    /// A symbolic link (never what it pointed to).
+    Link,
+}
+
+/// `delete`'s structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct Removed {
+    /// What was deleted.
+    path: String,
+    /// What it was.
+    kind: Deleted,
+    /// How many entries went with it (1 for a file or link).
+    entries: usize,
+}
+
+/// `mkdir`'s arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MkdirArgs {
+    /// Absolute path (or starting with ~) of the folder, under one of the shared folders (see
+    /// the roots tool).
+    path: String,
+    /// Create missing parent folders too.
+    #[serde(default = "yes")]
+    parents: bool,
+}
+
+/// `mkdir`'s structured answer.
+#[derive(Serialize, JsonSchema)]
+pub struct MadeFolder {
+    /// The folder.
+    path: String,
+    /// Whether it is new (it already existed otherwise).
+    created: bool,
+}
+
+/// `tools` with the write tools added.
+pub fn add(tools: Tools<Files>) -> Tools<Files> {
+    tools
+        .add(
+            Tool::new(
+                "write",
+                "Write a UTF-8 text file in the shared folders, atomically (readers see the old \
+                 or the new contents, never half). Refuses to replace an existing file unless \
+                 `overwrite` is true, and to create missing folders unless `create_dirs` is \
+                 true. Hidden and excluded paths cannot be written.",
+            )
+            .title("Write a local file")
+            .output::<Written>()
+            .annotations(annotations("Write a local file", true, true)),
+            told(write),
+        )
+        .add(
+            Tool::new(
+                "move",
+                "Move or rename a file or folder within the shared folders. `to` is the full \
+                 new path (not a folder to move into); its folder must exist. An existing file \
+                 at `to` is replaced only with `overwrite` true; an existing folder never is. A \
+                 shared folder itself cannot be moved.",
+            )
+            .title("Move a local file")
+            .output::<Moved>()
+            .annotations(annotations("Move a local file", true, false)),
+            told(move_),
+        )
+        .add(
+            Tool::new(
+                "delete",
+                "Delete a file, or a folder with everything in it when `recursive` is true. A \
+                 symbolic link is removed itself, never what it points to. A shared folder \
+                 itself cannot be deleted, nor a folder holding hidden or excluded entries.",
+            )
+            .title("Delete a local file")
+            .output::<Removed>()
+            .annotations(annotations("Delete a local file", true, true)),
+            told(delete),
+        )
+        .add(
+            Tool::new(
+                "mkdir",
+                "Create a folder in the shared folders (with its missing parents unless \
+                 `parents` is false). A folder that already exists is not an error.",
+            )
+            .title("Create a local folder")
+            .output::<MadeFolder>()
+            .annotations(annotations("Create a local folder", false, true)),
+            told(mkdir),
+        )
 }
 
 fn failed(what: &str, path: &Path, error: io::Error) -> PluginError {
@@ -252,11 +258,11 @@ fn protect_roots(files: &Files, entry: &Path) -> Result<(), PluginError> {
     Ok(())
 }
 
-fn write(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let path = required_string(args, "path")?;
-    let content = required_string(args, "content")?;
-    let create_dirs = bool_arg(args, "create_dirs", false)?;
-    let overwrite = bool_arg(args, "overwrite", false)?;
+fn write(files: &Files, args: WriteArgs, _: &Call) -> Result<ToolResult, PluginError> {
+    let path = args.path.as_str();
+    let content = args.content.as_str();
+    let create_dirs = args.create_dirs;
+    let overwrite = args.overwrite;
     let (dest, root, created) = match locate(files, path, false)? {
         Found::Existing { resolved, .. } if resolved.is_dir => {
             return Err(invalid(format!("{path} is a folder, not a file")));
@@ -299,16 +305,20 @@ fn write(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     files.follow(Change::Written(&dest));
     let bytes = content.len();
     let verb = if created { "Created" } else { "Replaced" };
-    Ok(structured(
+    Ok(ToolResult::typed(
         format!("{verb} {} ({bytes} bytes).", dest.display()),
-        json!({"path": dest.display().to_string(), "bytes": bytes, "created": created}),
+        &Written {
+            path: dest.display().to_string(),
+            bytes,
+            created,
+        },
     ))
 }
 
-fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let from_arg = required_string(args, "from")?;
-    let to_arg = required_string(args, "to")?;
-    let overwrite = bool_arg(args, "overwrite", false)?;
+fn move_(files: &Files, args: MoveArgs, _: &Call) -> Result<ToolResult, PluginError> {
+    let from_arg = args.from.as_str();
+    let to_arg = args.to.as_str();
+    let overwrite = args.overwrite;
     let Found::Existing {
         entry: from,
         entry_root: from_root,
@@ -385,13 +395,13 @@ fn move_(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         to: &dest,
     });
     let note = if replaced { " (replacing it)" } else { "" };
-    Ok(structured(
+    Ok(ToolResult::typed(
         format!("Moved {} to {}{note}.", from.display(), dest.display()),
-        json!({
-            "from": from.display().to_string(),
-            "to": dest.display().to_string(),
-            "replaced": replaced,
-        }),
+        &Moved {
+            from: from.display().to_string(),
+            to: dest.display().to_string(),
+            replaced,
+        },
     ))
 }
 
@@ -440,9 +450,9 @@ fn visible_tree(files: &Files, folder: &Resolved) -> Result<usize, PluginError> 
     Ok(count)
 }
 
-fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let path = required_string(args, "path")?;
-    let recursive = bool_arg(args, "recursive", false)?;
+fn delete(files: &Files, args: DeleteArgs, _: &Call) -> Result<ToolResult, PluginError> {
+    let path = args.path.as_str();
+    let recursive = args.recursive;
     let Found::Existing {
         entry,
         entry_root,
@@ -461,7 +471,7 @@ fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         folder
             .remove_file(&name)
             .map_err(|e| failed("delete", &entry, e))?;
-        ("link", 1)
+        (Deleted::Link, 1)
     } else if resolved.is_dir {
         if !recursive {
             return Err(invalid(format!(
@@ -472,28 +482,32 @@ fn delete(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
         folder
             .remove_tree(&name)
             .map_err(|e| failed("delete", &entry, e))?;
-        ("dir", inside + 1)
+        (Deleted::Dir, inside + 1)
     } else {
         folder
             .remove_file(&name)
             .map_err(|e| failed("delete", &entry, e))?;
-        ("file", 1)
+        (Deleted::File, 1)
     };
     files.follow(Change::Removed(&entry));
     let what = match kind {
-        "dir" => format!("the folder {} ({entries} entries)", entry.display()),
-        "link" => format!("the link {}", entry.display()),
-        _ => entry.display().to_string(),
+        Deleted::Dir => format!("the folder {} ({entries} entries)", entry.display()),
+        Deleted::Link => format!("the link {}", entry.display()),
+        Deleted::File => entry.display().to_string(),
     };
-    Ok(structured(
+    Ok(ToolResult::typed(
         format!("Deleted {what}."),
-        json!({"path": entry.display().to_string(), "kind": kind, "entries": entries}),
+        &Removed {
+            path: entry.display().to_string(),
+            kind,
+            entries,
+        },
     ))
 }
 
-fn mkdir(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
-    let path = required_string(args, "path")?;
-    let parents = bool_arg(args, "parents", true)?;
+fn mkdir(files: &Files, args: MkdirArgs, _: &Call) -> Result<ToolResult, PluginError> {
+    let path = args.path.as_str();
+    let parents = args.parents;
     let (dest, created) = match locate(files, path, true)? {
         Found::Existing { resolved, .. } if resolved.is_dir => (resolved.path, false),
         Found::Existing { .. } => {
@@ -526,8 +540,11 @@ fn mkdir(files: &Files, args: &JsonObject) -> Result<ToolResult, PluginError> {
     } else {
         format!("The folder {} already exists.", dest.display())
     };
-    Ok(structured(
+    Ok(ToolResult::typed(
         text,
-        json!({"path": dest.display().to_string(), "created": created}),
+        &MadeFolder {
+            path: dest.display().to_string(),
+            created,
+        },
     ))
 }

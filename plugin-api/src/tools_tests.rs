@@ -1,14 +1,16 @@
+//! The tool table ([`crate::tools`]): schemas from the types, dispatch, and refusals.
+
 use std::sync::Mutex;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Tool, Tools};
 use crate::abi::{ErrorKind, PluginError};
 use crate::model::{JsonObject, ToolAnnotations, ToolResult};
 use crate::sdk::Call;
 use crate::testing::{self, FakeCall};
+use crate::tools::{Tool, Tools};
 
 /// A connector stand-in that records what its handlers were given.
 #[derive(Default)]
@@ -120,6 +122,11 @@ fn the_input_schema_is_the_argument_type_s() {
     let output = add.output_schema.as_ref().expect("output schema");
     assert_eq!(output["properties"]["total"]["type"], "integer");
     assert_eq!(defs[1].input_schema["type"], "object");
+    assert_eq!(
+        defs[1].input_schema["properties"],
+        json!({}),
+        "present though empty"
+    );
     assert!(defs[1].output_schema.is_none());
 }
 
@@ -206,4 +213,13 @@ fn an_adjusted_schema_carries_what_only_the_running_plugin_knows() {
 #[should_panic(expected = "the tool add is added twice")]
 fn a_name_added_twice_is_refused() {
     let _ = table().add(Tool::new("add", "Again"), clear);
+}
+
+#[test]
+#[should_panic(expected = "the arguments of bare are not an object")]
+fn arguments_that_are_not_an_object_are_refused() {
+    fn bare(_: &Counter, _: String, _: &Call) -> Result<ToolResult, PluginError> {
+        Ok(ToolResult::text(""))
+    }
+    let _ = Tools::new().add(Tool::new("bare", "Takes a string"), bare);
 }
