@@ -176,6 +176,27 @@ impl<S: 'static> Tools<S> {
         self
     }
 
+    /// Add `tool` with an input schema fixed outside the plugin (a conformance suite's, one
+    /// copied from another server's tool), published exactly as given; `run` takes the
+    /// arguments as they came. Prefer [`Tools::add`]: here nothing ties the schema to what
+    /// `run` reads.
+    pub fn add_as_given<F>(mut self, tool: Tool, input_schema: Value, run: F) -> Self
+    where
+        F: Fn(&S, JsonObject, &Call) -> Result<ToolResult, PluginError> + Send + Sync + 'static,
+    {
+        assert!(
+            !self.routes.iter().any(|r| r.definition.name == tool.name),
+            "the tool {} is added twice",
+            tool.name
+        );
+        let definition = tool.definition(input_schema);
+        self.routes.push(Route {
+            definition,
+            run: Box::new(run),
+        });
+        self
+    }
+
     /// The definitions, for [`crate::Connector::catalog`].
     pub fn definitions(&self) -> Vec<ToolDef> {
         self.routes.iter().map(|r| r.definition.clone()).collect()

@@ -223,3 +223,25 @@ fn arguments_that_are_not_an_object_are_refused() {
     }
     let _ = Tools::new().add(Tool::new("bare", "Takes a string"), bare);
 }
+
+#[test]
+fn a_schema_given_as_is_is_published_unchanged_and_its_handler_gets_the_raw_arguments() {
+    let fixed = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "$defs": {"word": {"type": "string"}},
+        "properties": {"word": {"$ref": "#/$defs/word"}}
+    });
+    fn echo(_: &Counter, args: JsonObject, _: &Call) -> Result<ToolResult, PluginError> {
+        Ok(ToolResult::text(Value::Object(args).to_string()))
+    }
+    let tools: Tools<Counter> =
+        Tools::new().add_as_given(Tool::new("echo", "Echo"), fixed.clone(), echo);
+    assert_eq!(tools.definitions()[0].input_schema, fixed);
+    let result = run(&tools, &Counter::default(), "echo", json!({"word": 1})).unwrap();
+    assert_eq!(
+        text(&result),
+        r#"{"word":1}"#,
+        "not parsed, not checked here"
+    );
+}
