@@ -7,14 +7,18 @@
 //!   and on failed connections with a backoff ([`retry`]), waking for the call's
 //!   cancellation during a wait, and asking its [`Auth`] for a new token once when the server
 //!   answers `401`.
+//! - [`oauth`] signs in (device code, client credentials), renews tokens before they expire
+//!   and when refused, and keeps them in a [`oauth::TokenStore`].
 //! - [`paging`] follows a listing's pages by link or by offset, with a page limit.
 //! - [`HttpError`] says what failed in a sentence and becomes the host's `PluginError`.
 //!
-//! Tests: `tests/client.rs` drives the client against a small HTTP server on loopback that
-//! answers what each test scripts (throttling, failures, a refused token, linked pages).
+//! Tests: `tests/client.rs` and `tests/oauth.rs` drive the client against a small HTTP server
+//! on loopback that answers what each test scripts (throttling, failures, a refused token,
+//! linked pages, a token endpoint in the Microsoft identity platform's wire format).
 
 pub mod client;
 pub mod error;
+pub mod oauth;
 pub mod paging;
 pub mod retry;
 
