@@ -133,7 +133,7 @@ impl Request {
 }
 
 /// `application/x-www-form-urlencoded` encoding of one name or value.
-fn form_encode(text: &str) -> String {
+pub(crate) fn form_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {

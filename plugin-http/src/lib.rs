@@ -8,7 +8,8 @@
 //!   cancellation during a wait, and asking its [`Auth`] for a new token once when the server
 //!   answers `401`.
 //! - [`oauth`] signs in (device code, client credentials), renews tokens before they expire
-//!   and when refused, and keeps them in a [`oauth::TokenStore`].
+//!   and when refused, and keeps them in a [`oauth::TokenStore`]; [`browser`] signs a person
+//!   in in the browser (authorization code with PKCE on a loopback redirect).
 //! - [`paging`] follows a listing's pages by link or by offset, with a page limit.
 //! - [`HttpError`] says what failed in a sentence and becomes the host's `PluginError`.
 //!
@@ -16,6 +17,7 @@
 //! on loopback that answers what each test scripts (throttling, failures, a refused token,
 //! linked pages, a token endpoint in the Microsoft identity platform's wire format).
 
+pub mod browser;
 pub mod client;
 pub mod error;
 pub mod oauth;

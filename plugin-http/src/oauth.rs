@@ -30,6 +30,8 @@ pub struct Endpoints {
     pub token: String,
     /// The device authorization endpoint, where the service has one.
     pub device: Option<String>,
+    /// The authorization endpoint a browser opens ([`crate::browser`]), where it has one.
+    pub authorize: Option<String>,
 }
 
 /// The app signing in: its id, its secret (a confidential app's), and the scopes it asks for.
@@ -138,13 +140,13 @@ struct Refusal {
 }
 
 /// What the token endpoint said to a grant.
-enum Granted {
+pub(crate) enum Granted {
     Token(Token),
     Refused { error: String, description: String },
 }
 
 /// Send a grant to the token endpoint.
-fn grant(
+pub(crate) fn grant(
     client: &Client,
     endpoints: &Endpoints,
     app: &App,
@@ -196,7 +198,7 @@ fn read_grant(response: Response) -> Result<Granted, HttpError> {
     }
 }
 
-fn refused(what: &str, error: &str, description: &str) -> HttpError {
+pub(crate) fn refused(what: &str, error: &str, description: &str) -> HttpError {
     let detail = if description.is_empty() {
         String::new()
     } else {

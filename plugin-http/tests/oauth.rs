@@ -24,6 +24,7 @@ fn endpoints(server: &Server) -> Endpoints {
     Endpoints {
         token: server.url("/tenant/oauth2/v2.0/token"),
         device: Some(server.url("/tenant/oauth2/v2.0/devicecode")),
+        authorize: None,
     }
 }
 
