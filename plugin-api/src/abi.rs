@@ -128,7 +128,38 @@ pub trait RawHost: Send + Sync {
     /// re-reads it and notifies connected clients.
     #[sabi(last_prefix_field)]
     fn notify_list_changed(&self);
+
+    // abi:since 1.2
+    /// A secret the plugin keeps for itself (a token it got by signing in), read from the
+    /// OS keyring where [`RawHost::keep_secret`] put it; `None` when none is kept. Unlike
+    /// [`RawHost::secret`], nobody configures it. Hosts before 1.2 lack it (never reached: a
+    /// host refuses plugins of a newer minor version).
+    fn kept_secret(&self, name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        let _ = name;
+        abi_stable::std_types::RErr(PluginError::new(ErrorKind::UNSUPPORTED, KEEPS_NO_SECRETS))
+    }
+
+    /// Keep `value` as the plugin's own secret `name` in the OS keyring (never a file, never
+    /// the log), replacing what was kept. `name`: letters, digits, `.`, `_`, `-`, at most 64.
+    fn keep_secret(&self, name: RStr<'_>, value: RStr<'_>) -> RResult<(), PluginError> {
+        let _ = (name, value);
+        abi_stable::std_types::RErr(PluginError::new(ErrorKind::UNSUPPORTED, KEEPS_NO_SECRETS))
+    }
+
+    /// Remove the plugin's own secret `name` (signing out); removing one that is not kept is
+    /// not an error.
+    fn forget_secret(&self, name: RStr<'_>) -> RResult<(), PluginError> {
+        let _ = name;
+        abi_stable::std_types::RErr(PluginError::new(ErrorKind::UNSUPPORTED, KEEPS_NO_SECRETS))
+    }
+    // abi:end
 }
+
+// abi:since 1.2
+/// What the default bodies of the secrets a plugin keeps answer on a host before 1.2.
+const KEEPS_NO_SECRETS: &str =
+    "this switchboard predates interface 1.2 and keeps no secrets for plugins; update it";
+// abi:end
 
 /// The host services of one plugin, as the plugin holds them.
 pub type HostBox = RawHost_TO<'static, RArc<()>>;

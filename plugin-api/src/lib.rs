@@ -55,7 +55,8 @@
 //! This crate's version is the interface version. The host loads a plugin built against the
 //! same major version and the same or an older minor version; a plugin built against another
 //! major version, or whose types do not match, is refused with a one-line reason. `1.1` appended
-//! [`abi::RawPlugin::shutdown`]. The tool table ([`tools`]) and settings ([`settings`]) are the
+//! [`abi::RawPlugin::shutdown`]; `1.2` appended the secrets a plugin keeps for itself
+//! ([`Host::keep_secret`], [`Host::kept_secret`], [`Host::forget_secret`]). The tool table ([`tools`]) and settings ([`settings`]) are the
 //! SDK's side only: nothing about them crosses the ABI, so they need no new version.
 //!
 //! # Threads and panics

@@ -196,6 +196,31 @@ impl Host {
             .map(|v| v.into_option().map(String::from))
     }
 
+    // abi:since 1.2
+    /// A secret the plugin keeps for itself in the OS keyring ([`Host::keep_secret`]), or
+    /// `None` when none is kept under `name`.
+    pub fn kept_secret(&self, name: &str) -> Result<Option<String>, PluginError> {
+        self.0
+            .kept_secret(RStr::from_str(name))
+            .into_result()
+            .map(|v| v.into_option().map(String::from))
+    }
+
+    /// Keep `value` as the plugin's own secret `name` in the OS keyring, replacing what was
+    /// kept: for tokens a sign-in gives. Never put such a value in the key-value store, a file
+    /// or a log line.
+    pub fn keep_secret(&self, name: &str, value: &str) -> Result<(), PluginError> {
+        self.0
+            .keep_secret(RStr::from_str(name), RStr::from_str(value))
+            .into_result()
+    }
+
+    /// Remove the plugin's own secret `name` (signing out).
+    pub fn forget_secret(&self, name: &str) -> Result<(), PluginError> {
+        self.0.forget_secret(RStr::from_str(name)).into_result()
+    }
+    // abi:end
+
     /// The plugin's own data folder.
     pub fn data_dir(&self) -> std::path::PathBuf {
         std::path::PathBuf::from(self.0.data_dir().as_str())

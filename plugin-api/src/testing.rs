@@ -35,6 +35,9 @@ pub struct FakeHost {
     kv: Mutex<BTreeMap<String, String>>,
     secrets: Mutex<BTreeMap<String, String>>,
     list_changed: AtomicUsize,
+    // abi:since 1.2
+    kept: Mutex<BTreeMap<String, String>>,
+    // abi:end
 }
 
 impl FakeHost {
@@ -70,6 +73,13 @@ impl FakeHost {
     pub fn list_changes(&self) -> usize {
         self.list_changed.load(Ordering::SeqCst)
     }
+
+    // abi:since 1.2
+    /// The secret the plugin keeps under `name`, as the keyring would hold it.
+    pub fn kept(&self, name: &str) -> Option<String> {
+        lock(&self.kept).get(name).cloned()
+    }
+    // abi:end
 }
 
 /// The host services for `Connector::new`.
@@ -114,6 +124,26 @@ impl RawHost for FakeHost {
     fn notify_list_changed(&self) {
         self.list_changed.fetch_add(1, Ordering::SeqCst);
     }
+
+    // abi:since 1.2
+    fn kept_secret(&self, name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        ROk(lock(&self.kept)
+            .get(name.as_str())
+            .cloned()
+            .map(RString::from)
+            .into())
+    }
+
+    fn keep_secret(&self, name: RStr<'_>, value: RStr<'_>) -> RResult<(), PluginError> {
+        lock(&self.kept).insert(name.to_string(), value.to_string());
+        ROk(())
+    }
+
+    fn forget_secret(&self, name: RStr<'_>) -> RResult<(), PluginError> {
+        lock(&self.kept).remove(name.as_str());
+        ROk(())
+    }
+    // abi:end
 }
 
 /// A recording call.

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use switchboard_plugin_api::Host;
 
 use crate::client::{Auth, Client, Request, Response};
 use crate::error::HttpError;
@@ -109,6 +110,54 @@ impl TokenStore for MemoryStore {
     fn save(&self, token: &Token) -> Result<(), HttpError> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
         Ok(())
+    }
+}
+
+/// A [`TokenStore`] in the OS keyring through the host: the token as JSON, kept as the
+/// plugin's own secret `name` ([`Host::keep_secret`]). What a signed-in connector uses.
+#[derive(Clone)]
+pub struct KeptToken {
+    host: Host,
+    name: String,
+}
+
+impl KeptToken {
+    /// The token kept as the plugin's secret `name` (`outlook.token`).
+    pub fn new(host: Host, name: impl Into<String>) -> Self {
+        Self {
+            host,
+            name: name.into(),
+        }
+    }
+
+    /// Sign out: forget the kept token.
+    pub fn forget(&self) -> Result<(), HttpError> {
+        self.host
+            .forget_secret(&self.name)
+            .map_err(|e| HttpError::Auth(e.message.to_string()))
+    }
+}
+
+impl TokenStore for KeptToken {
+    fn load(&self) -> Result<Option<Token>, HttpError> {
+        let kept = self
+            .host
+            .kept_secret(&self.name)
+            .map_err(|e| HttpError::Auth(e.message.to_string()))?;
+        kept.map(|text| {
+            serde_json::from_str(&text).map_err(|_| {
+                HttpError::Auth("the kept sign-in cannot be read; sign in again".to_string())
+            })
+        })
+        .transpose()
+    }
+
+    fn save(&self, token: &Token) -> Result<(), HttpError> {
+        let text = serde_json::to_string(token)
+            .map_err(|e| HttpError::Auth(format!("the token cannot be kept: {e}")))?;
+        self.host
+            .keep_secret(&self.name, &text)
+            .map_err(|e| HttpError::Auth(e.message.to_string()))
     }
 }
 

@@ -431,3 +431,30 @@ fn an_app_gets_a_token_when_it_has_none_and_a_person_is_told_to_sign_in() {
     assert!(error.to_string().starts_with("not signed in"), "{error}");
     assert_eq!(server.seen().len(), 1, "nothing asked of the service");
 }
+
+#[test]
+fn a_token_kept_through_the_host_round_trips_and_is_forgotten_on_sign_out() {
+    use switchboard_plugin_api::testing::{self, FakeHost};
+    let fake = FakeHost::new(std::env::temp_dir());
+    let host = testing::host(&fake);
+    let store = oauth::KeptToken::new(host.clone(), "outlook.token");
+    assert!(store.load().unwrap().is_none());
+    store.save(&expired_token()).unwrap();
+    assert_eq!(store.load().unwrap(), Some(expired_token()));
+    let kept = fake.kept("outlook.token").unwrap();
+    assert!(
+        kept.contains("refresh-old"),
+        "the whole token, as JSON, in the keyring"
+    );
+    store.forget().unwrap();
+    assert!(store.load().unwrap().is_none());
+    assert!(fake.kept("outlook.token").is_none());
+
+    host.keep_secret("outlook.token", "not json").unwrap();
+    let error = store.load().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the kept sign-in cannot be read; sign in again"
+    );
+    assert!(!error.to_string().contains("not json"));
+}

@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::requester::Requester;
-use crate::secrets::{Reference, Resolver};
+use crate::secrets::{Reference, Resolver, Store};
 use crate::state::State;
 
 /// Something a plugin told the host outside any request.
@@ -76,6 +76,26 @@ impl PluginHost {
     pub fn into_box(self) -> HostBox {
         RawHost_TO::from_ptr(RArc::new(self), TD_Opaque)
     }
+}
+
+/// The keyring entry of the secret `name` that `plugin` keeps for itself: under a prefix of
+/// its own, so a plugin reaches neither another plugin's nor the person's entries. A name is
+/// letters, digits, `.`, `_` and `-`, at most 64 of them.
+pub fn kept_entry(plugin: &str, name: &str) -> Result<String, PluginError> {
+    let fits = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !fits {
+        return Err(PluginError::new(
+            ErrorKind::INVALID_INPUT,
+            format!(
+                "{name:?} cannot name a kept secret: use letters, digits, '.', '_' and '-', at most 64"
+            ),
+        ));
+    }
+    Ok(format!("switchboard-plugin/{plugin}/{name}"))
 }
 
 fn host_failure(what: &str, e: impl std::fmt::Display) -> PluginError {
@@ -197,6 +217,48 @@ impl RawHost for PluginHost {
         let _ = self.events.send(HostEvent::ListChanged {
             plugin: self.plugin.clone(),
         });
+    }
+
+    fn kept_secret(&self, name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
+        contain("kept_secret", || {
+            let entry = match kept_entry(&self.plugin, name.as_str()) {
+                Ok(entry) => entry,
+                Err(e) => return RErr(e),
+            };
+            match Store::open().and_then(|store| store.read(&entry)) {
+                Ok(value) => ROk(value.map(RString::from).into()),
+                Err(e) => RErr(host_failure("reading the plugin's kept secret", e)),
+            }
+        })
+    }
+
+    fn keep_secret(&self, name: RStr<'_>, value: RStr<'_>) -> RResult<(), PluginError> {
+        contain("keep_secret", || {
+            let entry = match kept_entry(&self.plugin, name.as_str()) {
+                Ok(entry) => entry,
+                Err(e) => return RErr(e),
+            };
+            match Store::open().and_then(|store| store.write(&entry, value.as_str())) {
+                Ok(()) => {
+                    tracing::info!(plugin = %self.plugin, entry = %entry, "kept a secret for the plugin in the keyring");
+                    ROk(())
+                }
+                Err(e) => RErr(host_failure("keeping the plugin's secret", e)),
+            }
+        })
+    }
+
+    fn forget_secret(&self, name: RStr<'_>) -> RResult<(), PluginError> {
+        contain("forget_secret", || {
+            let entry = match kept_entry(&self.plugin, name.as_str()) {
+                Ok(entry) => entry,
+                Err(e) => return RErr(e),
+            };
+            match Store::open().and_then(|store| store.remove(&entry)) {
+                Ok(_) => ROk(()),
+                Err(e) => RErr(host_failure("forgetting the plugin's secret", e)),
+            }
+        })
     }
 }
 

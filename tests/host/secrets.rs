@@ -187,6 +187,57 @@ fn keyutils_outside_a_login_session_stores_reads_lists_and_deletes() {
     nowhere_in(home.path(), &value);
 }
 
+/// A plugin keeps a token of its own (interface 1.2): it lands in the kernel keyring under
+/// the plugin's prefix, another process reads it back, signing out removes it, and the value
+/// is nowhere else: not in the home folder, the log, the database or any output.
+#[test]
+fn a_secret_a_plugin_keeps_is_in_the_keyring_under_its_name_and_nowhere_else() {
+    if !keyutils_available() {
+        return;
+    }
+    let value = format!("token-{}", unique("kept"));
+    let home = Home::new("connectors:\n  probe:\n    enabled: true\n");
+    home.install(Plugin::Probe);
+    let call = |args: &str| {
+        run_with(
+            &mut keyutils(&home),
+            &["call", "probe__keep_token", "--args", args],
+            None,
+        )
+    };
+    let kept = call(&format!("{{\"value\": \"{value}\"}}"));
+    assert!(
+        stdout(&kept).contains(&format!("kept ({} chars)", value.len())),
+        "{}{}",
+        stdout(&kept),
+        stderr(&kept)
+    );
+    // Where it lives: the plugin's prefix, as keyctl in another process sees it.
+    let print = keyctl_in_login("keyctl print %user:switchboard:switchboard-plugin/probe/token");
+    assert_eq!(String::from_utf8_lossy(&print.stdout).trim_end(), value);
+    // A new process reads it back.
+    let again = call("{}");
+    assert!(
+        stdout(&again).contains(&format!("kept ({} chars)", value.len())),
+        "{}",
+        stdout(&again)
+    );
+    // Signing out removes it.
+    let forgotten = call("{\"forget\": true}");
+    assert!(
+        stdout(&forgotten).contains("none kept"),
+        "{}{}",
+        stdout(&forgotten),
+        stderr(&forgotten)
+    );
+    let gone = keyctl_in_login("keyctl print %user:switchboard:switchboard-plugin/probe/token");
+    assert!(!gone.status.success(), "the key is removed");
+    for output in [&kept, &again, &forgotten] {
+        assert!(!stdout(output).contains(&value) && !stderr(output).contains(&value));
+    }
+    nowhere_in(home.path(), &value);
+}
+
 #[test]
 fn keyutils_values_cross_keyctl_sessions() {
     if !keyutils_available() {

@@ -25,7 +25,7 @@ pub enum Plugin {
     CompatOlderMinor,
     /// Built against plugin-api 2.0 (another major version).
     CompatNewerMajor,
-    /// Built against a 1.1 whose types were changed (a broken layout).
+    /// Built against the current version with its types changed (a broken layout).
     CompatBrokenLayout,
 }
 
@@ -161,15 +161,19 @@ fn manifest_sections(manifest: &str, prefix: &str) -> String {
     out
 }
 
-/// Remove the `// abi:since 1.1` ... `// abi:end` blocks: what plugin-api 1.0 lacked.
-fn strip_since_1_1(source: &str) -> String {
+/// Remove the `// abi:since 1.N` ... `// abi:end` blocks appended after 1.`minor`: what that
+/// older copy of plugin-api lacked.
+fn strip_since(source: &str, minor: u32) -> String {
     let mut out = String::new();
     let mut skipping = false;
     for line in source.lines() {
         let trimmed = line.trim();
-        if trimmed == "// abi:since 1.1" {
-            skipping = true;
-            continue;
+        if let Some(since) = trimmed.strip_prefix("// abi:since 1.") {
+            // A block appended after `minor`: not in that version's copy.
+            skipping = since.parse::<u32>().is_ok_and(|n| n > minor);
+            if skipping {
+                continue;
+            }
         }
         if skipping && trimmed == "// abi:end" {
             skipping = false;
@@ -182,6 +186,9 @@ fn strip_since_1_1(source: &str) -> String {
     }
     out
 }
+
+/// The interface version of `plugin-api/` as it is now.
+const CURRENT_API: &str = "1.2.0";
 
 fn generate_compat_workspace(variant: &str) -> PathBuf {
     let root = workspace_root();
@@ -203,12 +210,12 @@ fn generate_compat_workspace(variant: &str) -> PathBuf {
     let version = match variant {
         "v1_0" => "1.0.0",
         "v2" => "2.0.0",
-        _ => "1.1.0",
+        _ => CURRENT_API,
     };
     let api_manifest =
         std::fs::read_to_string(root.join("plugin-api/Cargo.toml")).expect("api manifest");
     let api_manifest = api_manifest.replacen(
-        "version = \"1.1.0\"",
+        &format!("version = \"{CURRENT_API}\""),
         &format!("version = \"{version}\""),
         1,
     );
@@ -217,7 +224,7 @@ fn generate_compat_workspace(variant: &str) -> PathBuf {
         let path = entry.expect("entry").path();
         let mut source = std::fs::read_to_string(&path).expect("api source");
         if variant == "v1_0" {
-            source = strip_since_1_1(&source);
+            source = strip_since(&source, 0);
         }
         if variant == "broken" && path.ends_with("abi.rs") {
             // Same version, different types: the log level widened to 64 bits.

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 use switchboard_plugin_api::model::{Content, JsonObject, ToolAnnotations, ToolDef};
 use switchboard_plugin_api::{Call, ErrorKind, Host, PluginError, ToolResult};
 
+/// The name of the secret the `keep_token` tool keeps for the probe itself.
+const KEPT_TOKEN: &str = "token";
+
 /// The secret the `secret` tool reports on.
 pub const TOKEN_SECRET: &str = "PROBE_TOKEN";
 /// The key-value key of the `counter` tool.
@@ -76,6 +79,7 @@ impl Tools {
             "slow" => Ok(slow(required_u64(args, "ms")?, call)),
             "counter" => self.count(),
             "secret" => self.secret(),
+            "keep_token" => self.keep_token(args),
             "greet" => Ok(ToolResult::text(self.greeting.clone())),
             "progress" => progress(optional_u64(args, "steps")?.unwrap_or(DEFAULT_STEPS), call),
             "add_tool" => self.add_tool(required_str(args, "name")?),
@@ -117,6 +121,23 @@ impl Tools {
             Some(value) => format!("set ({} chars)", value.chars().count()),
             None => "not set".to_owned(),
         }))
+    }
+
+    /// Keep `value` as the probe's own secret `token` (or forget it), then say what is kept:
+    /// its length, never the value.
+    fn keep_token(&self, args: &JsonObject) -> Result<ToolResult, PluginError> {
+        if let Some(value) = args.get("value").and_then(Value::as_str) {
+            self.host.keep_secret(KEPT_TOKEN, value)?;
+        }
+        if args.get("forget").and_then(Value::as_bool) == Some(true) {
+            self.host.forget_secret(KEPT_TOKEN)?;
+        }
+        Ok(ToolResult::text(
+            match self.host.kept_secret(KEPT_TOKEN)? {
+                Some(value) => format!("kept ({} chars)", value.chars().count()),
+                None => "none kept".to_owned(),
+            },
+        ))
     }
 
     fn add_tool(&self, name: &str) -> Result<ToolResult, PluginError> {
@@ -195,6 +216,18 @@ fn fixed_definitions() -> Vec<ToolDef> {
             "Says whether the PROBE_TOKEN secret is set, and how long it is; never its value.",
             no_arguments(),
         )),
+        ToolDef::new(
+            "keep_token",
+            "Keeps `value` as the probe's own secret in the keyring, or forgets it; says how long \
+             the kept one is, never its value.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "value": {"type": "string"},
+                    "forget": {"type": "boolean"}
+                }
+            }),
+        ),
         read_only(ToolDef::new(
             "greet",
             "Returns the greeting set in the plugin's configuration (default \"hello\").",
@@ -332,7 +365,15 @@ mod tests {
         assert_eq!(
             names,
             [
-                "echo", "panic", "slow", "counter", "secret", "greet", "progress", "add_tool"
+                "echo",
+                "panic",
+                "slow",
+                "counter",
+                "secret",
+                "keep_token",
+                "greet",
+                "progress",
+                "add_tool"
             ]
         );
         for tool in &tools {
