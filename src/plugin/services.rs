@@ -1,5 +1,5 @@
 //! The host side of the callback tables: what a plugin reaches when it logs, stores a value,
-//! asks for a secret, reports progress or asks the person something.
+//! asks for a secret or keeps one of its own, reports progress or asks the person something.
 //!
 //! These run on the plugin's thread (a host blocking thread during calls), so they may block
 //! on host async work. Every method catches panics: a panic must not unwind into plugin code.
@@ -359,5 +359,35 @@ impl RawCall for PluginCall {
                 Err(e) => RErr(ask_failure(e)),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kept_entry;
+
+    #[test]
+    fn a_kept_secret_stays_under_its_plugin_s_prefix_whatever_its_name_says() {
+        assert_eq!(
+            kept_entry("outlook", "token.v2_a-b").unwrap(),
+            "switchboard-plugin/outlook/token.v2_a-b"
+        );
+        for hostile in [
+            "",
+            "../box/token",
+            "a/b",
+            "token\n",
+            " token",
+            "tök",
+            "x}",
+            &"a".repeat(65),
+        ] {
+            let error = kept_entry("outlook", hostile).unwrap_err();
+            assert!(
+                error.message.contains("cannot name a kept secret"),
+                "{hostile:?}"
+            );
+        }
+        assert!(kept_entry("outlook", &"a".repeat(64)).is_ok());
     }
 }
