@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::client::{Client, form_encode};
+use crate::client::Client;
 use crate::error::HttpError;
 use crate::oauth::{App, Endpoints, Granted, Token, grant, refused};
 
@@ -68,14 +68,10 @@ pub fn sign_in(
         query.push(("scope", &scope));
     }
     let separator = if authorize.contains('?') { '&' } else { '?' };
-    let url = format!(
-        "{authorize}{separator}{}",
-        query
-            .iter()
-            .map(|(k, v)| format!("{k}={}", form_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&")
-    );
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&query)
+        .finish();
+    let url = format!("{authorize}{separator}{query}");
     open(&url)?;
 
     let code = match wait_for_redirect(&listener, &state, patience, stopped)? {
@@ -157,13 +153,8 @@ fn answer(stream: TcpStream, state: &str) -> Option<Redirect> {
     BufReader::new(stream).read_line(&mut line).ok()?;
     let target = line.split_whitespace().nth(1).unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let fields: Vec<(String, String)> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(k), form_decode(v))
-        })
+    let fields: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect();
     let get = |name: &str| {
         fields
@@ -205,34 +196,6 @@ fn answer(stream: TcpStream, state: &str) -> Option<Redirect> {
     redirect
 }
 
-/// Decode one `application/x-www-form-urlencoded` name or value; a malformed escape is kept
-/// as written.
-fn form_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                match text
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Open `url` in the person's browser (`xdg-open`, `open`, or `start`), without waiting.
 pub fn open_in_browser(url: &str) -> Result<(), HttpError> {
     let mut command = if cfg!(target_os = "macos") {
@@ -261,14 +224,6 @@ pub fn open_in_browser(url: &str) -> Result<(), HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_decoding_keeps_what_is_malformed() {
-        assert_eq!(form_decode("a+b%20c%2Fd"), "a b c/d");
-        assert_eq!(form_decode("100%"), "100%");
-        assert_eq!(form_decode("%zz%4"), "%zz%4");
-        assert_eq!(form_decode("%C3%A9"), "é");
-    }
 
     #[test]
     fn random_text_is_url_safe_and_new_each_time() {

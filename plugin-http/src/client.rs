@@ -95,11 +95,9 @@ impl Request {
 
     /// A form body (`application/x-www-form-urlencoded`), as token endpoints take.
     pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
         self.body = Some(body.into_bytes());
         self.header("content-type", "application/x-www-form-urlencoded")
     }
@@ -130,21 +128,6 @@ impl Request {
         let url = self.url.split(['?', '#']).next().unwrap_or_default();
         format!("{} {url}", self.method)
     }
-}
-
-/// `application/x-www-form-urlencoded` encoding of one name or value.
-pub(crate) fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// An answer, read whole.
