@@ -253,36 +253,11 @@ async fn handle(
     }
 }
 
-/// Decode `application/x-www-form-urlencoded`.
+/// Decode `application/x-www-form-urlencoded`; a malformed escape is kept as written.
 fn parse_form(body: &str) -> HashMap<String, String> {
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (percent_decode(k), percent_decode(v)))
+    form_urlencoded::parse(body.as_bytes())
+        .into_owned()
         .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let pair = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match pair.and_then(|p| u8::from_str_radix(p, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn escape(text: &str) -> String {
