@@ -295,6 +295,7 @@ fn instantiate(
         ctx.state.clone(),
         ctx.config.home.plugin_data_dir(&manifest.name),
         secrets,
+        crate::secrets::Names::in_state_dir(&ctx.config.home.state_dir),
         ctx.events.clone(),
     );
     let config_json = section.config.to_string();

@@ -21,7 +21,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::requester::Requester;
-use crate::secrets::{Reference, Resolver, Store};
+use crate::secrets::{Names, Reference, Resolver, Store};
 use crate::state::State;
 
 /// Something a plugin told the host outside any request.
@@ -50,6 +50,8 @@ pub struct PluginHost {
     data_dir: PathBuf,
     /// Declared secret name → configured reference.
     secrets: BTreeMap<String, Option<Reference>>,
+    /// The list of stored names `switchboard secrets list` shows; kept secrets go on it.
+    names: Names,
     events: UnboundedSender<HostEvent>,
 }
 
@@ -61,6 +63,7 @@ impl PluginHost {
         state: State,
         data_dir: PathBuf,
         secrets: BTreeMap<String, Option<Reference>>,
+        names: Names,
         events: UnboundedSender<HostEvent>,
     ) -> Self {
         Self {
@@ -68,6 +71,7 @@ impl PluginHost {
             state,
             data_dir,
             secrets,
+            names,
             events,
         }
     }
@@ -238,13 +242,15 @@ impl RawHost for PluginHost {
                 Ok(entry) => entry,
                 Err(e) => return RErr(e),
             };
-            match Store::open().and_then(|store| store.write(&entry, value.as_str())) {
-                Ok(()) => {
-                    tracing::info!(plugin = %self.plugin, entry = %entry, "kept a secret for the plugin in the keyring");
-                    ROk(())
-                }
-                Err(e) => RErr(host_failure("keeping the plugin's secret", e)),
+            if let Err(e) = Store::open().and_then(|store| store.write(&entry, value.as_str())) {
+                return RErr(host_failure("keeping the plugin's secret", e));
             }
+            tracing::info!(plugin = %self.plugin, entry = %entry, "kept a secret for the plugin in the keyring");
+            // The list is for `secrets list`; the value is kept whether or not it is listed.
+            if let Err(e) = self.names.insert(&entry) {
+                tracing::warn!(plugin = %self.plugin, entry = %entry, error = %e, "the kept secret is not on the list `secrets list` shows");
+            }
+            ROk(())
         })
     }
 
@@ -254,10 +260,13 @@ impl RawHost for PluginHost {
                 Ok(entry) => entry,
                 Err(e) => return RErr(e),
             };
-            match Store::open().and_then(|store| store.remove(&entry)) {
-                Ok(_) => ROk(()),
-                Err(e) => RErr(host_failure("forgetting the plugin's secret", e)),
+            if let Err(e) = Store::open().and_then(|store| store.remove(&entry)) {
+                return RErr(host_failure("forgetting the plugin's secret", e));
             }
+            if let Err(e) = self.names.remove(&entry) {
+                tracing::warn!(plugin = %self.plugin, entry = %entry, error = %e, "the forgotten secret is still on the list `secrets list` shows");
+            }
+            ROk(())
         })
     }
 }

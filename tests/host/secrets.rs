@@ -215,6 +215,13 @@ fn a_secret_a_plugin_keeps_is_in_the_keyring_under_its_name_and_nowhere_else() {
     // Where it lives: the plugin's prefix, as keyctl in another process sees it.
     let print = keyctl_in_login("keyctl print %user:switchboard:switchboard-plugin/probe/token");
     assert_eq!(String::from_utf8_lossy(&print.stdout).trim_end(), value);
+    // `secrets list` shows it, by name only.
+    let list = run_with(&mut keyutils(&home), &["secrets", "list"], None);
+    assert!(
+        stdout(&list).contains("switchboard-plugin/probe/token  stored"),
+        "{}",
+        stdout(&list)
+    );
     // A new process reads it back.
     let again = call("{}");
     assert!(
@@ -232,7 +239,13 @@ fn a_secret_a_plugin_keeps_is_in_the_keyring_under_its_name_and_nowhere_else() {
     );
     let gone = keyctl_in_login("keyctl print %user:switchboard:switchboard-plugin/probe/token");
     assert!(!gone.status.success(), "the key is removed");
-    for output in [&kept, &again, &forgotten] {
+    let listed = run_with(&mut keyutils(&home), &["secrets", "list"], None);
+    assert!(
+        !stdout(&listed).contains("switchboard-plugin/probe"),
+        "{}",
+        stdout(&listed)
+    );
+    for output in [&kept, &list, &again, &forgotten, &listed] {
         assert!(!stdout(output).contains(&value) && !stderr(output).contains(&value));
     }
     nowhere_in(home.path(), &value);
