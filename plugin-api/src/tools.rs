@@ -140,16 +140,11 @@ impl<S: 'static> Tools<S> {
     /// Add `tool`, run by `run` with its arguments parsed into `A`; the tool's input schema is
     /// `A`'s. Panics when a tool of that name was already added (a programming error, found
     /// by the first test that builds the table).
-    pub fn add<A, F>(mut self, tool: Tool, run: F) -> Self
+    pub fn add<A, F>(self, tool: Tool, run: F) -> Self
     where
         A: DeserializeOwned + JsonSchema,
         F: Fn(&S, A, &Call) -> Result<ToolResult, PluginError> + Send + Sync + 'static,
     {
-        assert!(
-            !self.routes.iter().any(|r| r.definition.name == tool.name),
-            "the tool {} is added twice",
-            tool.name
-        );
         let mut schema = schema_of::<A>();
         let object = schema
             .as_object_mut()
@@ -164,36 +159,36 @@ impl<S: 'static> Tools<S> {
         object
             .entry("properties")
             .or_insert_with(|| Value::Object(JsonObject::new()));
-        let definition = tool.definition(schema);
-        let run: Handler<S> =
+        self.push(
+            tool.definition(schema),
             Box::new(
                 move |state, args, call| match parse::<A>(Value::Object(args), "arguments") {
                     Ok(args) => run(state, args, call),
                     Err(message) => Ok(ToolResult::error(message)),
                 },
-            );
-        self.routes.push(Route { definition, run });
-        self
+            ),
+        )
     }
 
     /// Add `tool` with an input schema fixed outside the plugin (a conformance suite's, one
     /// copied from another server's tool), published exactly as given; `run` takes the
     /// arguments as they came. Prefer [`Tools::add`]: here nothing ties the schema to what
     /// `run` reads.
-    pub fn add_as_given<F>(mut self, tool: Tool, input_schema: Value, run: F) -> Self
+    pub fn add_as_given<F>(self, tool: Tool, input_schema: Value, run: F) -> Self
     where
         F: Fn(&S, JsonObject, &Call) -> Result<ToolResult, PluginError> + Send + Sync + 'static,
     {
+        self.push(tool.definition(input_schema), Box::new(run))
+    }
+
+    /// Add a route; a name taken already is a programming error.
+    fn push(mut self, definition: ToolDef, run: Handler<S>) -> Self {
         assert!(
-            !self.routes.iter().any(|r| r.definition.name == tool.name),
+            self.route(&definition.name).is_none(),
             "the tool {} is added twice",
-            tool.name
+            definition.name
         );
-        let definition = tool.definition(input_schema);
-        self.routes.push(Route {
-            definition,
-            run: Box::new(run),
-        });
+        self.routes.push(Route { definition, run });
         self
     }
 

@@ -21,6 +21,9 @@ use crate::error::HttpError;
 /// How long before its expiry a token is renewed.
 pub const RENEW_BEFORE: Duration = Duration::from_secs(120);
 
+/// What a person is told when a token without a refresh token has expired.
+const CANNOT_RENEW: &str = "the sign-in has expired and cannot be renewed; sign in again";
+
 /// The device code grant's type, as the token endpoint takes it.
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -406,9 +409,7 @@ pub fn refresh(
     stopped: &dyn Fn() -> bool,
 ) -> Result<Token, HttpError> {
     let Some(refresh_token) = &token.refresh_token else {
-        return Err(HttpError::Auth(
-            "the sign-in has expired and cannot be renewed; sign in again".to_string(),
-        ));
+        return Err(HttpError::Auth(CANNOT_RENEW.to_string()));
     };
     let fields = [
         ("grant_type", "refresh_token"),
@@ -516,9 +517,7 @@ impl TokenAuth {
                 ));
             }
             (Some(_), Renewal::SignedIn) => {
-                return Err(HttpError::Auth(
-                    "the sign-in has expired and cannot be renewed; sign in again".to_string(),
-                ));
+                return Err(HttpError::Auth(CANNOT_RENEW.to_string()));
             }
         };
         self.store.save(&renewed)?;
