@@ -72,6 +72,7 @@ pub mod paths;
 pub mod schema;
 pub mod sdk;
 pub mod settings;
+pub mod source;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tools;
