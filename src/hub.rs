@@ -114,6 +114,7 @@ impl Hub {
                 max_limit: search.max_limit,
             },
         );
+        let health = builtin.health();
         members
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -124,7 +125,11 @@ impl Hub {
         members
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .push(member(Arc::new(servers.status_provider())));
+            .push(member(Arc::new(
+                servers
+                    .status_provider()
+                    .with_sources(sources_health(members.clone(), health)),
+            )));
         if options.serving {
             servers.publish(&config.home.state_dir);
         }
@@ -719,4 +724,30 @@ async fn follow(
             }
         }
     }
+}
+
+/// The data sources among `members` with their health, for `switchboard://status`: every
+/// source in the catalog, asked yet or not.
+fn sources_health(
+    members: Members,
+    health: Arc<crate::builtin::health::SourceHealth>,
+) -> Arc<dyn Fn() -> serde_json::Value + Send + Sync> {
+    Arc::new(move || {
+        let seen = health.snapshot();
+        let sources: Vec<serde_json::Value> = members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|m| {
+                let label = m.provider.data_source()?;
+                let name = m.provider.name();
+                let mut entry = serde_json::to_value(seen.get(name).cloned().unwrap_or_default())
+                    .unwrap_or_default();
+                entry["name"] = name.into();
+                entry["label"] = label.into();
+                Some(entry)
+            })
+            .collect();
+        serde_json::Value::Array(sources)
+    })
 }

@@ -172,6 +172,12 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// How long the unified search waits for it, when it needs other than the default
+    /// (`connectors.<name>.search_timeout`).
+    fn search_timeout(&self) -> Option<Duration> {
+        None
+    }
+
     /// Search it (data sources only).
     fn search(
         &self,

@@ -1,6 +1,7 @@
 //! The built-in provider: tools switchboard offers itself, under no prefix. Today the unified
 //! `search` and `fetch` across every data source.
 
+pub mod health;
 pub mod search;
 
 use std::sync::{Arc, RwLock};
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::catalog::Member;
 use crate::provider::{Offer, Provider, ProviderError, SharedProvider};
 use crate::requester::Requester;
+use health::SourceHealth;
 use search::SearchLimits;
 
 /// The providers currently in the catalog, shared with the hub that maintains them.
@@ -25,12 +27,22 @@ pub type Members = Arc<RwLock<Vec<Member>>>;
 pub struct Builtin {
     members: Members,
     limits: SearchLimits,
+    health: Arc<SourceHealth>,
 }
 
 impl Builtin {
     /// Built-ins searching the data sources among `members`.
     pub fn new(members: Members, limits: SearchLimits) -> Self {
-        Self { members, limits }
+        Self {
+            members,
+            limits,
+            health: Arc::default(),
+        }
+    }
+
+    /// The sources' health as searches and fetches found it (for `switchboard://status`).
+    pub fn health(&self) -> Arc<SourceHealth> {
+        self.health.clone()
     }
 
     fn sources(&self) -> Vec<SharedProvider> {
@@ -87,11 +99,11 @@ impl Provider for Builtin {
             match tool.as_str() {
                 "search" => {
                     let args = arguments(&tool, args)?;
-                    search::search(args, self.sources(), self.limits, &requester).await
+                    search::search(args, self.sources(), self.limits, &self.health, &requester).await
                 }
                 "fetch" => {
                     let args = arguments(&tool, args)?;
-                    search::fetch(args, self.sources(), requester).await
+                    search::fetch(args, self.sources(), &self.health, requester).await
                 }
                 other => Err(ProviderError::NotFound(format!("no built-in tool {other}"))),
             }

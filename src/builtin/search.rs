@@ -5,13 +5,14 @@
 //! other sources' hits and an error entry naming the source. Hits are interleaved by rank
 //! (each source's best first), since scores are not comparable across sources.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::health::SourceHealth;
 use crate::provider::{ProviderError, SearchQuery, SharedProvider, SourceHit};
 use crate::requester::Requester;
 
@@ -132,6 +133,7 @@ pub async fn search(
     args: SearchArgs,
     sources: Vec<SharedProvider>,
     limits: SearchLimits,
+    health: &SourceHealth,
     requester: &Requester,
 ) -> Result<CallToolResult, ProviderError> {
     let limit = args
@@ -165,17 +167,20 @@ pub async fn search(
         let query = query.clone();
         // Each source gets its own token, so its deadline stops it alone.
         let requester = requester.with_child_cancellation();
+        let deadline = source.search_timeout().unwrap_or(limits.source_timeout);
         async move {
             let token = requester.cancellation().clone();
-            let outcome =
-                tokio::time::timeout(limits.source_timeout, source.search(query, requester)).await;
-            match outcome {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(deadline, source.search(query, requester)).await;
+            let outcome = match outcome {
                 Ok(result) => result,
                 Err(_) => {
                     token.cancel();
-                    Err(ProviderError::Timeout(limits.source_timeout))
+                    Err(ProviderError::Timeout(deadline))
                 }
-            }
+            };
+            health.record(source.name(), &outcome, started.elapsed());
+            outcome
         }
     });
     let outcomes = join_all(asks).await;
@@ -260,6 +265,7 @@ fn render_search(query: &str, results: &[Value], errors: &[Value]) -> String {
 pub async fn fetch(
     args: FetchArgs,
     sources: Vec<SharedProvider>,
+    health: &SourceHealth,
     requester: Requester,
 ) -> Result<CallToolResult, ProviderError> {
     let Some((source_name, native)) = args.id.split_once(':') else {
@@ -275,7 +281,10 @@ pub async fn fetch(
             known.join(", ")
         )));
     };
-    let document = source.fetch(native.to_string(), requester).await?;
+    let started = Instant::now();
+    let outcome = source.fetch(native.to_string(), requester).await;
+    health.record(source.name(), &outcome, started.elapsed());
+    let document = outcome?;
     let mut structured = json!({
         "id": format!("{source_name}:{}", document.id),
         "title": document.title,

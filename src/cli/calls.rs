@@ -15,7 +15,8 @@ use crate::requester::Requester;
 use crate::session::SessionInfo;
 use crate::state::State;
 
-async fn start(loaded: Loaded) -> Result<std::sync::Arc<Hub>> {
+/// A hub for one command, its plugins loaded.
+pub(super) async fn start(loaded: Loaded) -> Result<std::sync::Arc<Hub>> {
     let state = State::open(&loaded.home.database()).with_context(|| {
         format!(
             "opening the state database {}",

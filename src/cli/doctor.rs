@@ -1,4 +1,5 @@
-//! `switchboard doctor`: everything a person needs to see when something does not work.
+//! `switchboard doctor`: everything a person needs to see when something does not work,
+//! down to one live call to each data source that offers a check.
 
 use std::process::ExitCode;
 
@@ -89,6 +90,7 @@ pub async fn run(loaded: Loaded) -> Result<ExitCode> {
             sources.join(", ")
         }
     );
+    healthy &= super::sources::print_health(&hub).await;
     hub.shutdown().await;
     let path = hub.state.path().to_path_buf();
     let reopened = State::open(&path)?;

@@ -14,6 +14,7 @@ mod progress_bar;
 mod secrets_cmd;
 mod serve;
 mod servers;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,7 +119,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ServersCommand,
     },
-    /// Check the installation: home, configuration, state database, plugins.
+    /// Data sources (Outlook, Box, Snowflake...): set one up, sign in, test it, remove it.
+    Sources {
+        /// What to do with sources.
+        #[command(subcommand)]
+        command: SourcesCommand,
+    },
+    /// Check the installation: home, configuration, state database, plugins, sources.
     Doctor,
     /// Internal: run a downstream stdio server under the guard that ends everything it
     /// starts when switchboard is gone (`server::guard`).
@@ -147,6 +154,50 @@ pub enum AuditCommand {
         /// configured `audit.retention`.
         #[arg(long)]
         before: Option<String>,
+    },
+}
+
+/// `switchboard sources ...`
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// The data source connectors installed: set up or not, their secrets, signed in or not.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a source up and turn it on: write its section of config.yaml (checked against the
+    /// connector's schema first) and store its secrets in the OS keyring.
+    Add {
+        /// The connector's name (`sources list` shows them).
+        name: String,
+        /// A setting as key=value (the value read as JSON when it is JSON: numbers, true,
+        /// lists; else as text); a dotted key sets a nested one. Repeat for more.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// A secret the connector declares, read from standard input (one line per secret,
+        /// in the order given). Without any, each declared secret is asked for when standard
+        /// input is a terminal.
+        #[arg(long = "secret", value_name = "NAME")]
+        secrets: Vec<String>,
+    },
+    /// Sign in to the source (device code, the browser...: the connector says what to do).
+    Login {
+        /// The source's name.
+        name: String,
+        /// One of the connector's sign-in flows, when it has several.
+        #[arg(long)]
+        flow: Option<String>,
+    },
+    /// Make one live call to the source and say what answered or what failed.
+    Test {
+        /// The source's name.
+        name: String,
+    },
+    /// Sign out, delete the secrets `add` stored and the tokens kept, remove the section.
+    Remove {
+        /// The source's name.
+        name: String,
     },
 }
 
@@ -349,6 +400,7 @@ async fn dispatch(command: Command, loaded: Loaded) -> Result<ExitCode> {
             json,
             limit,
         } => audit_cmd::audit(loaded, json, limit),
+        Command::Sources { command } => sources::run(loaded, command).await,
         Command::Doctor => doctor::run(loaded).await,
         Command::Approvals { command } => approvals::run(loaded, command).await,
         Command::Servers { command } => servers::run(loaded, command).await,

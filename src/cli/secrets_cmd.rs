@@ -159,12 +159,22 @@ pub fn print_store_health(indent: &str) -> bool {
     }
 }
 
-/// The value, one line of standard input (not echoed when it is a terminal).
+/// The value, one line of standard input (not echoed when it is a terminal); never empty.
 fn read_value(name: &str) -> Result<String> {
+    let value = read_line(&format!("the value of {name:?}"))?;
+    if value.is_empty() {
+        bail!("no value given on standard input; nothing stored");
+    }
+    Ok(value)
+}
+
+/// One line of standard input, without its line end (empty when the person just pressed
+/// Enter): asked for as `what` and not echoed when it is a terminal.
+pub(super) fn read_line(what: &str) -> Result<String> {
     let stdin = std::io::stdin();
     let typed = std::io::IsTerminal::is_terminal(&stdin);
     if typed {
-        eprint!("Type the value of {name:?} and press Enter: ");
+        eprint!("Type {what} and press Enter: ");
     }
     let echo = typed.then(EchoOff::new).flatten();
     let mut value = String::new();
@@ -174,11 +184,7 @@ fn read_value(name: &str) -> Result<String> {
         eprintln!();
     }
     read.context("reading the secret from standard input")?;
-    let value = value.trim_end_matches(['\n', '\r']).to_string();
-    if value.is_empty() {
-        bail!("no value given on standard input; nothing stored");
-    }
-    Ok(value)
+    Ok(value.trim_end_matches(['\n', '\r']).to_string())
 }
 
 /// The terminal's echo, off while this lives.

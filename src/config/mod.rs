@@ -5,6 +5,7 @@
 //! an unknown key, a wrong type or a bad value is an error that names the file and the key.
 
 pub mod duration;
+pub mod edit;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,6 +127,9 @@ pub struct ConnectorConfig {
     pub prefix: Option<String>,
     /// Per-call timeout for this plugin.
     pub call_timeout: Option<Seconds>,
+    /// How long the unified `search` waits for this data source; unset means
+    /// `search.source_timeout`. A remote service may need longer than local files.
+    pub search_timeout: Option<Seconds>,
     /// Believe the plugin's tool annotations (read-only...) when deciding what to ask;
     /// unset means yes for connectors shipped with switchboard, no for others.
     pub trust_annotations: Option<bool>,
@@ -293,6 +297,7 @@ impl Default for ConnectorConfig {
             enabled: None,
             prefix: None,
             call_timeout: None,
+            search_timeout: None,
             trust_annotations: None,
             secrets: BTreeMap::new(),
             config: Value::Object(Default::default()),

@@ -25,7 +25,7 @@ use abi_stable::std_types::RStr;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::config::{ConnectorConfig, Loaded};
+use crate::config::{ConnectorConfig, Loaded, Seconds};
 use crate::secrets::Reference;
 use crate::state::State;
 use library::Library;
@@ -325,7 +325,8 @@ fn instantiate(
         plugins.max_concurrent_calls,
         timeout,
         trusted,
-    ))
+    )
+    .with_search_timeout(section.search_timeout.map(Seconds::get)))
 }
 
 /// Fill in each library's SHA-256 and record the loaded ones in the state database. Reads

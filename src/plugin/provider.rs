@@ -35,6 +35,7 @@ pub struct PluginProvider {
     workers: Arc<Workers>,
     timeout: Duration,
     trusted: bool,
+    search_timeout: Option<Duration>,
 }
 
 impl PluginProvider {
@@ -56,7 +57,14 @@ impl PluginProvider {
             workers,
             timeout,
             trusted,
+            search_timeout: None,
         }
+    }
+
+    /// The same, searched with its own deadline instead of `search.source_timeout`.
+    pub fn with_search_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.search_timeout = timeout;
+        self
     }
 
     /// Tell the plugin the host is shutting down (blocking). Calls still queued are refused,
@@ -236,6 +244,10 @@ impl Provider for PluginProvider {
 
     fn data_source(&self) -> Option<String> {
         self.manifest.data_source.as_ref().map(|d| d.label.clone())
+    }
+
+    fn search_timeout(&self) -> Option<Duration> {
+        self.search_timeout
     }
 
     fn search(

@@ -75,7 +75,7 @@ pub fn check_all(loaded: &Loaded) -> Vec<(String, Verdict)> {
 
 /// The plugins in the folders by name (the first of a name wins, as when loading); a
 /// library that cannot be opened is kept under its file name with the reason.
-fn installed(loaded: &Loaded) -> BTreeMap<String, Result<Manifest, String>> {
+pub(crate) fn installed(loaded: &Loaded) -> BTreeMap<String, Result<Manifest, String>> {
     let mut found = BTreeMap::new();
     for (folder, bundled) in super::folders(loaded) {
         for path in super::libraries_in(&folder, bundled) {

@@ -249,21 +249,35 @@ pub type StatusSource = Arc<dyn Fn() -> Vec<ServerStatus> + Send + Sync>;
 /// The provider of `switchboard://status`.
 pub struct StatusProvider {
     source: StatusSource,
+    sources: Option<Arc<dyn Fn() -> Value + Send + Sync>>,
 }
 
 impl StatusProvider {
     /// A provider reading states from `source`.
     pub fn new(source: StatusSource) -> Self {
-        Self { source }
+        Self {
+            source,
+            sources: None,
+        }
+    }
+
+    /// The same, also showing the data sources' health as `sources` reports it.
+    pub fn with_sources(mut self, sources: Arc<dyn Fn() -> Value + Send + Sync>) -> Self {
+        self.sources = Some(sources);
+        self
     }
 
     /// The resource's JSON.
     pub fn document(&self) -> Value {
-        json!({
+        let mut document = json!({
             "switchboard": env!("CARGO_PKG_VERSION"),
             "pid": std::process::id(),
             "servers": (self.source)(),
-        })
+        });
+        if let Some(sources) = &self.sources {
+            document["sources"] = sources();
+        }
+        document
     }
 }
 
@@ -296,7 +310,7 @@ impl Provider for StatusProvider {
         let resource = Resource::new(STATUS_URI, "status")
             .with_title("switchboard status")
             .with_description(
-                "The state of each downstream MCP server: running, starting, backing off or failed; pid, restarts, last error, tool count",
+                "The state of each downstream MCP server (running, starting, backing off or failed; pid, restarts, last error, tool count) and each data source's health (searches and fetches asked, failed, the last answer and the last failure)",
             )
             .with_mime_type("application/json");
         Box::pin(async move {
