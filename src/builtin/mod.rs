@@ -99,7 +99,8 @@ impl Provider for Builtin {
             match tool.as_str() {
                 "search" => {
                     let args = arguments(&tool, args)?;
-                    search::search(args, self.sources(), self.limits, &self.health, &requester).await
+                    search::search(args, self.sources(), self.limits, &self.health, &requester)
+                        .await
                 }
                 "fetch" => {
                     let args = arguments(&tool, args)?;

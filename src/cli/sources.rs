@@ -20,11 +20,14 @@ use switchboard_plugin_api::Manifest;
 use switchboard_plugin_api::source::{CHECK, SIGN_IN, SIGN_OUT};
 
 use super::SourcesCommand;
+use crate::audit::Target;
 use crate::config::{ConnectorConfig, EMBEDDED_DEFAULT, Loaded, Source, edit};
 use crate::hub::Hub;
+use crate::plugin::services::kept_prefix;
 use crate::requester::{LocalReport, Requester};
 use crate::secrets::{Names, Reference, Resolver, Store};
 use crate::session::SessionInfo;
+use crate::state::Outcome;
 
 /// The longest a sign-in may take (a device code lasts 15 minutes).
 const SIGN_IN_LIMIT: Duration = Duration::from_secs(30 * 60);
@@ -54,9 +57,13 @@ pub async fn run(loaded: Loaded, command: SourcesCommand) -> Result<ExitCode> {
     }
 }
 
-/// The keyring entry `add` stores a source's secret under.
-pub fn secret_entry(source: &str, secret: &str) -> String {
-    format!("switchboard-source/{source}/{secret}")
+/// The keyring entry `add` stores a source's secret under, in the home of `names`.
+fn secret_entry(names: &Names, source: &str, secret: &str) -> String {
+    format!("{}{secret}", secret_prefix(names, source))
+}
+
+fn secret_prefix(names: &Names, source: &str) -> String {
+    format!("switchboard-source/{}/{source}/", names.scope())
 }
 
 /// The data-source connectors installed, by name.
@@ -108,7 +115,9 @@ fn list(loaded: &Loaded, as_json: bool) -> Result<ExitCode> {
                 let reference = section.and_then(|s| s.secrets.get(&declared.name));
                 let state = match reference.map(|r| (r, Reference::parse(r))) {
                     None => "not set".to_string(),
-                    Some((r, None)) => format!("{r:?} is not a ${{env:…}} or ${{keyring:…}} reference"),
+                    Some((r, None)) => {
+                        format!("{r:?} is not a ${{env:…}} or ${{keyring:…}} reference")
+                    }
                     Some((r, Some(parsed))) => match Resolver.resolve(&parsed) {
                         Ok(Some(_)) => format!("set ({r})"),
                         Ok(None) => format!("missing: {r} holds nothing"),
@@ -118,7 +127,7 @@ fn list(loaded: &Loaded, as_json: bool) -> Result<ExitCode> {
                 json!({"name": declared.name, "state": state})
             })
             .collect();
-        let prefix = format!("switchboard-plugin/{name}/");
+        let prefix = kept_prefix(&names.scope(), &name);
         let kept: Vec<&str> = listed
             .iter()
             .filter_map(|n| n.strip_prefix(prefix.as_str()))
@@ -264,7 +273,7 @@ fn add(loaded: &Loaded, name: &str, settings: &[String], wanted: &[String]) -> R
         let store = Store::open()?;
         let names = Names::in_state_dir(&loaded.home.state_dir);
         for (secret, value) in &values {
-            let entry = secret_entry(name, secret);
+            let entry = secret_entry(&names, name, secret);
             names
                 .insert(&entry)
                 .with_context(|| format!("listing {entry} in {}", names.path().display()))?;
@@ -277,8 +286,12 @@ fn add(loaded: &Loaded, name: &str, settings: &[String], wanted: &[String]) -> R
     }
     let edited = edit::set_connector(&text, name, &section_body(&section));
     let target = Source::File(path.clone());
-    let parsed = crate::config::parse(&edited, &target)
-        .map_err(|e| anyhow::anyhow!("internal: the edited file would not parse ({e}); {} is unchanged", path.display()))?;
+    let parsed = crate::config::parse(&edited, &target).map_err(|e| {
+        anyhow::anyhow!(
+            "internal: the edited file would not parse ({e}); {} is unchanged",
+            path.display()
+        )
+    })?;
     if parsed.connectors.get(name) != Some(&section) {
         bail!(
             "internal: the edited section reads back differently; {} is unchanged",
@@ -298,8 +311,7 @@ fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let temporary = path.with_extension("yaml.tmp");
-    std::fs::write(&temporary, text)
-        .with_context(|| format!("writing {}", temporary.display()))?;
+    std::fs::write(&temporary, text).with_context(|| format!("writing {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))
 }
 
@@ -317,10 +329,18 @@ fn section_body(section: &ConnectorConfig) -> String {
         line(&mut out, "prefix", &json!(prefix));
     }
     if let Some(timeout) = section.call_timeout {
-        line(&mut out, "call_timeout", &json!(timeout.get().as_secs_f64()));
+        line(
+            &mut out,
+            "call_timeout",
+            &json!(timeout.get().as_secs_f64()),
+        );
     }
     if let Some(timeout) = section.search_timeout {
-        line(&mut out, "search_timeout", &json!(timeout.get().as_secs_f64()));
+        line(
+            &mut out,
+            "search_timeout",
+            &json!(timeout.get().as_secs_f64()),
+        );
     }
     if let Some(trust) = section.trust_annotations {
         line(&mut out, "trust_annotations", &json!(trust));
@@ -418,7 +438,11 @@ fn first_text(result: &CallToolResult) -> String {
     result
         .content
         .iter()
-        .find_map(|block| block.as_text().map(|t| t.text.lines().next().unwrap_or("").to_string()))
+        .find_map(|block| {
+            block
+                .as_text()
+                .map(|t| t.text.lines().next().unwrap_or("").to_string())
+        })
         .unwrap_or_default()
 }
 
@@ -443,19 +467,42 @@ pub async fn call_on(
         "switchboard-cli/{}",
         env!("CARGO_PKG_VERSION")
     )));
+    let request_id = session.request_id(1);
     let requester =
-        Requester::local(session.request_id(1), session.asker(false)).with_local_report(report);
+        Requester::local(request_id.clone(), session.asker(false)).with_local_report(report);
     let limit = limit.unwrap_or_else(|| route.provider.call_timeout());
+    let arguments = crate::audit::arguments_text(&args);
+    let started = std::time::Instant::now();
     let call = route
         .provider
         .call_tool(route.local.clone(), args, requester.clone());
-    match tokio::time::timeout(limit, call).await {
-        Ok(outcome) => outcome.map_err(|e| anyhow::anyhow!("{name} {tool}: {e}")),
+    let outcome = match tokio::time::timeout(limit, call).await {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(e)) => Err((Outcome::Error, format!("{name} {tool}: {e}"))),
         Err(_) => {
             requester.cancellation().cancel();
-            bail!("{name} {tool}: no answer within {limit:?}; it was asked to stop")
+            Err((
+                Outcome::Timeout,
+                format!("{name} {tool}: no answer within {limit:?}; it was asked to stop"),
+            ))
         }
-    }
+    };
+    // Not through the approval gate (the person at the terminal asked), but on the record
+    // like every call.
+    let row = match &outcome {
+        Ok(result) if result.is_error == Some(true) => (Outcome::ToolError, None),
+        Ok(_) => (Outcome::Ok, None),
+        Err((kind, message)) => (*kind, Some(message.clone())),
+    };
+    let target = Target {
+        name: Some(&route.tool.name),
+        provider: Some(name),
+        arguments: Some(&arguments),
+        args_sha256: None,
+    };
+    hub.auditor
+        .record(&session, &request_id, "tools/call", target, row, started);
+    outcome.map_err(|(_, message)| anyhow::anyhow!(message))
 }
 
 fn why_not_callable(hub: &Hub, name: &str, tool: &str) -> String {
@@ -464,7 +511,9 @@ fn why_not_callable(hub: &Hub, name: &str, tool: &str) -> String {
         .iter()
         .find(|f| f.manifest.as_ref().is_some_and(|m| m.name == name));
     match plugin.map(|f| &f.status) {
-        None => format!("no connector named {name:?} is installed; `switchboard sources list` shows the data sources"),
+        None => format!(
+            "no connector named {name:?} is installed; `switchboard sources list` shows the data sources"
+        ),
         Some(crate::plugin::Status::Disabled) => format!(
             "{name} is not enabled: `switchboard sources add {name}` sets it up and turns it on"
         ),
@@ -519,8 +568,8 @@ async fn remove(loaded: Loaded, name: &str) -> Result<ExitCode> {
     }
     let store = Store::open()?;
     let names = Names::in_state_dir(&state_dir);
-    let ours = format!("switchboard-source/{name}/");
-    let kept = format!("switchboard-plugin/{name}/");
+    let ours = secret_prefix(&names, name);
+    let kept = kept_prefix(&names.scope(), name);
     let mut entries: Vec<String> = names
         .read()
         .unwrap_or_default()
@@ -605,7 +654,7 @@ mod tests {
         };
         section.secrets.insert(
             "client_secret".into(),
-            "${keyring:switchboard-source/outlook/client_secret}".into(),
+            "${keyring:switchboard-source/0a1b2c3d/outlook/client_secret}".into(),
         );
         let text = edit::set_connector(EMBEDDED_DEFAULT, "outlook", &section_body(&section));
         let parsed = crate::config::parse(&text, &Source::Embedded).unwrap();

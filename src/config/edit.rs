@@ -148,8 +148,7 @@ fn find_section(
         .unwrap_or(to);
     let mut end = next;
     if next < to {
-        while end > at + 1 && is_filler(&lines[end - 1]) && owns_comment(&lines[end - 1], indent)
-        {
+        while end > at + 1 && is_filler(&lines[end - 1]) && owns_comment(&lines[end - 1], indent) {
             end -= 1;
         }
     }
@@ -217,7 +216,9 @@ search:
     #[test]
     fn an_existing_section_is_replaced_with_its_comment_kept_and_its_neighbours_whole() {
         let out = set_connector(FILE, "files", "    enabled: false\n");
-        assert!(out.contains("  # Local files.\n  files:\n    enabled: false\n  # Shell.\n  shell:"));
+        assert!(
+            out.contains("  # Local files.\n  files:\n    enabled: false\n  # Shell.\n  shell:")
+        );
         assert!(!out.contains("roots"));
         assert!(out.contains("# The search.\nsearch:"));
     }
@@ -240,7 +241,11 @@ search:
             out,
             "log:\n  level: info\n\nconnectors:\n  box:\n    enabled: true\n"
         );
-        let out = set_connector("connectors: {}\nsearch:\n  default_limit: 3\n", "box", "    enabled: true\n");
+        let out = set_connector(
+            "connectors: {}\nsearch:\n  default_limit: 3\n",
+            "box",
+            "    enabled: true\n",
+        );
         assert_eq!(
             out,
             "connectors:\n  box:\n    enabled: true\nsearch:\n  default_limit: 3\n"

@@ -82,10 +82,11 @@ impl PluginHost {
     }
 }
 
-/// The keyring entry of the secret `name` that `plugin` keeps for itself: under a prefix of
-/// its own, so a plugin reaches neither another plugin's nor the person's entries. A name is
-/// letters, digits, `.`, `_` and `-`, at most 64 of them.
-pub fn kept_entry(plugin: &str, name: &str) -> Result<String, PluginError> {
+/// The keyring entry of the secret `name` that `plugin` keeps for itself in the home whose
+/// [`Names::scope`] is `scope`: under a prefix of its own, so a plugin reaches neither another
+/// plugin's nor the person's entries, nor its own in another home. A name is letters, digits,
+/// `.`, `_` and `-`, at most 64 of them.
+pub fn kept_entry(scope: &str, plugin: &str, name: &str) -> Result<String, PluginError> {
     let fits = !name.is_empty()
         && name.len() <= 64
         && name
@@ -99,7 +100,12 @@ pub fn kept_entry(plugin: &str, name: &str) -> Result<String, PluginError> {
             ),
         ));
     }
-    Ok(format!("switchboard-plugin/{plugin}/{name}"))
+    Ok(format!("{}{name}", kept_prefix(scope, plugin)))
+}
+
+/// What every entry `plugin` keeps in the home of `scope` starts with.
+pub fn kept_prefix(scope: &str, plugin: &str) -> String {
+    format!("switchboard-plugin/{scope}/{plugin}/")
 }
 
 fn host_failure(what: &str, e: impl std::fmt::Display) -> PluginError {
@@ -225,7 +231,7 @@ impl RawHost for PluginHost {
 
     fn kept_secret(&self, name: RStr<'_>) -> RResult<ROption<RString>, PluginError> {
         contain("kept_secret", || {
-            let entry = match kept_entry(&self.plugin, name.as_str()) {
+            let entry = match kept_entry(&self.names.scope(), &self.plugin, name.as_str()) {
                 Ok(entry) => entry,
                 Err(e) => return RErr(e),
             };
@@ -238,7 +244,7 @@ impl RawHost for PluginHost {
 
     fn keep_secret(&self, name: RStr<'_>, value: RStr<'_>) -> RResult<(), PluginError> {
         contain("keep_secret", || {
-            let entry = match kept_entry(&self.plugin, name.as_str()) {
+            let entry = match kept_entry(&self.names.scope(), &self.plugin, name.as_str()) {
                 Ok(entry) => entry,
                 Err(e) => return RErr(e),
             };
@@ -256,7 +262,7 @@ impl RawHost for PluginHost {
 
     fn forget_secret(&self, name: RStr<'_>) -> RResult<(), PluginError> {
         contain("forget_secret", || {
-            let entry = match kept_entry(&self.plugin, name.as_str()) {
+            let entry = match kept_entry(&self.names.scope(), &self.plugin, name.as_str()) {
                 Ok(entry) => entry,
                 Err(e) => return RErr(e),
             };
@@ -378,8 +384,8 @@ mod tests {
     #[test]
     fn a_kept_secret_stays_under_its_plugin_s_prefix_whatever_its_name_says() {
         assert_eq!(
-            kept_entry("outlook", "token.v2_a-b").unwrap(),
-            "switchboard-plugin/outlook/token.v2_a-b"
+            kept_entry("0a1b2c3d", "outlook", "token.v2_a-b").unwrap(),
+            "switchboard-plugin/0a1b2c3d/outlook/token.v2_a-b"
         );
         for hostile in [
             "",
@@ -391,12 +397,12 @@ mod tests {
             "x}",
             &"a".repeat(65),
         ] {
-            let error = kept_entry("outlook", hostile).unwrap_err();
+            let error = kept_entry("0a1b2c3d", "outlook", hostile).unwrap_err();
             assert!(
                 error.message.contains("cannot name a kept secret"),
                 "{hostile:?}"
             );
         }
-        assert!(kept_entry("outlook", &"a".repeat(64)).is_ok());
+        assert!(kept_entry("0a1b2c3d", "outlook", &"a".repeat(64)).is_ok());
     }
 }

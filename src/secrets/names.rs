@@ -29,6 +29,17 @@ impl Names {
         &self.path
     }
 
+    /// Eight hex digits naming this home among the homes of one user (from its state folder's
+    /// path), for the keyring entries switchboard makes itself (a plugin's kept tokens, a
+    /// source's secrets): the keyring is the user's, shared by every home, and two homes (a
+    /// second profile, a test suite) must not sign each other out.
+    pub fn scope(&self) -> String {
+        use sha2::Digest;
+        let folder = self.path.parent().unwrap_or(&self.path);
+        let digest = sha2::Sha256::digest(folder.to_string_lossy().as_bytes());
+        hex::encode(&digest[..4])
+    }
+
     /// Every name on the list (none when there is no file yet).
     pub fn read(&self) -> std::io::Result<BTreeSet<String>> {
         match std::fs::read(&self.path) {

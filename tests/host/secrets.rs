@@ -188,8 +188,9 @@ fn keyutils_outside_a_login_session_stores_reads_lists_and_deletes() {
 }
 
 /// A plugin keeps a token of its own (interface 1.2): it lands in the kernel keyring under
-/// the plugin's prefix, another process reads it back, signing out removes it, and the value
-/// is nowhere else: not in the home folder, the log, the database or any output.
+/// the plugin's prefix in this home, another process reads it back, another home does not,
+/// signing out removes it, and the value is nowhere else: not in the home folder, the log,
+/// the database or any output.
 #[test]
 fn a_secret_a_plugin_keeps_is_in_the_keyring_under_its_name_and_nowhere_else() {
     if !keyutils_available() {
@@ -212,15 +213,29 @@ fn a_secret_a_plugin_keeps_is_in_the_keyring_under_its_name_and_nowhere_else() {
         stdout(&kept),
         stderr(&kept)
     );
-    // Where it lives: the plugin's prefix, as keyctl in another process sees it.
-    let print = keyctl_in_login("keyctl print %user:switchboard:switchboard-plugin/probe/token");
-    assert_eq!(String::from_utf8_lossy(&print.stdout).trim_end(), value);
-    // `secrets list` shows it, by name only.
+    // `secrets list` shows it, by name only: under the plugin's prefix in this home.
     let list = run_with(&mut keyutils(&home), &["secrets", "list"], None);
+    let entry = stdout(&list)
+        .lines()
+        .find_map(|line| line.trim().strip_suffix("  stored"))
+        .filter(|entry| entry.starts_with("switchboard-plugin/") && entry.ends_with("/probe/token"))
+        .unwrap_or_else(|| panic!("no kept entry listed:\n{}", stdout(&list)))
+        .to_string();
+    // Where it lives, as keyctl in another process sees it.
+    let print = keyctl_in_login(&format!("keyctl print %user:switchboard:{entry}"));
+    assert_eq!(String::from_utf8_lossy(&print.stdout).trim_end(), value);
+    // Another home does not see it: kept tokens are per home.
+    let other = Home::new("connectors:\n  probe:\n    enabled: true\n");
+    other.install(Plugin::Probe);
+    let elsewhere = run_with(
+        &mut keyutils(&other),
+        &["call", "probe__keep_token", "--args", "{}"],
+        None,
+    );
     assert!(
-        stdout(&list).contains("switchboard-plugin/probe/token  stored"),
+        stdout(&elsewhere).contains("none kept"),
         "{}",
-        stdout(&list)
+        stdout(&elsewhere)
     );
     // A new process reads it back.
     let again = call("{}");
@@ -237,7 +252,7 @@ fn a_secret_a_plugin_keeps_is_in_the_keyring_under_its_name_and_nowhere_else() {
         stdout(&forgotten),
         stderr(&forgotten)
     );
-    let gone = keyctl_in_login("keyctl print %user:switchboard:switchboard-plugin/probe/token");
+    let gone = keyctl_in_login(&format!("keyctl print %user:switchboard:{entry}"));
     assert!(!gone.status.success(), "the key is removed");
     let listed = run_with(&mut keyutils(&home), &["secrets", "list"], None);
     assert!(

@@ -21,6 +21,12 @@ pub enum Plugin {
     Fixture,
     /// `tests/plugins/probe`.
     Probe,
+    /// `plugins/outlook`.
+    Outlook,
+    /// `plugins/box`.
+    Box,
+    /// `plugins/snowflake`.
+    Snowflake,
     /// The probe plugin's source built against plugin-api 1.0 (an older minor version).
     CompatOlderMinor,
     /// Built against plugin-api 2.0 (another major version).
@@ -104,6 +110,12 @@ fn workspace_plugins() -> &'static HashMap<String, PathBuf> {
                 "switchboard-fixture",
                 "-p",
                 "switchboard-probe",
+                "-p",
+                "switchboard-outlook",
+                "-p",
+                "switchboard-box",
+                "-p",
+                "switchboard-snowflake",
             ],
         )
     })
@@ -115,6 +127,9 @@ pub fn plugin_library(plugin: Plugin) -> PathBuf {
         Plugin::Files => "switchboard_files",
         Plugin::Fixture => "switchboard_fixture",
         Plugin::Probe => "switchboard_probe",
+        Plugin::Outlook => "switchboard_outlook",
+        Plugin::Box => "switchboard_box",
+        Plugin::Snowflake => "switchboard_snowflake",
         Plugin::CompatOlderMinor => return compat_library("v1_0"),
         Plugin::CompatNewerMajor => return compat_library("v2"),
         Plugin::CompatBrokenLayout => return compat_library("broken"),
