@@ -15,5 +15,6 @@ mod search;
 mod secrets;
 mod servers;
 mod session;
+mod sources;
 mod support;
 mod wire;

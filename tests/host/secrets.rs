@@ -57,7 +57,7 @@ fn home_with_reference(entry: &str) -> Home {
 }
 
 /// `switchboard` with `env` set, `stdin` fed in.
-fn run_with(command: &mut Command, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn run_with(command: &mut Command, args: &[&str], stdin: Option<&str>) -> Output {
     command
         .args(args)
         .stdin(Stdio::piped())
@@ -73,7 +73,7 @@ fn run_with(command: &mut Command, args: &[&str], stdin: Option<&str>) -> Output
 }
 
 /// No file under `folder` holds `value`.
-fn nowhere_in(folder: &Path, value: &str) {
+pub(crate) fn nowhere_in(folder: &Path, value: &str) {
     for entry in std::fs::read_dir(folder).into_iter().flatten() {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -89,7 +89,7 @@ fn nowhere_in(folder: &Path, value: &str) {
 }
 
 /// The kernel keyring, chosen explicitly (a developer's desktop may have a Secret Service).
-fn keyutils(home: &Home) -> Command {
+pub(crate) fn keyutils(home: &Home) -> Command {
     let mut command = home.command();
     command
         .env("SWITCHBOARD_SECRET_STORE", "keyutils")
@@ -99,7 +99,7 @@ fn keyutils(home: &Home) -> Command {
 
 /// `script` (keyctl commands) in a fresh session keyring with `@u` linked in, as pam_keyinit
 /// sets up a login: the user's keys are possessed there, whatever the test runs in.
-fn keyctl_in_login(script: &str) -> Output {
+pub(crate) fn keyctl_in_login(script: &str) -> Output {
     Command::new("keyctl")
         .args([
             "session",
@@ -112,7 +112,7 @@ fn keyctl_in_login(script: &str) -> Output {
         .unwrap()
 }
 
-fn keyutils_available() -> bool {
+pub(crate) fn keyutils_available() -> bool {
     if !runs("keyctl", &["show", "@u"]) {
         unavailable("keyctl (Debian's keyutils) is missing or the kernel keyring is refused");
         return false;
