@@ -161,7 +161,12 @@ impl Api {
         }
     }
 
-    fn request(&self, target: &Target, retrying: bool, authorization: &str) -> Result<Request, Error> {
+    fn request(
+        &self,
+        target: &Target,
+        retrying: bool,
+        authorization: &str,
+    ) -> Result<Request, Error> {
         let mut url = format!("{}{}", self.base, target.path);
         if let Some(id) = target.request_id {
             let join = if url.contains('?') { '&' } else { '?' };
@@ -177,7 +182,10 @@ impl Api {
         };
         let request = request
             .header("authorization", authorization)
-            .header("x-snowflake-authorization-token-type", self.auth.token_type())
+            .header(
+                "x-snowflake-authorization-token-type",
+                self.auth.token_type(),
+            )
             .header("accept", "application/json");
         match &target.body {
             Some(body) => Ok(request.json(body)?),

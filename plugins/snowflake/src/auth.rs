@@ -157,9 +157,12 @@ impl Auth {
     }
 
     fn secret(&self, name: &str) -> Result<Option<String>, Error> {
-        self.host
-            .secret(name)
-            .map_err(|e| Error::Credential(format!("the secret `{name}` could not be read: {}", e.message)))
+        self.host.secret(name).map_err(|e| {
+            Error::Credential(format!(
+                "the secret `{name}` could not be read: {}",
+                e.message
+            ))
+        })
     }
 
     fn token(&self) -> Result<String, Error> {

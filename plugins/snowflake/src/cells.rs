@@ -17,7 +17,10 @@ pub fn decode(column: &RowType, raw: Option<&str>) -> Value {
         "fixed" if column.scale.unwrap_or(0) == 0 => integer(raw),
         "fixed" | "real" | "float" | "double" => float(raw),
         "boolean" => boolean(raw),
-        "date" => raw.parse::<i64>().ok().map(|days| Value::String(date(days))),
+        "date" => raw
+            .parse::<i64>()
+            .ok()
+            .map(|days| Value::String(date(days))),
         "time" => nanos(raw).map(|n| Value::String(time_of_day(n.rem_euclid(DAY_NANOS)))),
         "timestamp_ntz" => nanos(raw).map(|n| Value::String(timestamp(n, None))),
         "timestamp_ltz" => nanos(raw).map(|n| Value::String(timestamp(n, Some(0)))),
@@ -84,9 +87,8 @@ fn date(days: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524
-        - day_of_era / 146_096)
-        / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * mp + 2) / 5 + 1;
@@ -180,7 +182,11 @@ mod tests {
         assert_eq!(cell("fixed", 0, big), json!(big), "38 digits stay exact");
         assert_eq!(cell("FIXED", 2, "1234.50"), json!(1234.5));
         assert_eq!(cell("real", 0, "0.25"), json!(0.25));
-        assert_eq!(cell("real", 0, "NaN"), json!("NaN"), "no JSON number for it");
+        assert_eq!(
+            cell("real", 0, "NaN"),
+            json!("NaN"),
+            "no JSON number for it"
+        );
         assert_eq!(decode(&column("fixed", 0), None), Value::Null);
     }
 

@@ -159,7 +159,10 @@ impl SearchConfig {
             return self.columns.clone();
         }
         let mut columns = vec![self.id_column.clone()];
-        for column in [&self.title_column, &self.text_column].into_iter().flatten() {
+        for column in [&self.title_column, &self.text_column]
+            .into_iter()
+            .flatten()
+        {
             if !columns.contains(column) {
                 columns.push(column.clone());
             }
@@ -191,6 +194,13 @@ impl Settings for Config {
                 "account {account:?} is not an account identifier (letters, digits, - _ .)"
             ));
         }
+        // The schema's bounds, again: the host validates with them, a direct caller may not.
+        if !(1..=604_800).contains(&self.statement_timeout) {
+            return Err("statement_timeout must be 1 to 604800 seconds".to_string());
+        }
+        if !(1..=100_000).contains(&self.max_rows) {
+            return Err("max_rows must be 1 to 100000".to_string());
+        }
         for (name, url) in [("api_url", &self.api_url), ("auth_url", &self.auth_url)] {
             if let Some(url) = url {
                 url_ok(name, url)?;
@@ -198,8 +208,9 @@ impl Settings for Config {
         }
         if self.auth == AuthMode::KeyPair {
             if self.user.as_deref().is_none_or(str::is_empty) {
-                return Err("auth: key_pair needs user (the Snowflake user the key belongs to)"
-                    .to_string());
+                return Err(
+                    "auth: key_pair needs user (the Snowflake user the key belongs to)".to_string(),
+                );
             }
             if self.jwt_account().is_none() {
                 return Err("auth: key_pair needs account (the JWT names it)".to_string());

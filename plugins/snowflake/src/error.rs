@@ -26,7 +26,9 @@ pub enum Error {
         todo: String,
     },
     /// The statement failed in Snowflake (`422`, or a `400` about the request).
-    #[error("Snowflake could not run the statement (error {code}, SQL state {sql_state}): {message}")]
+    #[error(
+        "Snowflake could not run the statement (error {code}, SQL state {sql_state}): {message}"
+    )]
     Sql {
         code: String,
         sql_state: String,

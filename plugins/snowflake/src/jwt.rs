@@ -80,13 +80,17 @@ impl KeyPair {
                 format!("the secret private_key is not a readable PKCS#8 RSA key ({e})")
             })?
         } else if pem.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
-            return Err("the secret private_key is a PKCS#1 key: convert it to PKCS#8 with \
+            return Err(
+                "the secret private_key is a PKCS#1 key: convert it to PKCS#8 with \
                         `openssl pkcs8 -topk8 -nocrypt -in rsa_key.pem -out rsa_key.p8`"
-                .to_string());
+                    .to_string(),
+            );
         } else {
-            return Err("the secret private_key is not a PEM private key (it must start \
+            return Err(
+                "the secret private_key is not a PEM private key (it must start \
                         with -----BEGIN PRIVATE KEY-----)"
-                .to_string());
+                    .to_string(),
+            );
         };
         let public = key
             .to_public_key()
@@ -156,7 +160,7 @@ mod tests {
         let claims = pair.claims(1_000);
         assert_eq!(claims.sub, "TESTORG-TEST.SWITCHBOARD");
         assert_eq!((claims.iat, claims.exp), (1_000, 1_000 + LIFETIME));
-        assert!(LIFETIME <= 3_600);
+        const { assert!(LIFETIME <= 3_600) };
         let token = pair.sign(&claims).unwrap();
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
@@ -175,13 +179,16 @@ mod tests {
         assert_eq!(plain.issuer(), opened.issuer());
         let missing = KeyPair::from_pem(ENCRYPTED, None, "a", "u").err().unwrap();
         assert!(missing.contains("private_key_passphrase"), "{missing}");
-        let wrong = KeyPair::from_pem(ENCRYPTED, Some("battery"), "a", "u").err().unwrap();
+        let wrong = KeyPair::from_pem(ENCRYPTED, Some("battery"), "a", "u")
+            .err()
+            .unwrap();
         assert!(wrong.contains("could not be decrypted"), "{wrong}");
     }
 
     #[test]
     fn keys_in_other_forms_are_refused_without_showing_them() {
-        let pkcs1 = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretbits\n-----END RSA PRIVATE KEY-----";
+        let pkcs1 =
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretbits\n-----END RSA PRIVATE KEY-----";
         let said = KeyPair::from_pem(pkcs1, None, "a", "u").err().unwrap();
         assert!(said.contains("openssl pkcs8 -topk8"), "{said}");
         assert!(!said.contains("secretbits"));

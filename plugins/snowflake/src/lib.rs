@@ -30,7 +30,9 @@ pub mod wire;
 
 use serde_json::Value;
 use switchboard_plugin_api::model::{Catalog, Document, JsonObject, SearchHit, SearchRequest};
-use switchboard_plugin_api::{Call, Connector, Host, Manifest, PluginError, Settings, ToolResult, Tools};
+use switchboard_plugin_api::{
+    Call, Connector, Host, Manifest, PluginError, Settings, ToolResult, Tools,
+};
 
 use crate::api::Api;
 use crate::auth::{Auth, PASSPHRASE, PRIVATE_KEY, TOKEN};
@@ -71,10 +73,7 @@ impl Connector for Snowflake {
             .data_source("Snowflake")
             .opt_in()
             .config_schema(Config::schema())
-            .secret(
-                TOKEN,
-                "A Snowflake programmatic access token (auth: token)",
-            )
+            .secret(TOKEN, "A Snowflake programmatic access token (auth: token)")
             .secret(
                 PRIVATE_KEY,
                 "The PKCS#8 PEM private key of the user's key pair (auth: key_pair)",
@@ -102,12 +101,23 @@ impl Connector for Snowflake {
         }
     }
 
-    fn call_tool(&self, name: &str, args: JsonObject, call: &Call) -> Result<ToolResult, PluginError> {
+    fn call_tool(
+        &self,
+        name: &str,
+        args: JsonObject,
+        call: &Call,
+    ) -> Result<ToolResult, PluginError> {
         self.tools.call(self, name, args, call)
     }
 
     fn search(&self, request: SearchRequest, call: &Call) -> Result<Vec<SearchHit>, PluginError> {
-        Ok(search::search(&self.api, &self.config, &request.query, request.limit, call)?)
+        Ok(search::search(
+            &self.api,
+            &self.config,
+            &request.query,
+            request.limit,
+            call,
+        )?)
     }
 
     fn fetch(&self, id: &str, call: &Call) -> Result<Document, PluginError> {
@@ -119,3 +129,5 @@ switchboard_plugin_api::export_connector!(Snowflake);
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tools_tests;

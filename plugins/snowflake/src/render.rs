@@ -79,8 +79,14 @@ mod tests {
     fn a_table_aligns_cuts_and_says_when_rows_were_left_out() {
         let rows = Rows {
             columns: vec![
-                Column { name: "ID".into(), kind: "fixed".into() },
-                Column { name: "TITLE".into(), kind: "text".into() },
+                Column {
+                    name: "ID".into(),
+                    kind: "fixed".into(),
+                },
+                Column {
+                    name: "TITLE".into(),
+                    kind: "text".into(),
+                },
             ],
             rows: vec![
                 vec![json!(1), json!("Budget\nreview")],
@@ -93,7 +99,10 @@ mod tests {
         };
         let text = table(&rows);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0].trim_end(), format!("ID | {:<61}", "TITLE").trim_end());
+        assert_eq!(
+            lines[0].trim_end(),
+            format!("ID | {:<61}", "TITLE").trim_end()
+        );
         assert_eq!(lines[2], "1  | Budget review");
         assert_eq!(lines[3], "22 | NULL");
         assert!(lines[4].ends_with('…') && lines[4].chars().count() == 5 + 61);

@@ -148,8 +148,7 @@ pub fn fetch(api: &Api, config: &Config, id: &str, call: &Call) -> Result<Docume
     }
     let Some(table) = &search.table else {
         return Err(Error::NotConfigured(
-            "fetch needs search.table, the table whose search.id_column keys the rows"
-                .to_string(),
+            "fetch needs search.table, the table whose search.id_column keys the rows".to_string(),
         ));
     };
     let (database, schema) = search.place(config);

@@ -36,7 +36,9 @@ impl std::fmt::Display for Refusal {
 }
 
 /// First keywords of statements that only read.
-const READING: [&str; 7] = ["SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "LIST"];
+const READING: [&str; 7] = [
+    "SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "LIST",
+];
 
 /// One piece of a statement, comments and whitespace dropped.
 #[derive(Debug, PartialEq)]
@@ -131,7 +133,11 @@ pub fn check_read_only(sql: &str) -> Result<(), Refusal> {
         .ok_or_else(|| Refusal::Malformed("there is no statement".to_string()))?;
     let keyword = match &tokens[start] {
         Token::Word(word) => word.as_str(),
-        _ => return Err(Refusal::Malformed("it does not start with a keyword".to_string())),
+        _ => {
+            return Err(Refusal::Malformed(
+                "it does not start with a keyword".to_string(),
+            ));
+        }
     };
     let keyword = if keyword == "LS" { "LIST" } else { keyword };
     if !READING.contains(&keyword) {
@@ -150,13 +156,19 @@ fn check_with(tokens: &[Token]) -> Result<(), Refusal> {
     loop {
         match tokens.get(i) {
             Some(Token::Word(_) | Token::Quoted) => i += 1,
-            _ => return Err(Refusal::Malformed("WITH names no common table expression".to_string())),
+            _ => {
+                return Err(Refusal::Malformed(
+                    "WITH names no common table expression".to_string(),
+                ));
+            }
         }
         if tokens.get(i) == Some(&Token::Symbol('(')) {
             i = after_parentheses(tokens, i)?;
         }
         if tokens.get(i) != Some(&Token::Word("AS".to_string())) {
-            return Err(Refusal::Malformed("a common table expression lacks AS".to_string()));
+            return Err(Refusal::Malformed(
+                "a common table expression lacks AS".to_string(),
+            ));
         }
         i += 1;
         if tokens.get(i) != Some(&Token::Symbol('(')) {
@@ -175,7 +187,9 @@ fn check_with(tokens: &[Token]) -> Result<(), Refusal> {
             Some(Token::Word(word)) if word == "SELECT" => Ok(()),
             Some(Token::Symbol('(')) => Ok(()),
             Some(Token::Word(word)) => Err(Refusal::Writes(format!("WITH … {word}"))),
-            _ => Err(Refusal::Malformed("WITH is not followed by a SELECT".to_string())),
+            _ => Err(Refusal::Malformed(
+                "WITH is not followed by a SELECT".to_string(),
+            )),
         };
     }
 }
@@ -195,7 +209,9 @@ fn after_parentheses(tokens: &[Token], open: usize) -> Result<usize, Refusal> {
             _ => {}
         }
     }
-    Err(Refusal::Malformed("a parenthesis is never closed".to_string()))
+    Err(Refusal::Malformed(
+        "a parenthesis is never closed".to_string(),
+    ))
 }
 
 #[cfg(test)]
@@ -233,18 +249,32 @@ mod tests {
             ("  UPDATE t SET a = 1", "UPDATE"),
             ("/* SELECT */ DROP TABLE t", "DROP"),
             ("-- SELECT\nCREATE TABLE t (a int)", "CREATE"),
-            ("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE", "MERGE"),
+            (
+                "MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE",
+                "MERGE",
+            ),
             ("CALL proc()", "CALL"),
             ("GRANT ROLE r TO USER u", "GRANT"),
             ("USE ROLE ACCOUNTADMIN", "USE"),
             ("COPY INTO t FROM @s", "COPY"),
-            ("WITH p AS PROCEDURE () RETURNS INT LANGUAGE SQL AS $$ x $$ CALL p()", "WITH … AS PROCEDURE"),
+            (
+                "WITH p AS PROCEDURE () RETURNS INT LANGUAGE SQL AS $$ x $$ CALL p()",
+                "WITH … AS PROCEDURE",
+            ),
             ("WITH a AS (SELECT 1) DELETE FROM t", "WITH … DELETE"),
         ] {
-            assert_eq!(check_read_only(sql), Err(Refusal::Writes(keyword.to_string())), "{sql}");
+            assert_eq!(
+                check_read_only(sql),
+                Err(Refusal::Writes(keyword.to_string())),
+                "{sql}"
+            );
         }
         let said = Refusal::Writes("DELETE".to_string()).to_string();
-        assert!(said.contains("this statement changes data: use `execute`, which asks the person first"));
+        assert!(
+            said.contains(
+                "this statement changes data: use `execute`, which asks the person first"
+            )
+        );
     }
 
     #[test]
@@ -262,8 +292,21 @@ mod tests {
 
     #[test]
     fn text_that_never_ends_or_holds_nothing_is_refused() {
-        for sql in ["", "  ;  ", "-- only a comment", "SELECT 'open", "SELECT /* open", "SELECT $$ open", "SELECT \"open", "( )", "WITH a AS (SELECT 1"] {
-            assert!(matches!(check_read_only(sql), Err(Refusal::Malformed(_))), "{sql}");
+        for sql in [
+            "",
+            "  ;  ",
+            "-- only a comment",
+            "SELECT 'open",
+            "SELECT /* open",
+            "SELECT $$ open",
+            "SELECT \"open",
+            "( )",
+            "WITH a AS (SELECT 1",
+        ] {
+            assert!(
+                matches!(check_read_only(sql), Err(Refusal::Malformed(_))),
+                "{sql}"
+            );
         }
     }
 }

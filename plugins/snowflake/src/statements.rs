@@ -21,7 +21,9 @@ use crate::api::{Api, Target, sleep_unless};
 use crate::cells::decode;
 use crate::config::Config;
 use crate::error::Error;
-use crate::wire::{Binding, IN_PROGRESS, MetaData, Partition, ResultSet, RowType, StatementBody, Status};
+use crate::wire::{
+    Binding, IN_PROGRESS, MetaData, Partition, ResultSet, RowType, StatementBody, Status,
+};
 
 /// The first pause between two polls of a running statement; doubled up to [`POLL_MAX`].
 const POLL_FIRST: Duration = Duration::from_millis(100);
@@ -109,8 +111,12 @@ fn wait_for(api: &Api, handle: &str, timeout: u64, call: &Call) -> Result<Result
             None,
             &format!("statement {handle} is still running in Snowflake"),
         );
-        let waited = sleep_unless(pause, &stopped)
-            .and_then(|()| api.send(&Target::get(format!("/api/v2/statements/{handle}")), Some(call)));
+        let waited = sleep_unless(pause, &stopped).and_then(|()| {
+            api.send(
+                &Target::get(format!("/api/v2/statements/{handle}")),
+                Some(call),
+            )
+        });
         let response = match waited {
             Err(Error::Cancelled) => {
                 cancel(api, handle);
@@ -212,7 +218,11 @@ fn parse_result(response: &Response) -> Result<ResultSet, Error> {
 /// A statement handle as Snowflake makes them (a UUID), safe in a URL path.
 fn checked_handle(handle: Option<&str>) -> Result<String, Error> {
     match handle {
-        Some(h) if !h.is_empty() && h.len() <= 64 && h.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
+        Some(h)
+            if !h.is_empty()
+                && h.len() <= 64
+                && h.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') =>
+        {
             Ok(h.to_string())
         }
         _ => Err(Error::Answer(

@@ -139,10 +139,13 @@ pub fn tools() -> Tools<Snowflake> {
             },
         )
         .add(
-            Tool::new("describe_table", "Describe a table's columns: name, type, nullability, default, keys, comment.")
-                .title("Describe a Snowflake table")
-                .output::<Rows>()
-                .annotations(ToolAnnotations::read_only()),
+            Tool::new(
+                "describe_table",
+                "Describe a table's columns: name, type, nullability, default, keys, comment.",
+            )
+            .title("Describe a Snowflake table")
+            .output::<Rows>()
+            .annotations(ToolAnnotations::read_only()),
             |s: &Snowflake, args: TableArgs, call: &Call| {
                 let sql = names(&[&args.database, &args.schema, &args.table])
                     .map(|q| format!("DESCRIBE TABLE {q}"));
@@ -150,21 +153,30 @@ pub fn tools() -> Tools<Snowflake> {
             },
         )
         .add(
-            Tool::new(SIGN_IN, "Say how this source signs in (a configured secret; nothing interactive).")
-                .title("Sign in to Snowflake")
-                .annotations(ToolAnnotations::read_only()),
+            Tool::new(
+                SIGN_IN,
+                "Say how this source signs in (a configured secret; nothing interactive).",
+            )
+            .title("Sign in to Snowflake")
+            .annotations(ToolAnnotations::read_only()),
             sign_in,
         )
         .add(
-            Tool::new(CHECK, "Run one cheap statement to check that Snowflake answers, and say as whom.")
-                .title("Check the Snowflake connection")
-                .annotations(ToolAnnotations::read_only()),
+            Tool::new(
+                CHECK,
+                "Run one cheap statement to check that Snowflake answers, and say as whom.",
+            )
+            .title("Check the Snowflake connection")
+            .annotations(ToolAnnotations::read_only()),
             check,
         )
         .add(
-            Tool::new(SIGN_OUT, "Forget what this source holds in memory (it keeps no tokens).")
-                .title("Sign out of Snowflake")
-                .annotations(ToolAnnotations::read_only()),
+            Tool::new(
+                SIGN_OUT,
+                "Forget what this source holds in memory (it keeps no tokens).",
+            )
+            .title("Sign out of Snowflake")
+            .annotations(ToolAnnotations::read_only()),
             sign_out,
         )
 }
@@ -190,7 +202,9 @@ fn answer(result: Result<Rows, Error>) -> Result<ToolResult, PluginError> {
 
 impl Snowflake {
     fn run(&self, sql: &str, max_rows: Option<u64>, call: &Call) -> Result<Rows, Error> {
-        let cap = max_rows.unwrap_or(self.config.max_rows).clamp(1, self.config.max_rows);
+        let cap = max_rows
+            .unwrap_or(self.config.max_rows)
+            .clamp(1, self.config.max_rows);
         let statement = Statement {
             sql,
             bindings: Vec::new(),
@@ -202,7 +216,11 @@ impl Snowflake {
         answer(self.run(&sql, None, call))
     }
 
-    fn listing_of(&self, sql: Result<String, Error>, call: &Call) -> Result<ToolResult, PluginError> {
+    fn listing_of(
+        &self,
+        sql: Result<String, Error>,
+        call: &Call,
+    ) -> Result<ToolResult, PluginError> {
         match sql {
             Ok(sql) => self.listing(sql, call),
             Err(error) => Ok(ToolResult::error(error.to_string())),

@@ -164,7 +164,9 @@ impl SnowflakeMock {
             Err(e) => panic!("register_key: {e}"),
         };
         let fingerprint = registered.fingerprint.clone();
-        lock(&self.data).keys.insert(user.to_uppercase(), registered);
+        lock(&self.data)
+            .keys
+            .insert(user.to_uppercase(), registered);
         fingerprint
     }
 
@@ -205,40 +207,62 @@ impl SnowflakeMock {
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"code": code, "message": message}))).into_response()
+    (
+        status,
+        axum::Json(json!({"code": code, "message": message})),
+    )
+        .into_response()
 }
 
 /// The switches and the credential, before any endpoint.
-fn gate(data: &mut Data, headers: &HeaderMap) -> Result<(), Response> {
+fn gate(data: &mut Data, headers: &HeaderMap) -> Option<Response> {
     if data.throttle.0 > 0 {
         data.throttle.0 -= 1;
-        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "000429", "Too many requests. Please retry after some time.");
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "000429",
+            "Too many requests. Please retry after some time.",
+        );
         if let Ok(value) = data.throttle.1.to_string().parse() {
             response.headers_mut().insert("retry-after", value);
         }
-        return Err(response);
+        return Some(response);
     }
     if headers.get("user-agent").is_none() {
-        return Err(error(StatusCode::BAD_REQUEST, "391903", "User-Agent header is required."));
+        return Some(error(
+            StatusCode::BAD_REQUEST,
+            "391903",
+            "User-Agent header is required.",
+        ));
     }
     let refused = match auth::identify(headers, PAT, ACCOUNT, &data.keys) {
         Ok(_) if data.refuse > 0 => {
             data.refuse -= 1;
-            Some((if headers.get("x-snowflake-authorization-token-type").is_some_and(|v| v == "KEYPAIR_JWT") {
-                ("390144", "JWT token is invalid.")
-            } else {
-                ("390303", "Programmatic access token is invalid.")
-            }, "refused by the switch".to_string()))
+            Some((
+                if headers
+                    .get("x-snowflake-authorization-token-type")
+                    .is_some_and(|v| v == "KEYPAIR_JWT")
+                {
+                    ("390144", "JWT token is invalid.")
+                } else {
+                    ("390303", "Programmatic access token is invalid.")
+                },
+                "refused by the switch".to_string(),
+            ))
         }
         Ok(_) => None,
         Err(refused) => Some(((refused.code, refused.message), refused.reason)),
     };
     match refused {
-        None => Ok(()),
+        None => None,
         Some(((code, message), reason)) => {
             data.refusals.push(reason);
             let id = format!("{:08x}-0000-4000-8000-000000000000", data.refusals.len());
-            Err(error(StatusCode::UNAUTHORIZED, code, &format!("{message} [{id}]")))
+            Some(error(
+                StatusCode::UNAUTHORIZED,
+                code,
+                &format!("{message} [{id}]"),
+            ))
         }
     }
 }
@@ -302,16 +326,29 @@ async fn submit(
     body: axum::body::Bytes,
 ) -> Response {
     let mut data = lock(&data);
-    if let Err(response) = gate(&mut data, &headers) {
+    if let Some(response) = gate(&mut data, &headers) {
         return response;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "391900", "Unable to parse the request body.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "391900",
+            "Unable to parse the request body.",
+        );
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let request_id = query.get("requestId").cloned();
     let retry = query.get("retry").is_some_and(|v| v == "true");
-    let earlier = request_id.as_ref().filter(|_| retry).and_then(|id| data.by_request.get(id)).cloned();
+    let earlier = request_id
+        .as_ref()
+        .filter(|_| retry)
+        .and_then(|id| data.by_request.get(id))
+        .cloned();
     data.submitted.push(Submitted {
         request_id: request_id.clone(),
         retry,
@@ -333,7 +370,10 @@ async fn submit(
         role: body["role"].as_str().unwrap_or(ROLE),
         warehouse: body["warehouse"].as_str().unwrap_or(WAREHOUSE),
     };
-    let context = (body["database"].as_str().unwrap_or(DATABASE), body["schema"].as_str().unwrap_or(SCHEMA));
+    let context = (
+        body["database"].as_str().unwrap_or(DATABASE),
+        body["schema"].as_str().unwrap_or(SCHEMA),
+    );
     let outcome = sql::answer(&data.catalog, statement, &bindings, &session, context);
     data.next += 1;
     let handle = format!("01bd{:04x}-0000-4000-8000-{:012x}", data.next, data.next);
@@ -341,11 +381,19 @@ async fn submit(
     data.by_request.insert(request_id.clone(), handle.clone());
     let asynchronous = query.get("async").is_some_and(|v| v == "true");
     let (columns, rows, polls_left) = match outcome {
-        Outcome::Fails(code, sql_state, message) => return failed(&handle, code, sql_state, &message),
+        Outcome::Fails(code, sql_state, message) => {
+            return failed(&handle, code, sql_state, &message);
+        }
         Outcome::Rows(columns, rows) => (columns, rows, u32::from(asynchronous)),
         Outcome::Slow(columns, rows) => (columns, rows, data.slow_polls.max(1)),
     };
-    let stored = Stored { columns, rows, polls_left, cancelled: false, request_id };
+    let stored = Stored {
+        columns,
+        rows,
+        polls_left,
+        cancelled: false,
+        request_id,
+    };
     data.results.insert(handle.clone(), stored);
     answer(&mut data, &handle, true)
 }
@@ -354,7 +402,11 @@ async fn submit(
 /// polls), cancelled, or done.
 fn answer(data: &mut Data, handle: &str, submitting: bool) -> Response {
     let Some(stored) = data.results.get_mut(handle) else {
-        return error(StatusCode::NOT_FOUND, "000709", &format!("Statement {handle} not found."));
+        return error(
+            StatusCode::NOT_FOUND,
+            "000709",
+            &format!("Statement {handle} not found."),
+        );
     };
     if stored.cancelled {
         return failed(handle, "000604", "57014", "SQL execution canceled");
@@ -377,29 +429,45 @@ async fn status(
     headers: HeaderMap,
 ) -> Response {
     let mut data = lock(&data);
-    if let Err(response) = gate(&mut data, &headers) {
+    if let Some(response) = gate(&mut data, &headers) {
         return response;
     }
     let Some(partition) = query.get("partition") else {
         return answer(&mut data, &handle, false);
     };
     let Some(stored) = data.results.get(&handle) else {
-        return error(StatusCode::NOT_FOUND, "000709", &format!("Statement {handle} not found."));
+        return error(
+            StatusCode::NOT_FOUND,
+            "000709",
+            &format!("Statement {handle} not found."),
+        );
     };
     let chunks: Vec<_> = stored.rows.chunks(PARTITION_ROWS).collect();
     match partition.parse::<usize>().ok().and_then(|n| chunks.get(n)) {
         Some(rows) => axum::Json(json!({"data": rows})).into_response(),
-        None => error(StatusCode::BAD_REQUEST, "391920", "Invalid partition number."),
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "391920",
+            "Invalid partition number.",
+        ),
     }
 }
 
-async fn cancel(State(data): State<Shared>, Path(handle): Path<String>, headers: HeaderMap) -> Response {
+async fn cancel(
+    State(data): State<Shared>,
+    Path(handle): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let mut data = lock(&data);
-    if let Err(response) = gate(&mut data, &headers) {
+    if let Some(response) = gate(&mut data, &headers) {
         return response;
     }
     let Some(stored) = data.results.get_mut(&handle) else {
-        return error(StatusCode::NOT_FOUND, "000709", &format!("Statement {handle} not found."));
+        return error(
+            StatusCode::NOT_FOUND,
+            "000709",
+            &format!("Statement {handle} not found."),
+        );
     };
     stored.cancelled = true;
     data.cancelled.push(handle.clone());
@@ -414,17 +482,25 @@ async fn search(
     body: axum::body::Bytes,
 ) -> Response {
     let mut data = lock(&data);
-    if let Err(response) = gate(&mut data, &headers) {
+    if let Some(response) = gate(&mut data, &headers) {
         return response;
     }
     let Some(service) = service.strip_suffix(":query") else {
         return error(StatusCode::NOT_FOUND, "390404", "Unknown endpoint.");
     };
     if (db.as_str(), schema.as_str(), service) != (DATABASE, SCHEMA, SEARCH_SERVICE) {
-        return error(StatusCode::NOT_FOUND, "399504", &format!("Cortex Search Service {service} does not exist or not authorized."));
+        return error(
+            StatusCode::NOT_FOUND,
+            "399504",
+            &format!("Cortex Search Service {service} does not exist or not authorized."),
+        );
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "399501", "Unable to parse the request body.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "399501",
+            "Unable to parse the request body.",
+        );
     };
     data.searches.push(body.clone());
     let Some(query) = body["query"].as_str() else {
@@ -432,33 +508,68 @@ async fn search(
     };
     let limit = body["limit"].as_u64().unwrap_or(10);
     if !(1..=1000).contains(&limit) {
-        return error(StatusCode::BAD_REQUEST, "399503", "limit must be between 1 and 1000.");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "399503",
+            "limit must be between 1 and 1000.",
+        );
     }
-    let Some(table) = data.catalog.iter().flat_map(|d| &d.schemas).flat_map(|s| &s.tables).find(|t| t.name == "DOCUMENTS") else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "000000", "the seed lost its documents");
+    let Some(table) = data
+        .catalog
+        .iter()
+        .flat_map(|d| &d.schemas)
+        .flat_map(|s| &s.tables)
+        .find(|t| t.name == "DOCUMENTS")
+    else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "000000",
+            "the seed lost its documents",
+        );
     };
     let columns: Vec<String> = match body["columns"].as_array() {
-        Some(list) => list.iter().filter_map(|c| c.as_str().map(str::to_string)).collect(),
+        Some(list) => list
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect(),
         None => vec!["BODY".to_string()],
     };
     let mut indexes = Vec::new();
     for column in &columns {
-        match table.columns.iter().position(|c| &c.name == column) {
+        match table.columns.iter().position(|c| c.name == column) {
             Some(at) => indexes.push(at),
-            None => return error(StatusCode::BAD_REQUEST, "399505", &format!("Column {column} is not in the service's source query.")),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "399505",
+                    &format!("Column {column} is not in the service's source query."),
+                );
+            }
         }
     }
-    let terms: Vec<String> = query.to_lowercase().split_whitespace().map(str::to_string).collect();
+    let terms: Vec<String> = query
+        .to_lowercase()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     let mut scored: Vec<(usize, &Vec<Option<String>>)> = table
         .rows
         .iter()
         .map(|row| {
-            let text = format!("{} {}", row[1].as_deref().unwrap_or(""), row[2].as_deref().unwrap_or("")).to_lowercase();
-            (terms.iter().map(|t| text.matches(t.as_str()).count()).sum(), row)
+            let text = format!(
+                "{} {}",
+                row[1].as_deref().unwrap_or(""),
+                row[2].as_deref().unwrap_or("")
+            )
+            .to_lowercase();
+            (
+                terms.iter().map(|t| text.matches(t.as_str()).count()).sum(),
+                row,
+            )
         })
         .filter(|(score, _)| *score > 0)
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
     let results: Vec<Value> = scored
         .iter()
         .take(limit as usize)
@@ -466,10 +577,16 @@ async fn search(
             let object: serde_json::Map<String, Value> = columns
                 .iter()
                 .zip(&indexes)
-                .map(|(name, &at)| (name.clone(), row[at].clone().map_or(Value::Null, Value::String)))
+                .map(|(name, &at)| {
+                    (
+                        name.clone(),
+                        row[at].clone().map_or(Value::Null, Value::String),
+                    )
+                })
                 .collect();
             Value::Object(object)
         })
         .collect();
-    axum::Json(json!({"results": results, "request_id": format!("search-{}", data.searches.len())})).into_response()
+    axum::Json(json!({"results": results, "request_id": format!("search-{}", data.searches.len())}))
+        .into_response()
 }

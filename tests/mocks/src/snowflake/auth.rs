@@ -25,7 +25,8 @@ pub struct Registered {
 
 /// Read a public key PEM and its fingerprint (`SHA256:` + base64 of the DER's SHA-256).
 pub fn register(pem: &str) -> Result<Registered, String> {
-    let key = PublicKey::from_public_key_pem(pem).map_err(|e| format!("not a public key PEM: {e}"))?;
+    let key =
+        PublicKey::from_public_key_pem(pem).map_err(|e| format!("not a public key PEM: {e}"))?;
     let der = key.to_public_key_der().map_err(|e| e.to_string())?;
     Ok(Registered {
         fingerprint: format!("SHA256:{}", STANDARD.encode(Sha256::digest(der.as_bytes()))),
@@ -70,23 +71,41 @@ pub fn identify(
 ) -> Result<Caller, Refused> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let Some(token) = header("authorization").and_then(|v| v.strip_prefix("Bearer ")) else {
-        return Err(refuse("390101", "Authorization header not found for the request or the format is invalid.", "no bearer token"));
+        return Err(refuse(
+            "390101",
+            "Authorization header not found for the request or the format is invalid.",
+            "no bearer token",
+        ));
     };
     match header("x-snowflake-authorization-token-type") {
         Some("PROGRAMMATIC_ACCESS_TOKEN") if token == pat => Ok(Caller::Pat),
-        Some("PROGRAMMATIC_ACCESS_TOKEN") => Err(refuse("390303", PAT_INVALID, "not the fixed token")),
-        Some("KEYPAIR_JWT") => verify(token, account, keys).map(Caller::Jwt).map_err(|reason| refuse("390144", JWT_INVALID, reason)),
-        other => Err(refuse("390303", "Invalid OAuth access token.", format!("token type {other:?}"))),
+        Some("PROGRAMMATIC_ACCESS_TOKEN") => {
+            Err(refuse("390303", PAT_INVALID, "not the fixed token"))
+        }
+        Some("KEYPAIR_JWT") => verify(token, account, keys)
+            .map(Caller::Jwt)
+            .map_err(|reason| refuse("390144", JWT_INVALID, reason)),
+        other => Err(refuse(
+            "390303",
+            "Invalid OAuth access token.",
+            format!("token type {other:?}"),
+        )),
     }
 }
 
 fn part(segment: &str) -> Result<Value, String> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|e| format!("base64url: {e}"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| format!("base64url: {e}"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("json: {e}"))
 }
 
 /// The user of a valid JWT, or why it is not.
-fn verify(token: &str, account: &str, keys: &HashMap<String, Registered>) -> Result<String, String> {
+fn verify(
+    token: &str,
+    account: &str,
+    keys: &HashMap<String, Registered>,
+) -> Result<String, String> {
     let parts: Vec<&str> = token.split('.').collect();
     let [header, claims, signature] = parts.as_slice() else {
         return Err("not three segments".to_string());
@@ -100,20 +119,31 @@ fn verify(token: &str, account: &str, keys: &HashMap<String, Registered>) -> Res
     if sub_account != account.to_uppercase() {
         return Err(format!("sub names account {sub_account}"));
     }
-    let registered = keys.get(user).ok_or_else(|| format!("no key registered for {user}"))?;
+    let registered = keys
+        .get(user)
+        .ok_or_else(|| format!("no key registered for {user}"))?;
     if claims["iss"].as_str() != Some(&format!("{sub}.{}", registered.fingerprint)) {
         return Err("iss does not carry the registered key's fingerprint".to_string());
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
-    let (iat, exp) = (claims["iat"].as_u64().ok_or("no iat")?, claims["exp"].as_u64().ok_or("no exp")?);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (iat, exp) = (
+        claims["iat"].as_u64().ok_or("no iat")?,
+        claims["exp"].as_u64().ok_or("no exp")?,
+    );
     if exp <= now {
         return Err("expired".to_string());
     }
     if exp.saturating_sub(iat) > 3_600 || iat > now + 60 {
         return Err("lifetime over an hour, or issued in the future".to_string());
     }
-    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|e| format!("signature base64url: {e}"))?;
-    let signature = Signature::try_from(signature.as_slice()).map_err(|e| format!("signature: {e}"))?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|e| format!("signature base64url: {e}"))?;
+    let signature =
+        Signature::try_from(signature.as_slice()).map_err(|e| format!("signature: {e}"))?;
     registered
         .key
         .verify(format!("{header}.{}", parts[1]).as_bytes(), &signature)

@@ -78,16 +78,76 @@ fn cells(values: &[&str]) -> Vec<Option<String>> {
 
 /// The documents: id, title, body, author, updated on (days since the epoch).
 const DOCUMENTS: [(&str, &str, &str, &str, &str); 10] = [
-    ("doc-01", "FY2027 budget proposal", "The proposed budget for fiscal 2027 raises cloud spend by 12% and freezes travel.", "Ana Ruiz", "20440"),
-    ("doc-02", "Q3 marketing budget review", "Marketing came in 4% under budget; the savings move to the Q4 launch.", "Ben Okafor", "20402"),
-    ("doc-03", "Warehouse sizing guide", "Start with an X-Small warehouse and scale up when queries queue.", "Chen Li", "20380"),
-    ("doc-04", "Hiring plan 2027", "Twelve engineering hires, paced to the approved budget envelope.", "Ana Ruiz", "20431"),
-    ("doc-05", "Incident report: ingestion lag", "A stuck Snowpipe delayed events by two hours on the 3rd.", "Dev Patel", "20410"),
-    ("doc-06", "Data retention policy", "Raw events are kept 90 days; aggregates for seven years.", "Chen Li", "20300"),
-    ("doc-07", "Cost allocation by team", "Credits are charged back to teams by warehouse tag, against each team's budget.", "Ben Okafor", "20425"),
-    ("doc-08", "Onboarding checklist", "Request a role, set up key-pair authentication, read the style guide.", "Dev Patel", "20350"),
-    ("doc-09", "Quarterly business review", "Revenue grew 8% quarter over quarter; churn held at 2%.", "Ana Ruiz", "20415"),
-    ("doc-10", "Vendor contract renewals", "Three contracts renew in March; legal reviews each before signing.", "Eve Martin", "20390"),
+    (
+        "doc-01",
+        "FY2027 budget proposal",
+        "The proposed budget for fiscal 2027 raises cloud spend by 12% and freezes travel.",
+        "Ana Ruiz",
+        "20440",
+    ),
+    (
+        "doc-02",
+        "Q3 marketing budget review",
+        "Marketing came in 4% under budget; the savings move to the Q4 launch.",
+        "Ben Okafor",
+        "20402",
+    ),
+    (
+        "doc-03",
+        "Warehouse sizing guide",
+        "Start with an X-Small warehouse and scale up when queries queue.",
+        "Chen Li",
+        "20380",
+    ),
+    (
+        "doc-04",
+        "Hiring plan 2027",
+        "Twelve engineering hires, paced to the approved budget envelope.",
+        "Ana Ruiz",
+        "20431",
+    ),
+    (
+        "doc-05",
+        "Incident report: ingestion lag",
+        "A stuck Snowpipe delayed events by two hours on the 3rd.",
+        "Dev Patel",
+        "20410",
+    ),
+    (
+        "doc-06",
+        "Data retention policy",
+        "Raw events are kept 90 days; aggregates for seven years.",
+        "Chen Li",
+        "20300",
+    ),
+    (
+        "doc-07",
+        "Cost allocation by team",
+        "Credits are charged back to teams by warehouse tag, against each team's budget.",
+        "Ben Okafor",
+        "20425",
+    ),
+    (
+        "doc-08",
+        "Onboarding checklist",
+        "Request a role, set up key-pair authentication, read the style guide.",
+        "Dev Patel",
+        "20350",
+    ),
+    (
+        "doc-09",
+        "Quarterly business review",
+        "Revenue grew 8% quarter over quarter; churn held at 2%.",
+        "Ana Ruiz",
+        "20415",
+    ),
+    (
+        "doc-10",
+        "Vendor contract renewals",
+        "Three contracts renew in March; legal reviews each before signing.",
+        "Eve Martin",
+        "20390",
+    ),
 ];
 
 fn documents() -> Table {
@@ -95,7 +155,10 @@ fn documents() -> Table {
         name: "DOCUMENTS",
         comment: "Team documents indexed by the DOCS_SEARCH Cortex Search service",
         columns: vec![
-            Column { nullable: false, ..col("ID", "text", 0) },
+            Column {
+                nullable: false,
+                ..col("ID", "text", 0)
+            },
             col("TITLE", "text", 0),
             col("BODY", "text", 0),
             col("AUTHOR", "text", 0),
@@ -114,7 +177,10 @@ fn events() -> Table {
         name: "EVENTS",
         comment: "Audit events",
         columns: vec![
-            Column { nullable: false, ..col("ID", "fixed", 0) },
+            Column {
+                nullable: false,
+                ..col("ID", "fixed", 0)
+            },
             col("KIND", "text", 0),
             col("AT", "timestamp_ntz", 9),
         ],

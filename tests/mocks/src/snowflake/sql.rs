@@ -96,14 +96,25 @@ fn several(statement: &str) -> bool {
         match (quote, c) {
             (None, '\'' | '"') => quote = Some(c),
             (Some(q), c) if c == q => quote = None,
-            (None, ';') => return !statement[i + 1..].trim().trim_matches(';').trim().is_empty(),
+            (None, ';') => {
+                return !statement[i + 1..]
+                    .trim()
+                    .trim_matches(';')
+                    .trim()
+                    .is_empty();
+            }
             _ => {}
         }
     }
     false
 }
 
-fn table<'a>(catalog: &'a [Database], names: &[String], default_db: &str, default_schema: &str) -> Option<&'a Table> {
+fn table<'a>(
+    catalog: &'a [Database],
+    names: &[String],
+    default_db: &str,
+    default_schema: &str,
+) -> Option<&'a Table> {
     let (db, schema, name) = match names {
         [db, schema, name] => (db.as_str(), schema.as_str(), name),
         [schema, name] => (default_db, schema.as_str(), name),
@@ -142,11 +153,24 @@ pub fn answer(
         return Outcome::Slow(vec![text("SYSTEM$WAIT")], vec![some(&["waited 1 seconds"])]);
     }
     if upper.contains("CURRENT_USER()") {
-        let columns = vec![text("CURRENT_USER()"), text("CURRENT_ROLE()"), text("CURRENT_WAREHOUSE()")];
-        return Outcome::Rows(columns, vec![some(&[session.user, session.role, session.warehouse])]);
+        let columns = vec![
+            text("CURRENT_USER()"),
+            text("CURRENT_ROLE()"),
+            text("CURRENT_WAREHOUSE()"),
+        ];
+        return Outcome::Rows(
+            columns,
+            vec![some(&[session.user, session.role, session.warehouse])],
+        );
     }
     if upper == "SHOW DATABASES" {
-        let columns = vec![text("created_on"), text("name"), text("is_default"), text("owner"), text("comment")];
+        let columns = vec![
+            text("created_on"),
+            text("name"),
+            text("is_default"),
+            text("owner"),
+            text("comment"),
+        ];
         let rows = catalog
             .iter()
             .map(|d| some(&["2026-01-01 00:00:00.000 -0800", d.name, "N", "SYSADMIN", ""]))
@@ -155,27 +179,72 @@ pub fn answer(
     }
     if let Some(rest) = upper.strip_prefix("SHOW SCHEMAS IN DATABASE ") {
         let (names, _) = idents(&trimmed[trimmed.len() - rest.len()..]);
-        let Some(db) = catalog.iter().find(|d| names.len() == 1 && d.name == names[0]) else {
+        let Some(db) = catalog
+            .iter()
+            .find(|d| names.len() == 1 && d.name == names[0])
+        else {
             return missing(&format!("Database '{}'", names.join(".")));
         };
-        let columns = vec![text("created_on"), text("name"), text("database_name"), text("owner"), text("comment")];
-        let rows = db.schemas.iter().map(|s| some(&["2026-01-01 00:00:00.000 -0800", s.name, db.name, "SYSADMIN", ""])).collect();
+        let columns = vec![
+            text("created_on"),
+            text("name"),
+            text("database_name"),
+            text("owner"),
+            text("comment"),
+        ];
+        let rows = db
+            .schemas
+            .iter()
+            .map(|s| {
+                some(&[
+                    "2026-01-01 00:00:00.000 -0800",
+                    s.name,
+                    db.name,
+                    "SYSADMIN",
+                    "",
+                ])
+            })
+            .collect();
         return Outcome::Rows(columns, rows);
     }
     if let Some(rest) = upper.strip_prefix("SHOW TABLES IN SCHEMA ") {
         let (names, _) = idents(&trimmed[trimmed.len() - rest.len()..]);
         let schema = match names.as_slice() {
-            [db, schema] => catalog.iter().find(|d| &d.name == db).and_then(|d| d.schemas.iter().find(|s| &s.name == schema)),
+            [db, schema] => catalog
+                .iter()
+                .find(|d| d.name == db)
+                .and_then(|d| d.schemas.iter().find(|s| s.name == schema)),
             _ => None,
         };
         let Some(schema) = schema else {
             return missing(&format!("Schema '{}'", names.join(".")));
         };
-        let columns = vec![text("created_on"), text("name"), text("database_name"), text("schema_name"), text("kind"), text("comment"), Column { kind: "fixed", ..text("rows") }];
+        let columns = vec![
+            text("created_on"),
+            text("name"),
+            text("database_name"),
+            text("schema_name"),
+            text("kind"),
+            text("comment"),
+            Column {
+                kind: "fixed",
+                ..text("rows")
+            },
+        ];
         let rows = schema
             .tables
             .iter()
-            .map(|t| some(&["2026-01-01 00:00:00.000 -0800", t.name, &names[0], schema.name, "TABLE", t.comment, &t.rows.len().to_string()]))
+            .map(|t| {
+                some(&[
+                    "2026-01-01 00:00:00.000 -0800",
+                    t.name,
+                    &names[0],
+                    schema.name,
+                    "TABLE",
+                    t.comment,
+                    &t.rows.len().to_string(),
+                ])
+            })
             .collect();
         return Outcome::Rows(columns, rows);
     }
@@ -185,7 +254,15 @@ pub fn answer(
             let Some(table) = table(catalog, &names, context.0, context.1) else {
                 return missing(&format!("Table '{}'", names.join(".")));
             };
-            let columns = vec![text("name"), text("type"), text("kind"), text("null?"), text("default"), text("primary key"), text("comment")];
+            let columns = vec![
+                text("name"),
+                text("type"),
+                text("kind"),
+                text("null?"),
+                text("default"),
+                text("primary key"),
+                text("comment"),
+            ];
             let rows = table
                 .columns
                 .iter()
@@ -195,7 +272,15 @@ pub fn answer(
                         ("text", _) => "VARCHAR(16777216)".to_string(),
                         (other, _) => other.to_uppercase(),
                     };
-                    some(&[c.name, &kind, "COLUMN", if c.nullable { "Y" } else { "N" }, "", if c.name == "ID" { "Y" } else { "N" }, ""])
+                    some(&[
+                        c.name,
+                        &kind,
+                        "COLUMN",
+                        if c.nullable { "Y" } else { "N" },
+                        "",
+                        if c.name == "ID" { "Y" } else { "N" },
+                        "",
+                    ])
                 })
                 .collect();
             return Outcome::Rows(columns, rows);
@@ -209,7 +294,10 @@ pub fn answer(
         if after.is_empty() {
             return Outcome::Rows(table.columns.clone(), table.rows.clone());
         }
-        let Some(condition) = after.strip_prefix("WHERE ").or_else(|| after.strip_prefix("where ")) else {
+        let Some(condition) = after
+            .strip_prefix("WHERE ")
+            .or_else(|| after.strip_prefix("where "))
+        else {
             return syntax(after);
         };
         let (column, tail) = idents(condition);
@@ -217,20 +305,52 @@ pub fn answer(
             return syntax(tail);
         }
         let Some(at) = table.columns.iter().position(|c| c.name == column[0]) else {
-            return Outcome::Fails("000904", "42000", format!("SQL compilation error: error line 1 at position 0\ninvalid identifier '{}'", column[0]));
+            return Outcome::Fails(
+                "000904",
+                "42000",
+                format!(
+                    "SQL compilation error: error line 1 at position 0\ninvalid identifier '{}'",
+                    column[0]
+                ),
+            );
         };
         let Some(value) = bindings.get("1").and_then(|b| b["value"].as_str()) else {
-            return Outcome::Fails("002049", "42601", "SQL compilation error: Bind variable ? not set.".to_string());
+            return Outcome::Fails(
+                "002049",
+                "42601",
+                "SQL compilation error: Bind variable ? not set.".to_string(),
+            );
         };
-        let rows = table.rows.iter().filter(|r| r[at].as_deref() == Some(value)).cloned().collect();
+        let rows = table
+            .rows
+            .iter()
+            .filter(|r| r[at].as_deref() == Some(value))
+            .cloned()
+            .collect();
         return Outcome::Rows(table.columns.clone(), rows);
     }
-    if let Some(n) = upper.strip_prefix("SELECT ").filter(|n| n.chars().all(|c| c.is_ascii_digit())) {
-        return Outcome::Rows(vec![Column { kind: "fixed", ..text("1") }], vec![some(&[n])]);
+    if let Some(n) = upper
+        .strip_prefix("SELECT ")
+        .filter(|n| n.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Outcome::Rows(
+            vec![Column {
+                kind: "fixed",
+                ..text("1")
+            }],
+            vec![some(&[n])],
+        );
     }
     let first = upper.split_whitespace().next().unwrap_or_default();
-    if ["INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "MERGE", "TRUNCATE", "GRANT"].contains(&first) {
-        return Outcome::Rows(vec![text("status")], vec![some(&["Statement executed successfully."])]);
+    if [
+        "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "MERGE", "TRUNCATE", "GRANT",
+    ]
+    .contains(&first)
+    {
+        return Outcome::Rows(
+            vec![text("status")],
+            vec![some(&["Statement executed successfully."])],
+        );
     }
     syntax(trimmed)
 }
