@@ -53,6 +53,34 @@ pub fn fingerprint(public_key_der: &[u8]) -> String {
     format!("SHA256:{}", STANDARD.encode(Sha256::digest(public_key_der)))
 }
 
+/// A PEM block as PEM readers want it, from one that lost its line breaks on the way into a
+/// one-line secret (`-----BEGIN PRIVATE KEY----- MIIE… -----END PRIVATE KEY-----`, or with
+/// literal `\n`): the label lines on their own, the base64 in lines of 64.
+fn unflatten(pem: &str) -> String {
+    let pem = pem.trim().replace("\\n", "\n");
+    if pem.lines().count() > 1 {
+        return pem;
+    }
+    let Some(after_begin) = pem.strip_prefix("-----BEGIN ") else {
+        return pem;
+    };
+    let Some(label_end) = after_begin.find("-----") else {
+        return pem;
+    };
+    let label = &after_begin[..label_end];
+    let footer = format!("-----END {label}-----");
+    let Some(body) = after_begin[label_end + 5..].strip_suffix(footer.as_str()) else {
+        return pem;
+    };
+    let body: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let lines: Vec<String> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect();
+    format!("-----BEGIN {label}-----\n{}\n{footer}", lines.join("\n"))
+}
+
 impl KeyPair {
     /// Read a PKCS#8 PEM private key (`BEGIN PRIVATE KEY`, or `BEGIN ENCRYPTED PRIVATE KEY`
     /// with `passphrase`) for `user` of `account`. The message says what is wrong with the
@@ -63,7 +91,7 @@ impl KeyPair {
         account: &str,
         user: &str,
     ) -> Result<Self, String> {
-        let pem = pem.trim();
+        let pem = &unflatten(pem);
         let key = if pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
             let Some(passphrase) = passphrase else {
                 return Err("the private key is encrypted: set the secret \
@@ -183,6 +211,17 @@ mod tests {
             .err()
             .unwrap();
         assert!(wrong.contains("could not be decrypted"), "{wrong}");
+    }
+
+    #[test]
+    fn a_key_flattened_into_one_line_still_reads() {
+        let plain = KeyPair::from_pem(KEY, None, "a", "u").unwrap();
+        let spaced = KEY.trim().replace('\n', " ");
+        let escaped = KEY.trim().replace('\n', "\\n");
+        for flat in [spaced, escaped] {
+            let pair = KeyPair::from_pem(&flat, None, "a", "u").unwrap();
+            assert_eq!(pair.issuer(), plain.issuer());
+        }
     }
 
     #[test]
