@@ -103,3 +103,7 @@ switchboard_plugin_api::export_connector!(Outlook);
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_auth;
+#[cfg(test)]
+mod tests_tools;
