@@ -138,4 +138,6 @@ mod tests;
 #[cfg(test)]
 mod tests_auth;
 #[cfg(test)]
+mod tests_fetch;
+#[cfg(test)]
 mod tests_tools;
