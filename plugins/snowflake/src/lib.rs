@@ -128,6 +128,8 @@ impl Connector for Snowflake {
 switchboard_plugin_api::export_connector!(Snowflake);
 
 #[cfg(test)]
+mod auth_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tools_tests;

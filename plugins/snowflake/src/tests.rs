@@ -1,6 +1,8 @@
 //! The connector driven as the host drives it (`FakeHost`, `search`, `fetch`, `call_tool`)
 //! against the Snowflake stand-in, checking what came back and what the stand-in was sent:
-//! the data source and the credentials here, the tools and statements in
+//! the shared setup, the settings, the data source (search, fetch, bound ids) and the
+//! retries (Retry-After, cancellation) here; the credentials in
+//! [`auth_tests`](crate::auth_tests), the tools and statements in
 //! [`tools_tests`](crate::tools_tests).
 
 use std::time::{Duration, Instant};
@@ -451,144 +453,21 @@ fn a_cancellation_cuts_a_throttled_wait_short() {
 }
 
 #[test]
-fn a_refused_programmatic_access_token_is_not_retried_and_says_what_to_do() {
-    let setup = setup(json!({}));
-    setup.mock.refuse_next(1);
-    let result = tool(&setup, "check", json!({})).unwrap();
-    assert!(result.is_error);
-    let said = text(&result);
-    assert!(said.contains("the token was refused"), "{said}");
+fn a_search_snowflake_rejects_says_what_it_said_and_what_to_check() {
+    let setup = setup(json!({"search": {
+        "database": "SWITCHBOARD_DB", "schema": "PUBLIC", "service": "DOCS_SEARCH",
+        "id_column": "ID", "columns": ["ID", "NOPE"],
+    }}));
+    let error = search(&setup, "budget", 5).unwrap_err();
     assert!(
-        said.contains("390303") && said.contains("switchboard sources add snowflake"),
-        "{said}"
-    );
-    assert!(!said.contains(snowflake::PAT));
-    assert_eq!(
-        setup.mock.seen().len(),
-        1,
-        "a token cannot be renewed: no second try"
-    );
-    assert_no_secret_leaked(&setup);
-}
-
-#[test]
-fn a_missing_token_says_which_secret_to_set_and_sends_nothing() {
-    let setup = setup(json!({}));
-    setup.host.set_secret("token", "");
-    let result = tool(&setup, "check", json!({})).unwrap();
-    assert!(result.is_error);
-    assert!(
-        text(&result).contains("the secret `token`"),
+        error.message.contains(
+            "Cortex Search answered 400: Column NOPE is not in the service's source query"
+        ),
         "{}",
-        text(&result)
+        error.message
     );
-    assert!(setup.mock.seen().is_empty());
-}
-
-#[test]
-fn key_pair_sign_in_sends_a_jwt_the_service_verifies() {
-    let setup = key_pair_setup(KEY);
-    let result = tool(&setup, "check", json!({})).unwrap();
-    assert!(
-        !result.is_error,
-        "{} {:?}",
-        text(&result),
-        setup.mock.refusals()
-    );
-    assert!(
-        text(&result).contains("signed in as SWITCHBOARD"),
-        "{}",
-        text(&result)
-    );
-    let sent = &setup.mock.submitted()[0];
-    assert_eq!(sent.token_type.as_deref(), Some("KEYPAIR_JWT"));
-    tool(&setup, "check", json!({})).unwrap();
-    assert_eq!(
-        setup.plugin.api().auth().minted(),
-        1,
-        "the JWT is reused while fresh"
-    );
-    assert_no_secret_leaked(&setup);
-}
-
-#[test]
-fn a_refused_jwt_is_made_again_once_and_the_statement_resubmitted() {
-    let setup = key_pair_setup(KEY);
-    setup.mock.refuse_next(1);
-    let call = FakeCall::new();
-    let document = setup.plugin.fetch("doc-03", &testing::call(&call)).unwrap();
-    assert_eq!(document.title, "Warehouse sizing guide");
-    let seen = setup.mock.seen_at("/api/v2/statements");
-    assert_eq!(seen.len(), 2, "one refusal, one retry");
-    assert_eq!(seen[1].target, format!("{}&retry=true", seen[0].target));
-    assert_eq!(setup.plugin.api().auth().minted(), 2, "one new JWT");
-    assert_eq!(setup.mock.refusals(), ["refused by the switch"]);
-}
-
-#[test]
-fn a_key_snowflake_does_not_know_is_refused_after_one_new_jwt() {
-    let setup = key_pair_setup(OTHER_KEY);
-    let result = tool(&setup, "check", json!({})).unwrap();
-    assert!(result.is_error);
-    let said = text(&result);
-    assert!(
-        said.contains("key-pair JWT")
-            && said.contains("390144")
-            && said.contains("RSA_PUBLIC_KEY_FP"),
-        "{said}"
-    );
-    assert_eq!(setup.mock.seen().len(), 2, "exactly one renewal");
-    assert!(
-        setup
-            .mock
-            .refusals()
-            .iter()
-            .all(|r| r.contains("fingerprint")),
-        "{:?}",
-        setup.mock.refusals()
-    );
-}
-
-#[test]
-fn an_encrypted_key_signs_in_with_its_passphrase() {
-    let setup = key_pair_setup(ENCRYPTED_KEY);
-    let missing = tool(&setup, "check", json!({})).unwrap();
-    assert!(
-        text(&missing).contains("private_key_passphrase"),
-        "{}",
-        text(&missing)
-    );
-    assert!(setup.mock.seen().is_empty());
-    setup
-        .host
-        .set_secret("private_key_passphrase", "correct-horse");
-    let result = tool(&setup, "check", json!({})).unwrap();
-    assert!(!result.is_error, "{}", text(&result));
-}
-
-#[test]
-fn sign_in_and_sign_out_say_nothing_is_interactive_or_kept() {
-    let setup = setup(json!({}));
-    let signed_in = tool(&setup, "sign_in", json!({"flow": "device_code"})).unwrap();
-    assert!(!signed_in.is_error);
-    assert!(
-        text(&signed_in).contains("Nothing interactive is needed"),
-        "{}",
-        text(&signed_in)
-    );
-    assert!(text(&signed_in).contains("secret `token`"));
-    let out = tool(&setup, "sign_out", json!({})).unwrap();
-    assert!(text(&out).contains("keeps no tokens"), "{}", text(&out));
-    let keyed = key_pair_setup(KEY);
-    keyed.host.set_secret("private_key", "");
-    let unset = tool(&keyed, "sign_in", json!({})).unwrap();
-    assert!(
-        unset.is_error && text(&unset).contains("secret `private_key`"),
-        "{}",
-        text(&unset)
-    );
-    assert!(
-        setup.mock.seen().is_empty() && keyed.mock.seen().is_empty(),
-        "no live call"
-    );
+    assert!(error.message.contains("check the search settings"));
+    let empty = search(&setup, "   ", 5).unwrap_err();
+    assert_eq!(empty.kind, ErrorKind::INVALID_INPUT);
+    assert_eq!(setup.mock.seen().len(), 1, "an empty query is not sent");
 }
