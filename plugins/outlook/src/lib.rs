@@ -106,4 +106,6 @@ mod tests;
 #[cfg(test)]
 mod tests_auth;
 #[cfg(test)]
+mod tests_failures;
+#[cfg(test)]
 mod tests_tools;

@@ -1,10 +1,9 @@
 //! The connector as the host drives it, against the Graph stand-in: the unified search and
-//! fetch (paging, quoting, ids, HTML, attachments, throttling, cancellation). Sign-in and
-//! tokens are in `tests_auth.rs`, the tools in `tests_tools.rs`; the helpers here serve all
-//! three.
+//! fetch (paging, quoting, ids, HTML, attachments). Throttling, cancellation and error
+//! answers are in `tests_failures.rs`, sign-in and tokens in `tests_auth.rs`, the tools in
+//! `tests_tools.rs`; the helpers here serve them all.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use abi_stable::std_types::RArc;
 use serde_json::{Value, json};
@@ -395,133 +394,4 @@ fn graph_s_id_errors_become_not_found_and_invalid_input() {
         "{}",
         malformed.message
     );
-}
-
-#[test]
-fn a_throttled_search_waits_the_retry_after_and_tries_again() {
-    let world = app(json!({}));
-    world.mock.throttle(1, 1);
-    let started = Instant::now();
-    let hits = world.search("budget", 10).unwrap();
-    assert_eq!(hits.len(), 5);
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "the Retry-After was waited for"
-    );
-    let seen = world.targets("/messages");
-    assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0], seen[1], "the same request again");
-    assert!(
-        world.logged("answered 429; trying again in 1 s"),
-        "{:?}",
-        world.host.logs()
-    );
-    assert!(
-        !world.logged("budget"),
-        "no query text in the log: {:?}",
-        world.host.logs()
-    );
-}
-
-#[test]
-fn a_search_throttled_past_its_tries_says_when_to_come_back() {
-    let world = app(json!({}));
-    world.mock.throttle(10, 1);
-    let error = world.search("budget", 10).unwrap_err();
-    assert_eq!(error.kind, ErrorKind::FAILED);
-    assert!(
-        error.message.contains("throttling this mailbox (429 TooManyRequests: Application is over its MailboxConcurrency limit.); try again in 1 s"),
-        "{}",
-        error.message
-    );
-    assert_eq!(world.targets("/messages").len(), 4, "four tries in all");
-}
-
-#[test]
-fn a_cancelled_call_sends_nothing_and_one_cancelled_while_waiting_stops_the_wait() {
-    let world = app(json!({}));
-    let fake = FakeCall::new();
-    fake.cancel();
-    let request = SearchRequest {
-        query: "budget".into(),
-        limit: 5,
-    };
-    let error = world
-        .outlook
-        .search(request.clone(), &testing::call(&fake))
-        .unwrap_err();
-    assert_eq!(error.kind, ErrorKind::CANCELLED);
-    assert_eq!(world.mock.graph_requests(), 0);
-    let error = world
-        .outlook
-        .fetch(seed::BUDGET_REVIEW, &testing::call(&fake))
-        .unwrap_err();
-    assert_eq!(error.kind, ErrorKind::CANCELLED);
-
-    world.mock.throttle(1, 30);
-    let fake = FakeCall::new();
-    let started = Instant::now();
-    let outcome = std::thread::scope(|scope| {
-        let searching = scope.spawn(|| world.outlook.search(request, &testing::call(&fake)));
-        assert!(
-            world
-                .mock
-                .wait_for_graph_requests(1, Duration::from_secs(10))
-        );
-        fake.cancel();
-        searching.join().unwrap()
-    });
-    assert_eq!(outcome.unwrap_err().kind, ErrorKind::CANCELLED);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "the 30 s wait was cut short"
-    );
-    assert_eq!(world.mock.graph_requests(), 1, "no second try");
-}
-
-#[test]
-fn graph_error_bodies_become_sentences() {
-    let world = app(json!({}));
-    for (status, code, message, kind, says) in [
-        (
-            500,
-            "ErrorInternalServerError",
-            "An internal server error occurred.",
-            ErrorKind::FAILED,
-            "try again later",
-        ),
-        (
-            400,
-            "BadRequest",
-            "Unsupported query.",
-            ErrorKind::FAILED,
-            "refused the mail search",
-        ),
-        (
-            403,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-            ErrorKind::DENIED,
-            "grant the app",
-        ),
-        (
-            404,
-            "ErrorInvalidUser",
-            "The requested user 'megan@contoso.example' is invalid.",
-            ErrorKind::NOT_FOUND,
-            "check the mailbox setting",
-        ),
-    ] {
-        world.mock.fail_next(status, code, message);
-        let error = world.search("budget", 5).unwrap_err();
-        assert_eq!(error.kind, kind, "{code}");
-        assert!(
-            error
-                .message
-                .contains(&format!("{status} {code}: {message}")),
-            "{}",
-            error.message
-        );
-        assert!(error.message.contains(says), "{}", error.message);
-    }
 }

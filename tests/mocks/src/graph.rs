@@ -11,7 +11,7 @@
 //!   `refresh_token` (rotates: the refresh token used stops working). Errors are Entra's JSON
 //!   (`error`, `error_description` with its `AADSTS` code, `error_codes`, `trace_id`...).
 //!
-//! Graph (`{url}/v1.0`, [`mail`]), each under `/me` (a person's token) and
+//! Graph (`{url}/v1.0`, [`mail`], [`outbox`], [`odata`]), each under `/me` (a person's token) and
 //! `/users/{userPrincipalName}` (an app's token, or a person's own mailbox):
 //! - `GET /me` with `$select`; `GET /messages` and `GET /mailFolders/{id}/messages` with
 //!   `$search="<KQL>"`, `$top` (1-1000, default 10), `$select`, paged by an opaque `$skiptoken`
@@ -30,6 +30,8 @@
 
 mod identity;
 mod mail;
+mod odata;
+mod outbox;
 pub mod seed;
 
 use std::collections::HashMap;
@@ -122,6 +124,8 @@ pub(crate) struct State {
     pub searches: Vec<String>,
     pub sent: Vec<Value>,
     pub graph_requests: usize,
+    /// Where next links point instead of the stand-in itself.
+    pub next_base: Option<String>,
 }
 
 impl State {
@@ -200,6 +204,7 @@ pub fn start_on(port: Option<u16>) -> std::io::Result<GraphMock> {
             searches: Vec::new(),
             sent: Vec::new(),
             graph_requests: 0,
+            next_base: None,
         }),
         arrived: Condvar::new(),
     });
@@ -221,7 +226,7 @@ fn router(shared: Shared) -> Router {
             .route(root, get(mail::profile))
             .route(
                 &format!("{root}/messages"),
-                get(mail::list_messages).post(mail::create_draft),
+                get(mail::list_messages).post(outbox::create_draft),
             )
             .route(&format!("{root}/messages/{{id}}"), get(mail::get_message))
             .route(
@@ -233,7 +238,7 @@ fn router(shared: Shared) -> Router {
                 &format!("{root}/mailFolders/{{folder}}/messages"),
                 get(mail::list_messages),
             )
-            .route(&format!("{root}/sendMail"), post(mail::send_mail));
+            .route(&format!("{root}/sendMail"), post(outbox::send_mail));
     }
     router.with_state(shared)
 }
@@ -293,6 +298,12 @@ impl GraphMock {
     /// `User.Read.All`).
     pub fn app_roles(&self, roles: &[&str]) {
         self.state().app_roles = roles.iter().map(|r| (*r).to_string()).collect();
+    }
+
+    /// Link next pages to `base` (`http://elsewhere.example`) instead of the stand-in, as a
+    /// misbehaving proxy or service could.
+    pub fn next_links_to(&self, base: &str) {
+        self.state().next_base = Some(base.to_string());
     }
 
     /// Make every refresh token stop working (the person revoked the app's consent).
