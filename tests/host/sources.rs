@@ -185,3 +185,231 @@ fn add_writes_the_section_and_the_keyring_and_remove_takes_both_away() {
     }
     nowhere_in(home.path(), &value);
 }
+
+/// The stand-ins of the three services and a folder of notes, and a home whose four data
+/// sources point at them (secrets from the environment of [`four_sources_command`]).
+struct FourSources {
+    graph: switchboard_mocks::graph::GraphMock,
+    boxed: switchboard_mocks::box_api::BoxMock,
+    flake: switchboard_mocks::snowflake::SnowflakeMock,
+    _notes: tempfile::TempDir,
+    home: Home,
+}
+
+fn four_sources(box_search_timeout: &str) -> FourSources {
+    use switchboard_mocks::{box_api, graph, snowflake};
+    let graph = graph::start();
+    let boxed = box_api::start();
+    let flake = snowflake::start();
+    let notes = tempfile::tempdir().unwrap();
+    std::fs::write(
+        notes.path().join("budget-2027.md"),
+        "Notes on the 2027 budget: travel is cut by a tenth.\n",
+    )
+    .unwrap();
+    std::fs::write(notes.path().join("garden.md"), "Tomatoes and beans.\n").unwrap();
+    let config = format!(
+        r#"connectors:
+  files:
+    config:
+      roots: [{notes:?}]
+  outlook:
+    enabled: true
+    config: {{api_url: "{graph_api}", auth_url: "{graph_auth}", tenant: "{tenant}", client_id: "{client_id}", mailbox: "{mailbox}"}}
+    secrets: {{client_secret: "${{env:SB_TEST_GRAPH_SECRET}}"}}
+  box:
+    enabled: true
+    search_timeout: {box_search_timeout}
+    config: {{api_url: "{box_api}", upload_url: "{box_upload}", auth_url: "{box_auth}", token_url: "{box_token}"}}
+    secrets: {{developer_token: "${{env:SB_TEST_BOX_TOKEN}}"}}
+  snowflake:
+    enabled: true
+    config:
+      account: "{account}"
+      user: "{user}"
+      api_url: "{flake_api}"
+      auth_url: "{flake_api}"
+      warehouse: "{warehouse}"
+      database: "{database}"
+      schema: "{schema}"
+      role: "{role}"
+      search: {{service: "{service}", id_column: ID, title_column: TITLE, text_column: BODY, table: DOCUMENTS}}
+    secrets: {{token: "${{env:SB_TEST_SNOWFLAKE_PAT}}"}}
+"#,
+        notes = notes.path().display().to_string(),
+        graph_api = graph.url("/v1.0"),
+        graph_auth = graph.url(""),
+        tenant = graph::TENANT,
+        client_id = graph::CLIENT_ID,
+        mailbox = graph::MAILBOX,
+        box_api = boxed.api_url(),
+        box_upload = boxed.upload_url(),
+        box_auth = boxed.auth_url(),
+        box_token = boxed.token_url(),
+        account = snowflake::ACCOUNT,
+        user = snowflake::USER,
+        flake_api = flake.api_url(),
+        warehouse = snowflake::WAREHOUSE,
+        database = snowflake::DATABASE,
+        schema = snowflake::SCHEMA,
+        role = snowflake::ROLE,
+        service = snowflake::SEARCH_SERVICE,
+    );
+    let home = Home::new(&config);
+    for plugin in [
+        Plugin::Files,
+        Plugin::Outlook,
+        Plugin::Box,
+        Plugin::Snowflake,
+    ] {
+        home.install(plugin);
+    }
+    FourSources {
+        graph,
+        boxed,
+        flake,
+        _notes: notes,
+        home,
+    }
+}
+
+/// `switchboard serve` with the secrets the four sources' references name.
+fn four_sources_command() -> tokio::process::Command {
+    use switchboard_mocks::{box_api, graph, snowflake};
+    let mut command = tokio::process::Command::new(crate::support::binary());
+    command
+        .arg("serve")
+        .env("SB_TEST_GRAPH_SECRET", graph::CLIENT_SECRET)
+        .env("SB_TEST_BOX_TOKEN", box_api::DEVELOPER_TOKEN)
+        .env("SB_TEST_SNOWFLAKE_PAT", snowflake::PAT)
+        // The Outlook app's token is kept in the keyring: the kernel's, as in the other tests.
+        .env("SWITCHBOARD_SECRET_STORE", "keyutils")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS");
+    command
+}
+
+async fn search(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
+    query: &str,
+) -> Value {
+    let result = client
+        .call_tool(crate::support::call(
+            "search",
+            serde_json::json!({"query": query, "limit": 40}),
+        ))
+        .await
+        .expect("search");
+    result
+        .structured_content
+        .expect("structured search results")
+}
+
+fn sources_of(found: &Value) -> std::collections::BTreeSet<String> {
+    found["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|hit| hit["source"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+async fn status(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, crate::support::client::TestClient>,
+) -> Value {
+    let read = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(
+            "switchboard://status",
+        ))
+        .await
+        .expect("read switchboard://status");
+    let text = match &read.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("status is not text: {other:?}"),
+    };
+    serde_json::from_str(&text).expect("status is JSON")
+}
+
+fn health<'a>(status: &'a Value, source: &str) -> &'a Value {
+    status["sources"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["name"] == source))
+        .unwrap_or_else(|| panic!("{source} is not in the status: {status}"))
+}
+
+/// One unified query answered by all four sources (local files, Outlook through Graph, Box,
+/// Snowflake's Cortex Search), each hit fetched back through its own source; then Box held
+/// up past its own deadline: the other three still answer, Box is an error entry, and the
+/// status resource shows which source failed and why.
+#[tokio::test]
+async fn one_search_reaches_all_four_sources_and_a_late_one_is_reported_beside_the_rest() {
+    if !keyutils_available() {
+        return;
+    }
+    let four = four_sources("2s");
+    let options = crate::support::client::Options::default();
+    let (client, _events, _pid) =
+        crate::support::client::connect_command(&four.home, four_sources_command(), options).await;
+
+    let found = search(&client, "budget").await;
+    assert_eq!(found["errors"], serde_json::json!([]), "{found}");
+    let expected: std::collections::BTreeSet<String> = ["files", "outlook", "box", "snowflake"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(sources_of(&found), expected, "{found}");
+    // Each service was asked the question, as its API takes it.
+    assert!(
+        four.graph.searches().iter().any(|q| q.contains("budget")),
+        "{:?}",
+        four.graph.searches()
+    );
+    assert!(!four.boxed.seen_at("/2.0/search").is_empty());
+    assert!(!four.flake.searches().is_empty());
+
+    // Fetch the first hit of each source through the unified fetch.
+    for source in &expected {
+        let hit = found["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["source"] == source.as_str())
+            .unwrap();
+        let id = hit["id"].as_str().unwrap();
+        assert!(id.starts_with(&format!("{source}:")), "{id}");
+        let fetched = client
+            .call_tool(crate::support::call("fetch", serde_json::json!({"id": id})))
+            .await
+            .expect("fetch");
+        assert_ne!(fetched.is_error, Some(true), "{source}: {fetched:?}");
+        let document = fetched.structured_content.expect("structured document");
+        assert_eq!(document["id"], id, "{document}");
+        assert!(
+            !document["text"].as_str().unwrap_or("").trim().is_empty(),
+            "{source} fetched no text: {document}"
+        );
+    }
+    let before = status(&client).await;
+    for source in &expected {
+        let seen = health(&before, source);
+        assert!(seen["asked"].as_u64() >= Some(2), "{seen}");
+        assert_eq!(seen["failed"], 0, "{seen}");
+    }
+
+    // Box throttled for longer than its 2 s deadline: the others answer, Box is reported.
+    four.boxed.throttle(50, 30);
+    let partial = search(&client, "budget").await;
+    let answered = sources_of(&partial);
+    assert!(!answered.contains("box"), "{partial}");
+    for source in ["files", "outlook", "snowflake"] {
+        assert!(answered.contains(source), "{source} missing: {partial}");
+    }
+    let errors = partial["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{partial}");
+    assert_eq!(errors[0]["source"], "box", "{partial}");
+    let after = status(&client).await;
+    let box_health = health(&after, "box");
+    assert_eq!(box_health["failed"], 1, "{box_health}");
+    assert_eq!(box_health["last_error"], errors[0]["error"], "{box_health}");
+    assert_eq!(health(&after, "outlook")["failed"], 0);
+    client.cancel().await.ok();
+}
