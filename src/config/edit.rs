@@ -47,6 +47,11 @@ pub fn remove_connector(text: &str, name: &str) -> Option<String> {
     let indent = child_indent(&lines[start + 1..end])?;
     let found = find_section(&lines, start + 1, end, name, indent)?;
     lines.drain(found.comment..found.end);
+    // The last section gone: `connectors:` alone would read as null, not as no connectors.
+    let left = end - (found.end - found.comment);
+    if last_content(&lines, start, left) == start {
+        lines[start] = "connectors: {}".to_string();
+    }
     Some(join(lines))
 }
 
@@ -232,6 +237,18 @@ search:
         assert_eq!(remove_connector(FILE, "outlook"), None);
         // A name that is only a prefix of a section's is not that section.
         assert_eq!(remove_connector(FILE, "file"), None);
+    }
+
+    #[test]
+    fn removing_the_last_section_leaves_an_empty_mapping_not_a_null() {
+        let file = "connectors:\n  # mail\n  outlook:\n    enabled: true\nsearch:\n  default_limit: 3\n";
+        let out = remove_connector(file, "outlook").unwrap();
+        assert_eq!(out, "connectors: {}\nsearch:\n  default_limit: 3\n");
+        let parsed = crate::config::parse(&out, &crate::config::Source::Embedded).unwrap();
+        assert!(parsed.connectors.is_empty());
+        // And a section can be added to it again.
+        let again = set_connector(&out, "box", "    enabled: true\n");
+        assert_eq!(again, "connectors:\n  box:\n    enabled: true\nsearch:\n  default_limit: 3\n");
     }
 
     #[test]

@@ -413,3 +413,78 @@ async fn one_search_reaches_all_four_sources_and_a_late_one_is_reported_beside_t
     assert_eq!(health(&after, "outlook")["failed"], 0);
     client.cancel().await.ok();
 }
+
+/// A person signs in to Outlook from the terminal with a device code: the code and the address
+/// are printed while the command waits, the token lands in the keyring (not in the home), a
+/// new process uses it for `sources test` and doctor's check, and `sources remove` signs out.
+#[test]
+fn login_prints_the_device_code_keeps_the_token_for_the_next_process_and_remove_signs_out() {
+    use switchboard_mocks::graph;
+    if !keyutils_available() {
+        return;
+    }
+    let mock = graph::start();
+    mock.device_interval(1);
+    mock.pending_polls(2);
+    let home = Home::new(&format!(
+        "connectors:\n  outlook:\n    enabled: true\n    config: {{api_url: \"{}\", auth_url: \"{}\", tenant: \"{}\", client_id: \"{}\"}}\n",
+        mock.url("/v1.0"),
+        mock.url(""),
+        graph::TENANT,
+        graph::CLIENT_ID
+    ));
+    home.install(Plugin::Outlook);
+    // Nothing kept yet: `test` says what failed and what to do.
+    let before = sb(&home, &["sources", "test", "outlook"], None);
+    assert!(!before.status.success());
+    assert!(
+        both(&before).contains("sources login outlook"),
+        "{}",
+        both(&before)
+    );
+
+    let login = sb(&home, &["sources", "login", "outlook"], None);
+    assert!(login.status.success(), "{}", both(&login));
+    let device = mock
+        .grants()
+        .into_iter()
+        .find(|g| g.grant_type.contains("device_code"))
+        .is_some();
+    assert!(device, "no device code grant: {:?}", mock.grants());
+    // The instructions the person follows, on the terminal while the command waited.
+    assert!(
+        stderr(&login).contains("/devicelogin") || stderr(&login).contains("http"),
+        "{}",
+        stderr(&login)
+    );
+    let listed = list_json(&home);
+    let kept = entry(&listed, "outlook")["kept_tokens"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(!kept.is_empty(), "{listed}");
+
+    // A new process signs in with what the keyring kept.
+    let test = sb(&home, &["sources", "test", "outlook"], None);
+    assert!(test.status.success(), "{}", both(&test));
+    let doctor = sb(&home, &["doctor"], None);
+    let text = stdout(&doctor);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("outlook") && l.contains(": "))
+        .unwrap_or_else(|| panic!("no outlook check in doctor:\n{text}"));
+    assert!(line.contains("ok:"), "{line}");
+
+    let removed = sb(&home, &["sources", "remove", "outlook"], None);
+    assert!(removed.status.success(), "{}", both(&removed));
+    let names = sb(&home, &["secrets", "list"], None);
+    assert!(!stdout(&names).contains("outlook"), "{}", stdout(&names));
+    let config = std::fs::read_to_string(home.path().join("config.yaml")).unwrap();
+    assert!(!config.contains("outlook"), "{config}");
+    // No token in any file of the home (the database, the log, the config).
+    let tokens = mock.issued_tokens();
+    assert!(!tokens.is_empty());
+    for token in tokens {
+        nowhere_in(home.path(), &token);
+    }
+}

@@ -311,6 +311,18 @@ impl GraphMock {
         self.state().refresh.clear();
     }
 
+    /// Every access and refresh token issued and still valid (for tests that check a token is
+    /// nowhere it should not be).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let state = self.state();
+        state
+            .tokens
+            .keys()
+            .chain(state.refresh.keys())
+            .cloned()
+            .collect()
+    }
+
     /// What the token endpoint received, oldest first.
     pub fn grants(&self) -> Vec<Grant> {
         self.state().grants.clone()
