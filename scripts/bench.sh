@@ -13,9 +13,15 @@
 #                                    # libraries beside it) for fetch and probe__echo, same run
 #   BUILD=0 scripts/bench.sh         # use the release binaries already built
 #   scripts/bench.sh files-scale     # the files connector at 100k real files: bench-files-scale.sh
+#   scripts/bench.sh sources         # the unified search over files, Outlook, Box and Snowflake
+#                                    # (their stand-ins): bench-sources.sh
 if [[ ${1:-} == files-scale ]]; then
   shift
   exec "$(dirname "$0")/bench-files-scale.sh" "$@"
+fi
+if [[ ${1:-} == sources ]]; then
+  shift
+  exec "$(dirname "$0")/bench-sources.sh" "$@"
 fi
 source "$(dirname "$0")/bench-prelude.sh"
 rounds=${ROUNDS:-5}

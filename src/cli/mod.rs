@@ -180,6 +180,10 @@ pub enum SourcesCommand {
         /// input is a terminal.
         #[arg(long = "secret", value_name = "NAME")]
         secrets: Vec<String>,
+        /// A secret read whole from a file, as NAME=PATH: for one that spans lines (a PEM
+        /// private key). Repeat for more.
+        #[arg(long = "secret-file", value_name = "NAME=PATH")]
+        secret_files: Vec<String>,
     },
     /// Sign in to the source (device code, the browser...: the connector says what to do).
     Login {

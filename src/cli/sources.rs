@@ -40,7 +40,8 @@ pub async fn run(loaded: Loaded, command: SourcesCommand) -> Result<ExitCode> {
             name,
             settings,
             secrets,
-        } => add(&loaded, &name, &settings, &secrets),
+            secret_files,
+        } => add(&loaded, &name, &settings, &secrets, &secret_files),
         SourcesCommand::Login { name, flow } => {
             let mut args = JsonObject::new();
             if let Some(flow) = flow {
@@ -209,7 +210,13 @@ fn apply_setting(config: &mut Value, setting: &str) -> Result<()> {
     Ok(())
 }
 
-fn add(loaded: &Loaded, name: &str, settings: &[String], wanted: &[String]) -> Result<ExitCode> {
+fn add(
+    loaded: &Loaded,
+    name: &str,
+    settings: &[String],
+    wanted: &[String],
+    files: &[String],
+) -> Result<ExitCode> {
     let manifest = source_manifest(loaded, name)?;
     let mut section = loaded
         .config
@@ -226,7 +233,28 @@ fn add(loaded: &Loaded, name: &str, settings: &[String], wanted: &[String]) -> R
     }
     crate::plugin::sections::check(&manifest, &section, &loaded.source)
         .map_err(|e| anyhow::anyhow!("{e}; nothing was written"))?;
-    for secret in wanted {
+    let mut from_files = Vec::new();
+    for pair in files {
+        let Some((secret, path)) = pair.split_once('=') else {
+            bail!("--secret-file {pair:?}: write it as NAME=PATH");
+        };
+        let path = switchboard_plugin_api::paths::expand_home(
+            path,
+            switchboard_plugin_api::paths::home_dir().as_deref(),
+        );
+        let value = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {secret} from {}; nothing was written",
+                path.display()
+            )
+        })?;
+        let value = value.trim_end_matches(['\n', '\r']).to_string();
+        if value.is_empty() {
+            bail!("{} is empty; nothing was written", path.display());
+        }
+        from_files.push((secret.to_string(), value));
+    }
+    for secret in wanted.iter().chain(from_files.iter().map(|(s, _)| s)) {
         if !manifest.secrets.iter().any(|d| &d.name == secret) {
             let declared: Vec<&str> = manifest.secrets.iter().map(|d| d.name.as_str()).collect();
             bail!(
@@ -237,7 +265,7 @@ fn add(loaded: &Loaded, name: &str, settings: &[String], wanted: &[String]) -> R
     }
     // Named secrets are read from standard input in the order given; with none named and a
     // person at the terminal, each declared secret is asked for (Enter keeps what is set).
-    let asked: Vec<(String, bool)> = if !wanted.is_empty() {
+    let asked: Vec<(String, bool)> = if !wanted.is_empty() || !from_files.is_empty() {
         wanted.iter().map(|s| (s.clone(), true)).collect()
     } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         manifest
@@ -251,7 +279,7 @@ fn add(loaded: &Loaded, name: &str, settings: &[String], wanted: &[String]) -> R
     } else {
         Vec::new()
     };
-    let mut values = Vec::new();
+    let mut values = from_files;
     for (secret, required) in asked {
         let value = super::secrets_cmd::read_line(&format!("{name} {secret} (Enter to skip)"))?;
         if value.is_empty() {

@@ -168,6 +168,26 @@ fn add_writes_the_section_and_the_keyring_and_remove_takes_both_away() {
         "{text}"
     );
 
+    // A secret that spans lines (a PEM key) comes whole from a file.
+    let outside = tempfile::tempdir().unwrap();
+    let key_file = outside.path().join("key.pem");
+    let key = format!("-----BEGIN KEY-----\n{value}\n-----END KEY-----\n");
+    std::fs::write(&key_file, &key).unwrap();
+    let from_file = format!("PROBE_TOKEN={}", key_file.display());
+    let filed = sb(
+        &home,
+        &["sources", "add", "probe", "--secret-file", &from_file],
+        None,
+    );
+    assert!(filed.status.success(), "{}", both(&filed));
+    let secret = sb(&home, &["call", "probe__secret"], None);
+    let whole = key.trim_end().chars().count();
+    assert!(
+        stdout(&secret).contains(&format!("set ({whole} chars)")),
+        "{}",
+        both(&secret)
+    );
+
     let removed = sb(&home, &["sources", "remove", "probe"], None);
     assert!(removed.status.success(), "{}", both(&removed));
     let text = std::fs::read_to_string(&config).unwrap();
@@ -180,7 +200,7 @@ fn add_writes_the_section_and_the_keyring_and_remove_takes_both_away() {
     assert!(!gone.status.success(), "the keyring entry is removed");
     let names = sb(&home, &["secrets", "list"], None);
     assert!(!stdout(&names).contains("probe"), "{}", stdout(&names));
-    for output in [&added, &greet, &secret, &again, &removed] {
+    for output in [&added, &greet, &secret, &again, &filed, &removed] {
         assert!(!both(output).contains(&value));
     }
     nowhere_in(home.path(), &value);
