@@ -31,6 +31,8 @@ pub struct Request {
     headers: Vec<(String, String)>,
     body: Option<Vec<u8>>,
     repeatable: bool,
+    /// This request's own limit, instead of the client's.
+    timeout: Option<Duration>,
 }
 
 impl Request {
@@ -49,6 +51,7 @@ impl Request {
             headers: Vec::new(),
             body: None,
             repeatable,
+            timeout: None,
         }
     }
 
@@ -83,29 +86,45 @@ impl Request {
         self
     }
 
+    /// A body of `bytes` as they are, of type `content_type` (a multipart upload's
+    /// `multipart/form-data; boundary=…`). The body and its type go together: a
+    /// `content-type` header set before is replaced. [`Request::json`] and [`Request::form`]
+    /// come here too.
+    pub fn body(mut self, bytes: Vec<u8>, content_type: impl Into<String>) -> Self {
+        self.headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+        self.body = Some(bytes);
+        self.header("content-type", content_type)
+    }
+
     /// A JSON body.
-    pub fn json(mut self, value: &impl Serialize) -> Result<Self, HttpError> {
+    pub fn json(self, value: &impl Serialize) -> Result<Self, HttpError> {
         let body = serde_json::to_vec(value).map_err(|e| HttpError::Invalid {
             request: self.shown(),
             message: format!("the body cannot be written as JSON: {e}"),
         })?;
-        self.body = Some(body);
-        Ok(self.header("content-type", "application/json"))
+        Ok(self.body(body, "application/json"))
     }
 
     /// A form body (`application/x-www-form-urlencoded`), as token endpoints take.
-    pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
+    pub fn form(self, fields: &[(&str, &str)]) -> Self {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
-        self.body = Some(body.into_bytes());
-        self.header("content-type", "application/x-www-form-urlencoded")
+        self.body(body.into_bytes(), "application/x-www-form-urlencoded")
     }
 
     /// Mark a request whose method does not say so (a `POST` that searches) as safe to send
     /// again after a failure.
     pub fn repeatable(mut self) -> Self {
         self.repeatable = true;
+        self
+    }
+
+    /// Give this request `limit` to finish instead of the client's 30 s (an upload of many
+    /// megabytes).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
         self
     }
 
@@ -357,17 +376,16 @@ impl Client {
             http::Method::POST | http::Method::PUT | http::Method::PATCH
         )
         .then(Vec::new);
-        let sent = match request.body.clone().or(empty) {
-            Some(body) => builder
-                .body(body)
-                .map_err(|e| invalid(e.to_string()))
-                .and_then(|r| self.agent.run(r).map_err(|e| unreachable(request, e))),
-            None => builder
-                .body(())
-                .map_err(|e| invalid(e.to_string()))
-                .and_then(|r| self.agent.run(r).map_err(|e| unreachable(request, e))),
-        };
-        let mut response = sent?;
+        let mut response = match request.body.clone().or(empty) {
+            Some(body) => self.run(
+                request,
+                builder.body(body).map_err(|e| invalid(e.to_string()))?,
+            ),
+            None => self.run(
+                request,
+                builder.body(()).map_err(|e| invalid(e.to_string()))?,
+            ),
+        }?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -391,6 +409,23 @@ impl Client {
             body,
             request: request.shown(),
         })
+    }
+
+    /// Run `http` for `request`, with the request's own limit when it has one.
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: &Request,
+        http: http::Request<S>,
+    ) -> Result<http::Response<ureq::Body>, HttpError> {
+        let http = match request.timeout {
+            Some(limit) => self
+                .agent
+                .configure_request(http)
+                .timeout_global(Some(limit))
+                .build(),
+            None => http,
+        };
+        self.agent.run(http).map_err(|e| unreachable(request, e))
     }
 }
 

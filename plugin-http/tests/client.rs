@@ -315,3 +315,39 @@ fn linked_pages_are_followed_exactly_as_given_and_stop_at_the_limit() {
     assert_eq!(cut.by_ref().count(), 2);
     assert!(cut.cut_short(), "a third page was linked");
 }
+
+#[test]
+fn a_raw_body_is_sent_as_given_with_its_type_and_sent_again_the_same_after_a_429() {
+    let server = Server::start(|n, _| match n {
+        0 => (429, vec![("retry-after", "0".into())], String::new()),
+        _ => ok("{}"),
+    });
+    let (client, _) = client(quick());
+    let body = b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nhello\r\n--b--\r\n";
+    let request = Request::post(server.url("/files/content"))
+        .header("Content-Type", "text/plain")
+        .body(body.to_vec(), "multipart/form-data; boundary=b")
+        .timeout(Duration::from_secs(300));
+    let answer = client.send(&request, &never).unwrap();
+    assert_eq!(answer.status(), 200);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "the 429 was waited out");
+    for sent in &seen {
+        assert_eq!(sent.body.as_bytes(), body, "the bytes as given");
+        assert_eq!(
+            sent.header("content-length"),
+            Some(body.len().to_string().as_str())
+        );
+        let types: Vec<_> = sent
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            types,
+            ["multipart/form-data; boundary=b"],
+            "one type: the body's"
+        );
+    }
+}

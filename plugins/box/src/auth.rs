@@ -80,8 +80,6 @@ impl Auth for DeveloperToken {
 pub struct Session {
     /// Sends API requests with the authorization.
     pub client: Client,
-    /// The authorization itself (the upload sends through its own agent with it).
-    pub auth: Arc<dyn Auth>,
     /// How it signs in.
     pub method: Method,
 }
@@ -182,8 +180,7 @@ pub fn session(config: &Config, host: &Host) -> Result<Session, PluginError> {
         )),
     };
     Ok(Session {
-        client: plain_client(host).auth(Arc::clone(&auth)),
-        auth,
+        client: plain_client(host).auth(auth),
         method,
     })
 }

@@ -1,31 +1,27 @@
 //! Uploading a file: `POST {upload_url}/files/content`, a `multipart/form-data` body whose
 //! `attributes` part (JSON `{name, parent: {id}}`) comes before the `file` part, as Box
-//! requires. plugin-http's `Request` has no raw body, so this sends through its own ureq
-//! agent with the session's [`switchboard_plugin_http::Auth`]: a `401` renews the token
-//! once and tries again, a `429` waits its `Retry-After` (Box did not take the request);
-//! a failed connection is not retried, since the upload may have happened.
+//! requires, sent through the session's client like every other request: a `401` renews the
+//! token once and tries again, a `429` waits its `Retry-After` (Box did not take the
+//! request); a failed connection is not retried (a `POST`), since the upload may have
+//! happened, and the failure says to look in the folder first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use switchboard_plugin_api::Call;
-use switchboard_plugin_http::retry::retry_after;
-use ureq::http;
+use switchboard_plugin_http::{HttpError, Request};
 
-use crate::api::{Api, check_id, pause, read_json};
-use crate::auth::USER_AGENT;
+use crate::api::{Api, check_id, read_json};
 use crate::error::Failure;
 use crate::wire::{BoxError, Item, Page};
 
 /// Box's limit for a single upload (larger files need an upload session).
 pub const MOST_BYTES: usize = 50 * 1024 * 1024;
 
-/// How many `429`s an upload waits out.
-const THROTTLED_TRIES: u32 = 3;
-
-/// The longest `Retry-After` an upload waits.
-const LONGEST_WAIT: Duration = Duration::from_secs(30);
+/// How long one upload may take to send (the client's 30 s is for small requests; 50 MB on
+/// a slow link takes minutes).
+const UPLOAD_TIME: Duration = Duration::from_secs(300);
 
 /// Refuse a name Box would refuse, before anything is sent.
 pub fn check_name(name: &str) -> Result<(), Failure> {
@@ -116,85 +112,32 @@ pub fn upload(
     let what = format!("uploading {name:?} to Box folder {folder_id}");
     let method = api.session.method;
     let (body, boundary) = body(name, folder_id, content);
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .user_agent(USER_AGENT)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .new_agent();
-    let url = api.config.upload("/files/content");
-    let mut refreshed = false;
-    let mut throttled = 0;
-    loop {
-        if call.is_cancelled() {
-            return Err(Failure::Cancelled);
-        }
-        let authorization = api
-            .session
-            .auth
-            .authorization()
-            .map_err(|e| Failure::from_http(&what, e, method))?;
-        let request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(url.as_str())
-            .header("authorization", authorization.as_str())
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body.clone())
-            .map_err(|e| Failure::Invalid(format!("{what}: the request cannot be made: {e}")))?;
-        let mut response = agent.run(request).map_err(|e| {
-            Failure::Failed(format!(
-                "{what}: Box did not answer ({e}); the file may have been uploaded all the same: \
-                 look in the folder (list_folder) before trying again"
-            ))
+    let request = Request::post(api.config.upload("/files/content"))
+        .body(body, format!("multipart/form-data; boundary={boundary}"))
+        .timeout(UPLOAD_TIME);
+    let response = api
+        .session
+        .client
+        .send(&request, &|| call.is_cancelled())
+        .map_err(|e| match e {
+            HttpError::Unreachable { message, .. } => Failure::Failed(format!(
+                "{what}: Box did not answer ({message}); the file may have been uploaded all the \
+                 same: look in the folder (list_folder) before trying again"
+            )),
+            other => Failure::from_http(&what, other, method),
         })?;
-        let status = response.status().as_u16();
-        let wait = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry_after(v, SystemTime::now()));
-        let answer = response
-            .body_mut()
-            .with_config()
-            .limit(8 * 1024 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
-        match status {
-            200 | 201 => {
-                let page: Page<Item> = read_json(&what, &answer)?;
-                return page.entries.into_iter().next().ok_or_else(|| {
-                    Failure::Failed(format!(
-                        "{what}: Box answered {status} without the new file"
-                    ))
-                });
-            }
-            401 if !refreshed => {
-                refreshed = true;
-                if api
-                    .session
-                    .auth
-                    .refresh(&authorization)
-                    .map_err(|e| Failure::from_http(&what, e, method))?
-                {
-                    continue;
-                }
-            }
-            429 if throttled < THROTTLED_TRIES => {
-                throttled += 1;
-                let wait = wait.unwrap_or(Duration::from_secs(2));
-                if wait <= LONGEST_WAIT {
-                    pause(wait.max(Duration::from_secs(1)), call)?;
-                    continue;
-                }
-            }
-            409 => return Err(conflict(&what, name, &answer)),
-            _ => {}
+    match response.status() {
+        200 | 201 => {
+            let page: Page<Item> = read_json(&what, response.body())?;
+            page.entries.into_iter().next().ok_or_else(|| {
+                Failure::Failed(format!(
+                    "{what}: Box answered {} without the new file",
+                    response.status()
+                ))
+            })
         }
-        return Err(Failure::answered(&what, status, &answer, wait, method));
+        409 => Err(conflict(&what, name, response.body())),
+        _ => Err(api.refused(&what, &response)),
     }
 }
 
