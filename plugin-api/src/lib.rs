@@ -9,7 +9,6 @@
 //! ```ignore
 //! use schemars::JsonSchema;
 //! use serde::Deserialize;
-//! use switchboard_plugin_api::model::{Catalog, JsonObject};
 //! use switchboard_plugin_api::{Call, Connector, Host, Manifest, PluginError, Tool, ToolResult, Tools};
 //!
 //! struct Hello {
@@ -36,11 +35,9 @@
 //!         let tools = Tools::new().add(Tool::new("greet", "Greet someone"), greet);
 //!         Ok(Hello { tools })
 //!     }
-//!     fn catalog(&self) -> Catalog {
-//!         Catalog { tools: self.tools.definitions(), ..Catalog::default() }
-//!     }
-//!     fn call_tool(&self, name: &str, args: JsonObject, call: &Call) -> Result<ToolResult, PluginError> {
-//!         self.tools.call(self, name, args, call)
+//!     // The catalog lists these tools and calls are routed to them.
+//!     fn tools(&self) -> Option<&Tools<Self>> {
+//!         Some(&self.tools)
 //!     }
 //! }
 //!

@@ -16,6 +16,7 @@ use crate::model::{
     Catalog, Completion, CompletionRequest, Document, ElicitRequest, ElicitResponse, JsonObject,
     Manifest, PromptResult, ResourceRead, SearchHit, SearchRequest, ToolResult,
 };
+use crate::tools::Tools;
 
 /// What a plugin author implements. Every method but [`Connector::manifest`] and
 /// [`Connector::new`] has a default that says "not supported", so a plugin implements only what
@@ -32,26 +33,38 @@ pub trait Connector: Send + Sync + Sized + 'static {
     /// against [`Manifest::config_schema`].
     fn new(host: Host, config: Value) -> Result<Self, PluginError>;
 
-    /// The tools, resources, templates and prompts offered now. Call
-    /// [`Host::notify_list_changed`] when it changes.
-    fn catalog(&self) -> Catalog {
-        Catalog::default()
+    /// The connector's tool table ([`Tools`]), when it keeps one: the default
+    /// [`Connector::catalog`] lists its tools and the default [`Connector::call_tool`] runs
+    /// them, so a connector with a table writes neither.
+    fn tools(&self) -> Option<&Tools<Self>> {
+        None
     }
 
-    /// Run the tool `name` with `args` (an object, validated against the tool's input schema).
-    /// Return `Ok(ToolResult::error(..))` for failures the model should read, `Err` when the call
-    /// itself is wrong (unknown tool).
+    /// The tools, resources, templates and prompts offered now (by default the tools of
+    /// [`Connector::tools`]). Call [`Host::notify_list_changed`] when it changes.
+    fn catalog(&self) -> Catalog {
+        Catalog {
+            tools: self.tools().map(Tools::definitions).unwrap_or_default(),
+            ..Catalog::default()
+        }
+    }
+
+    /// Run the tool `name` with `args` (an object, validated against the tool's input schema;
+    /// by default through [`Connector::tools`]). Return `Ok(ToolResult::error(..))` for
+    /// failures the model should read, `Err` when the call itself is wrong (unknown tool).
     fn call_tool(
         &self,
         name: &str,
         args: JsonObject,
         call: &Call,
     ) -> Result<ToolResult, PluginError> {
-        let _ = (args, call);
-        Err(PluginError::new(
-            ErrorKind::NOT_FOUND,
-            format!("no tool named {name}"),
-        ))
+        match self.tools() {
+            Some(tools) => tools.call(self, name, args, call),
+            None => Err(PluginError::new(
+                ErrorKind::NOT_FOUND,
+                format!("no tool named {name}"),
+            )),
+        }
     }
 
     /// Read the resource at `uri`.

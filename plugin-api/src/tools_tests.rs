@@ -245,3 +245,48 @@ fn a_schema_given_as_is_is_published_unchanged_and_its_handler_gets_the_raw_argu
         "not parsed, not checked here"
     );
 }
+
+/// A connector that only says where its table is: the SDK's default catalog lists the table's
+/// tools and the default call_tool runs them (and refuses a name the table lacks).
+struct Tabled {
+    counter: Counter,
+    tools: Tools<Tabled>,
+}
+
+fn add_tabled(state: &Tabled, args: Add, call: &Call) -> Result<ToolResult, PluginError> {
+    add(&state.counter, args, call)
+}
+
+impl crate::sdk::Connector for Tabled {
+    fn manifest() -> crate::model::Manifest {
+        crate::model::Manifest::new("tabled", "0.0.0")
+    }
+
+    fn new(_host: crate::sdk::Host, _config: Value) -> Result<Self, PluginError> {
+        Ok(Tabled {
+            counter: Counter::default(),
+            tools: Tools::new().add(Tool::new("add", "Add a word"), add_tabled),
+        })
+    }
+
+    fn tools(&self) -> Option<&Tools<Self>> {
+        Some(&self.tools)
+    }
+}
+
+#[test]
+fn a_connector_with_a_table_is_listed_and_called_through_it_by_default() {
+    use crate::sdk::Connector;
+    let host = testing::FakeHost::new(std::env::temp_dir());
+    let plugin = Tabled::new(testing::host(&host), Value::Null).unwrap();
+    let names: Vec<String> = plugin.catalog().tools.into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["add"]);
+    let fake = FakeCall::new();
+    let call = testing::call(&fake);
+    let args: JsonObject = serde_json::from_value(json!({"word": "kiwi", "times": 2})).unwrap();
+    let result = plugin.call_tool("add", args, &call).unwrap();
+    assert!(!result.is_error);
+    assert_eq!(*plugin.counter.seen.lock().unwrap(), ["kiwi", "kiwi"]);
+    let missing = plugin.call_tool("subtract", JsonObject::new(), &call).unwrap_err();
+    assert_eq!(missing.kind, ErrorKind::NOT_FOUND);
+}

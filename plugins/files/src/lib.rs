@@ -49,7 +49,7 @@ use switchboard_plugin_api::model::{
     SearchRequest,
 };
 use switchboard_plugin_api::{
-    Call, Connector, ErrorKind, Host, LogLevel, Manifest, PluginError, Settings, ToolResult, Tools,
+    Call, Connector, ErrorKind, Host, LogLevel, Manifest, PluginError, Settings, Tools,
 };
 
 use crate::config::Config;
@@ -275,13 +275,8 @@ impl Connector for Files {
         }
     }
 
-    fn call_tool(
-        &self,
-        name: &str,
-        args: JsonObject,
-        call: &Call,
-    ) -> Result<ToolResult, PluginError> {
-        self.tools.call(self, name, args, call)
+    fn tools(&self) -> Option<&Tools<Self>> {
+        Some(&self.tools)
     }
 
     fn read_resource(&self, uri: &str, _call: &Call) -> Result<ResourceRead, PluginError> {

@@ -31,10 +31,7 @@ pub mod tool;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use switchboard_plugin_api::model::{Catalog, JsonObject};
-use switchboard_plugin_api::{
-    Call, Connector, Host, LogLevel, Manifest, PluginError, Settings, ToolResult, Tools,
-};
+use switchboard_plugin_api::{Connector, Host, LogLevel, Manifest, PluginError, Settings, Tools};
 
 use crate::config::Config;
 use crate::folders::Folders;
@@ -97,20 +94,8 @@ impl Connector for Shell {
         })
     }
 
-    fn catalog(&self) -> Catalog {
-        Catalog {
-            tools: self.tools.definitions(),
-            ..Catalog::default()
-        }
-    }
-
-    fn call_tool(
-        &self,
-        name: &str,
-        args: JsonObject,
-        call: &Call,
-    ) -> Result<ToolResult, PluginError> {
-        self.tools.call(self, name, args, call)
+    fn tools(&self) -> Option<&Tools<Self>> {
+        Some(&self.tools)
     }
 }
 
