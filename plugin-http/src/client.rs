@@ -299,6 +299,21 @@ impl Client {
         request: &Request,
         stopped: &dyn Fn() -> bool,
     ) -> Result<Response, HttpError> {
+        self.send_with(request, &|request, _| request.clone(), stopped)
+    }
+
+    /// [`Client::send`], where a try after a wait need not be the same request: `again` is
+    /// given the request last sent and the wait about to begin, and answers the request to
+    /// send after it (Snowflake's SQL API wants `retry=true` on a resubmission). It is asked
+    /// before the wait, so a caller may also report the wait to its own caller. A request
+    /// refused with a `401` is sent again as it was, with the renewed authorization.
+    pub fn send_with(
+        &self,
+        request: &Request,
+        again: &dyn Fn(&Request, &Wait) -> Request,
+        stopped: &dyn Fn() -> bool,
+    ) -> Result<Response, HttpError> {
+        let mut request = request.clone();
         let mut failures = 0u32;
         let mut waited = Duration::ZERO;
         let mut refreshed = false;
@@ -310,7 +325,7 @@ impl Client {
                 Some(auth) => Some(auth.authorization()?),
                 None => None,
             };
-            let (why, wait, failed) = match self.once(request, authorization.as_deref()) {
+            let (why, wait, failed) = match self.once(&request, authorization.as_deref()) {
                 Ok(response) => {
                     if response.status == 401
                         && !refreshed
@@ -341,14 +356,16 @@ impl Client {
             if failures >= self.retry.attempts || waited + wait > self.retry.max_wait {
                 return failed;
             }
+            let told = Wait {
+                request: request.shown(),
+                why,
+                wait,
+                attempt: failures,
+            };
             if let Some(on_wait) = &self.on_wait {
-                on_wait(&Wait {
-                    request: request.shown(),
-                    why,
-                    wait,
-                    attempt: failures,
-                });
+                on_wait(&told);
             }
+            request = again(&request, &told);
             sleep_unless(wait, stopped)?;
             waited += wait;
         }

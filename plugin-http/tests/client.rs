@@ -351,3 +351,40 @@ fn a_raw_body_is_sent_as_given_with_its_type_and_sent_again_the_same_after_a_429
         );
     }
 }
+
+#[test]
+fn a_try_after_a_wait_is_the_request_again_gives_and_it_is_told_of_the_wait_first() {
+    let server = Server::start(|n, _| match n {
+        0 => (429, vec![("retry-after", "0".into())], String::new()),
+        1 => (503, vec![], String::new()),
+        _ => ok("{}"),
+    });
+    let (client, _) = client(quick());
+    let told = Mutex::new(Vec::new());
+    let again = |sent: &Request, wait: &Wait| {
+        told.lock().unwrap().push((wait.why.clone(), wait.attempt));
+        let base = sent.url().split("&retry").next().unwrap().to_string();
+        sent.to(format!("{base}&retry={}", wait.attempt))
+    };
+    let request = Request::post(server.url("/api/v2/statements?requestId=abc"))
+        .json(&json!({"statement": "select 1"}))
+        .unwrap()
+        .repeatable();
+    let answer = client.send_with(&request, &again, &never).unwrap();
+    assert_eq!(answer.status(), 200);
+    let seen = server.seen();
+    let targets: Vec<_> = seen.iter().map(|s| s.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [
+            "/api/v2/statements?requestId=abc",
+            "/api/v2/statements?requestId=abc&retry=1",
+            "/api/v2/statements?requestId=abc&retry=2",
+        ]
+    );
+    assert!(seen.iter().all(|s| s.body == r#"{"statement":"select 1"}"#));
+    assert_eq!(
+        *told.lock().unwrap(),
+        [("429".to_string(), 1), ("503".to_string(), 2)]
+    );
+}

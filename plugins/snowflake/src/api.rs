@@ -2,21 +2,22 @@
 //! (the credential, its token type, `Accept`, the client's `User-Agent`), and trying again
 //! the way the SQL API documents it.
 //!
-//! plugin-http's [`Client`] sends each try (with no retries of its own); the loop here owns
-//! them because the SQL API makes a statement safe to resubmit only through its `requestId`:
-//! every try of one statement carries the same `requestId` and every try after the first adds
-//! `retry=true`, which a client whose retries resend the same URL cannot do. So: a `429`, or a
-//! `503` / `502` / `504` or failed connection, waits for its `Retry-After` (or a backoff)
-//! within a budget, reporting the wait as progress and stopping when the call is cancelled;
-//! a `401` gets one new JWT and one more try (a programmatic access token cannot be renewed:
-//! the `401` is answered).
+//! plugin-http's [`Client`] owns the tries: a `429`, or a `503` / `502` / `504` or failed
+//! connection, waits for its `Retry-After` (or a backoff) within a budget, stopping when the
+//! call is cancelled. Every request is marked repeatable: a statement is safe to resubmit
+//! through its `requestId`, and the rest read or cancel. What is Snowflake's own is said to
+//! the client through [`Client::send_with`]: every try of one statement carries the same
+//! `requestId` and every try after the first adds `retry=true`, and each wait is reported to
+//! the call as progress. A `401` gets one new JWT and one more try, here, since the
+//! credential's failures are the connector's own errors (a programmatic access token cannot
+//! be renewed: the `401` is answered).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard_plugin_api::Call;
-use switchboard_plugin_http::retry::{Retry, retry_after};
-use switchboard_plugin_http::{Client, HttpError, Request, Response};
+use switchboard_plugin_http::retry::Retry;
+use switchboard_plugin_http::{Client, Request, Response, Wait};
 use uuid::Uuid;
 
 use crate::auth::Auth;
@@ -69,7 +70,6 @@ pub struct Api {
     client: Client,
     base: String,
     auth: Auth,
-    retry: Retry,
 }
 
 impl Api {
@@ -77,16 +77,15 @@ impl Api {
     pub fn new(base: String, auth: Auth) -> Self {
         let agent = format!("switchboard-snowflake/{}", env!("CARGO_PKG_VERSION"));
         Self {
-            client: Client::new(&agent).retry(Retry::never()),
+            client: Client::new(&agent),
             base,
             auth,
-            retry: Retry::default(),
         }
     }
 
     /// Try with `retry` instead (tests shorten the waits).
     pub fn with_retry(mut self, retry: Retry) -> Self {
-        self.retry = retry;
+        self.client = self.client.retry(retry);
         self
     }
 
@@ -103,61 +102,50 @@ impl Api {
     /// Send `target` until it has an answer to give back. `call` is the request being
     /// served: its cancellation stops the tries and waits, and waits are reported to it as
     /// progress. `None` sends regardless (a cancellation of a statement that must reach
-    /// Snowflake after the call was cancelled). A `401` comes back as [`Error::Refused`].
+    /// Snowflake after the call was cancelled). A `401` comes back as [`Error::Refused`], a
+    /// last `429` as [`Error::Throttled`], a last `502`/`503`/`504` as unavailable.
     pub fn send(&self, target: &Target, call: Option<&Call>) -> Result<Response, Error> {
         let stopped = || call.is_some_and(Call::is_cancelled);
-        let mut failures = 0u32;
-        let mut waited = Duration::ZERO;
         let mut renewed = false;
-        let mut tries = 0u32;
+        let mut resubmitting = false;
         loop {
             let authorization = self.auth.header()?;
-            let request = self.request(target, tries > 0, &authorization)?;
-            tries += 1;
-            let (why, answer) = match self.client.send(&request, &stopped) {
-                Ok(response) if response.status() == 401 => {
-                    if !renewed && self.auth.renew(&authorization)? {
-                        renewed = true;
-                        continue;
-                    }
-                    return Err(self.refused(&response));
+            let request = self.request(target, resubmitting, &authorization)?;
+            let resubmission = self.request(target, true, &authorization)?;
+            let again = |_: &Request, wait: &Wait| {
+                if let Some(call) = call {
+                    let what = if wait.why.parse::<u16>().is_ok() {
+                        format!("Snowflake answered {}", wait.why)
+                    } else {
+                        "Snowflake did not answer".to_string()
+                    };
+                    call.progress(
+                        f64::from(wait.attempt),
+                        None,
+                        &format!(
+                            "{what}: trying again in {} s",
+                            wait.wait.as_secs_f64().ceil()
+                        ),
+                    );
                 }
-                Ok(response) if matches!(response.status(), 429 | 502 | 503 | 504) => {
-                    (response.status().to_string(), Ok(response))
-                }
-                Ok(response) => return Ok(response),
-                Err(error @ HttpError::Unreachable { .. }) => ("no answer".to_string(), Err(error)),
-                Err(other) => return Err(other.into()),
+                resubmission.clone()
             };
-            failures += 1;
-            let said = answer
-                .as_ref()
-                .ok()
-                .and_then(|r| r.header("retry-after"))
-                .and_then(|v| retry_after(v, SystemTime::now()));
-            let wait = said.unwrap_or_else(|| self.retry.backoff(failures));
-            if failures >= self.retry.attempts || waited + wait > self.retry.max_wait {
-                return Err(match answer {
-                    Ok(response) if response.status() == 429 => Error::Throttled(format!(
-                        "{} answered 429 {failures} times",
+            let response = self.client.send_with(&request, &again, &stopped)?;
+            match response.status() {
+                401 if !renewed && self.auth.renew(&authorization)? => {
+                    renewed = true;
+                    resubmitting = true;
+                }
+                401 => return Err(self.refused(&response)),
+                429 => {
+                    return Err(Error::Throttled(format!(
+                        "{} still answered 429 after the waits it asked for",
                         request.shown()
-                    )),
-                    Ok(response) => unavailable(&response),
-                    Err(error) => error.into(),
-                });
+                    )));
+                }
+                502..=504 => return Err(unavailable(&response)),
+                _ => return Ok(response),
             }
-            if let Some(call) = call {
-                call.progress(
-                    f64::from(failures),
-                    None,
-                    &format!(
-                        "Snowflake answered {why}: trying again in {} s",
-                        wait.as_secs_f64().ceil()
-                    ),
-                );
-            }
-            sleep_unless(wait, &stopped)?;
-            waited += wait;
         }
     }
 
@@ -181,6 +169,7 @@ impl Api {
             Request::get(url)
         };
         let request = request
+            .repeatable()
             .header("authorization", authorization)
             .header(
                 "x-snowflake-authorization-token-type",
