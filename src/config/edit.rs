@@ -241,14 +241,18 @@ search:
 
     #[test]
     fn removing_the_last_section_leaves_an_empty_mapping_not_a_null() {
-        let file = "connectors:\n  # mail\n  outlook:\n    enabled: true\nsearch:\n  default_limit: 3\n";
+        let file =
+            "connectors:\n  # mail\n  outlook:\n    enabled: true\nsearch:\n  default_limit: 3\n";
         let out = remove_connector(file, "outlook").unwrap();
         assert_eq!(out, "connectors: {}\nsearch:\n  default_limit: 3\n");
         let parsed = crate::config::parse(&out, &crate::config::Source::Embedded).unwrap();
         assert!(parsed.connectors.is_empty());
         // And a section can be added to it again.
         let again = set_connector(&out, "box", "    enabled: true\n");
-        assert_eq!(again, "connectors:\n  box:\n    enabled: true\nsearch:\n  default_limit: 3\n");
+        assert_eq!(
+            again,
+            "connectors:\n  box:\n    enabled: true\nsearch:\n  default_limit: 3\n"
+        );
     }
 
     #[test]
