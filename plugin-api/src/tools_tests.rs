@@ -287,6 +287,8 @@ fn a_connector_with_a_table_is_listed_and_called_through_it_by_default() {
     let result = plugin.call_tool("add", args, &call).unwrap();
     assert!(!result.is_error);
     assert_eq!(*plugin.counter.seen.lock().unwrap(), ["kiwi", "kiwi"]);
-    let missing = plugin.call_tool("subtract", JsonObject::new(), &call).unwrap_err();
+    let missing = plugin
+        .call_tool("subtract", JsonObject::new(), &call)
+        .unwrap_err();
     assert_eq!(missing.kind, ErrorKind::NOT_FOUND);
 }
