@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use ureq::config::RedirectAuthHeaders;
 use ureq::http;
 
 use crate::error::HttpError;
@@ -261,6 +262,9 @@ impl Client {
     pub fn new(user_agent: &str) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A redirect never carries the token: Box sends a download to another host, and
+            // a token meant for the API must not reach it (nor any host a server names).
+            .redirect_auth_headers(RedirectAuthHeaders::Never)
             .user_agent(user_agent)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()

@@ -388,3 +388,42 @@ fn a_try_after_a_wait_is_the_request_again_gives_and_it_is_told_of_the_wait_firs
         [("429".to_string(), 1), ("503".to_string(), 2)]
     );
 }
+
+/// One token that is never renewed.
+struct Fixed;
+
+impl Auth for Fixed {
+    fn authorization(&self) -> Result<String, HttpError> {
+        Ok("Bearer api-token".to_string())
+    }
+
+    fn refresh(&self, _rejected: &str) -> Result<bool, HttpError> {
+        Ok(false)
+    }
+}
+
+#[test]
+fn a_redirect_to_another_server_never_carries_the_authorization() {
+    // Two servers on loopback: the API and the download server it redirects to (Box's 302).
+    let downloads = Server::start(|_, _| (200, vec![], "the file's bytes".into()));
+    let location = downloads.url("/d/42?signed=x");
+    let api = Server::start(move |_, _| (302, vec![("location", location.clone())], String::new()));
+    let client = Client::new("t").retry(quick()).auth(Arc::new(Fixed));
+    let answer = client
+        .send(&Request::get(api.url("/files/42/content")), &never)
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().unwrap(), "the file's bytes");
+    assert_eq!(
+        api.seen()[0].header("authorization"),
+        Some("Bearer api-token")
+    );
+    let fetched = downloads.seen();
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0].target, "/d/42?signed=x");
+    assert_eq!(
+        fetched[0].header("authorization"),
+        None,
+        "the token stays with the API"
+    );
+}

@@ -1,9 +1,10 @@
 //! Reading a file: its details (`GET /files/{id}`), then, for a text file no larger than
 //! `max_read_bytes`, its content (`GET /files/{id}/content`). Box answers the content with a
-//! `302` to its download server, which ureq follows without the `Authorization` header
-//! (its default: no credentials on a redirect); or `202 Accepted` with `Retry-After` while
-//! a new file is not ready, waited for within `download_wait_seconds`. Other files are
-//! described, not downloaded. Text that is not UTF-8 is decoded lossily, and says so.
+//! `302` to its download server, which plugin-http's client follows without the
+//! `Authorization` header (it never sends credentials on a redirect); or `202 Accepted` with
+//! `Retry-After` while a new file is not ready, waited for within `download_wait_seconds`.
+//! Other files are described, not downloaded. Text that is not UTF-8 is decoded lossily, and
+//! says so.
 
 use std::time::{Duration, SystemTime};
 
