@@ -5,7 +5,8 @@
 //!
 //! Tokens live in a [`TokenStore`] (the host's secret store in a plugin; never a file, never a
 //! log line: [`Token`]'s `Debug` shows no secret). Renewing holds a lock, so calls that find
-//! the token expired at once wait for one renewal instead of each spending the refresh token.
+//! the token expired at once wait for one renewal instead of each spending the refresh token;
+//! and it looks in the store first, where another process may have kept a newer token.
 //! Requests to the token endpoint are not sent twice on a failure (a grant may have been used).
 
 use std::fmt;
@@ -408,6 +409,21 @@ pub fn refresh(
     token: &Token,
     stopped: &dyn Fn() -> bool,
 ) -> Result<Token, HttpError> {
+    match refresh_grant(client, endpoints, app, token, stopped)? {
+        Granted::Token(renewed) => Ok(renewed),
+        Granted::Refused { error, description } => Err(refresh_refused(&error, &description)),
+    }
+}
+
+/// [`refresh`], the endpoint's refusal given back as it was (for [`TokenAuth`], which looks
+/// in its store before it gives up on an `invalid_grant`).
+fn refresh_grant(
+    client: &Client,
+    endpoints: &Endpoints,
+    app: &App,
+    token: &Token,
+    stopped: &dyn Fn() -> bool,
+) -> Result<Granted, HttpError> {
     let Some(refresh_token) = &token.refresh_token else {
         return Err(HttpError::Auth(CANNOT_RENEW.to_string()));
     };
@@ -415,19 +431,22 @@ pub fn refresh(
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.as_str()),
     ];
-    match grant(client, endpoints, app, &fields, stopped)? {
+    Ok(match grant(client, endpoints, app, &fields, stopped)? {
         Granted::Token(mut renewed) => {
             if renewed.refresh_token.is_none() {
                 renewed.refresh_token = Some(refresh_token.clone());
             }
-            Ok(renewed)
+            Granted::Token(renewed)
         }
-        Granted::Refused { error, .. } if error == "invalid_grant" => Err(HttpError::Auth(
-            "the sign-in has expired or was revoked; sign in again".to_string(),
-        )),
-        Granted::Refused { error, description } => {
-            Err(refused("renewing the sign-in", &error, &description))
-        }
+        refused => refused,
+    })
+}
+
+fn refresh_refused(error: &str, description: &str) -> HttpError {
+    if error == "invalid_grant" {
+        HttpError::Auth("the sign-in has expired or was revoked; sign in again".to_string())
+    } else {
+        refused("renewing the sign-in", error, description)
     }
 }
 
@@ -482,27 +501,58 @@ impl TokenAuth {
         self
     }
 
-    /// A token to use now: the one held, renewed first when it is due. Callers that find it
-    /// due at once wait for one renewal.
+    /// A token to use now: the one held, renewed first when it is due (or is `rejected`).
+    /// Callers that find it due at once wait for one renewal.
+    ///
+    /// Before renewing, and when the service refuses the renewal with `invalid_grant`, the
+    /// store is read again: another process sharing it (`switchboard sources login` while
+    /// `switchboard serve` runs) may have signed in again or renewed, which spends the
+    /// refresh token held here; the token it kept is used instead.
     fn usable(&self, rejected: Option<&str>) -> Result<Token, HttpError> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut just_read = false;
         if current.is_none() {
             *current = self.store.load()?;
+            just_read = true;
         }
         let now = (self.clock)();
-        let stale = match (&*current, rejected) {
-            (None, _) => true,
+        let stale = |token: &Token| match rejected {
             // Refused: renew only if nobody renewed it since.
-            (Some(token), Some(rejected)) => bearer(token) == rejected,
-            (Some(token), None) => token.due(now),
+            Some(rejected) => bearer(token) == rejected,
+            None => token.due(now),
         };
-        if let (Some(token), false) = (&*current, stale) {
+        if let Some(token) = &*current
+            && !stale(token)
+        {
             return Ok(token.clone());
         }
+        if !just_read
+            && let Some(kept) = self.store.load()?
+            && Some(&kept) != current.as_ref()
+        {
+            *current = Some(kept);
+            if let Some(kept) = current.as_ref().filter(|t| !stale(t)) {
+                return Ok(kept.clone());
+            }
+        }
         let never = || false;
-        let renewed = match (&*current, &self.renewal) {
+        let held = current.clone();
+        let renewed = match (&held, &self.renewal) {
             (Some(token), _) if token.refresh_token.is_some() => {
-                refresh(&self.client, &self.endpoints, &self.app, token, &never)?
+                match refresh_grant(&self.client, &self.endpoints, &self.app, token, &never)? {
+                    Granted::Token(renewed) => renewed,
+                    Granted::Refused { error, description } => {
+                        if error == "invalid_grant"
+                            && let Some(kept) = self.store.load()?
+                            && kept != *token
+                            && !stale(&kept)
+                        {
+                            *current = Some(kept.clone());
+                            return Ok(kept);
+                        }
+                        return Err(refresh_refused(&error, &description));
+                    }
+                }
             }
             (_, Renewal::ClientCredentials { extra }) => {
                 let extra: Vec<(&str, &str)> = extra

@@ -458,3 +458,130 @@ fn a_token_kept_through_the_host_round_trips_and_is_forgotten_on_sign_out() {
     );
     assert!(!error.to_string().contains("not json"));
 }
+
+/// A token that lasts until `expires_at`, named `name` (its refresh token `refresh-<name>`).
+fn signed_in(name: &str, expires_at: u64) -> Token {
+    Token {
+        access_token: name.into(),
+        refresh_token: Some(format!("refresh-{name}")),
+        expires_at,
+        scope: None,
+    }
+}
+
+/// A signed-in person's auth over `store`, its token endpoint `tokens`, at `clock`.
+fn person(tokens: &Server, store: &Arc<MemoryStore>, clock: fn() -> u64) -> Arc<TokenAuth> {
+    Arc::new(
+        TokenAuth::new(
+            Client::new("t").retry(Retry::never()),
+            endpoints(tokens),
+            app(None),
+            Renewal::SignedIn,
+            store.clone(),
+        )
+        .with_clock(clock),
+    )
+}
+
+#[test]
+fn a_sign_in_kept_by_another_process_is_used_instead_of_renewing_the_token_held() {
+    // The other process's sign-in spent nothing here, but the token endpoint takes no
+    // refresh token: any renewal would fail.
+    let tokens = Server::start(|_, _| json(400, json!({"error": "invalid_grant"})));
+    let api = Server::start(|_, r| match r.header("authorization") {
+        Some("Bearer second") => json(200, json!({"value": []})),
+        _ => json(401, json!({"error": "invalid_token"})),
+    });
+    let store = Arc::new(MemoryStore::default());
+    store
+        .save(&signed_in("first", an_hour_later() + 3_000))
+        .unwrap();
+    let auth = person(&tokens, &store, an_hour_later);
+    assert_eq!(auth.authorization().unwrap(), "Bearer first", "held");
+
+    // `switchboard sources login` in another process signs in again.
+    store
+        .save(&signed_in("second", an_hour_later() + 3_600))
+        .unwrap();
+    let client = Client::new("t").retry(Retry::never()).auth(auth.clone());
+    let answer = client.send(&Request::get(api.url("/me")), &never).unwrap();
+    assert_eq!(
+        answer.status(),
+        200,
+        "the 401 to the old token is answered by the kept one"
+    );
+    let sent: Vec<_> = api
+        .seen()
+        .iter()
+        .map(|s| s.header("authorization").unwrap().to_string())
+        .collect();
+    assert_eq!(sent, ["Bearer first", "Bearer second"]);
+    assert!(tokens.seen().is_empty(), "no renewal was tried");
+    assert_eq!(auth.authorization().unwrap(), "Bearer second", "now held");
+}
+
+static CLOCK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1_000_000);
+
+fn moving_clock() -> u64 {
+    CLOCK.load(Ordering::SeqCst)
+}
+
+#[test]
+fn a_token_due_is_replaced_by_a_newer_one_in_the_store_before_any_renewal() {
+    let tokens = Server::start(|_, _| json(400, json!({"error": "invalid_grant"})));
+    let store = Arc::new(MemoryStore::default());
+    store.save(&signed_in("first", 1_000_000 + 3_600)).unwrap();
+    let auth = person(&tokens, &store, moving_clock);
+    assert_eq!(auth.authorization().unwrap(), "Bearer first");
+    store.save(&signed_in("second", 1_000_000 + 7_200)).unwrap();
+    assert_eq!(
+        auth.authorization().unwrap(),
+        "Bearer first",
+        "the store is not read while the token held is good"
+    );
+    CLOCK.store(1_000_000 + 3_600, Ordering::SeqCst);
+    assert_eq!(auth.authorization().unwrap(), "Bearer second");
+    assert!(tokens.seen().is_empty(), "no renewal was tried");
+}
+
+#[test]
+fn a_renewal_refused_because_another_process_signed_in_meanwhile_uses_that_sign_in() {
+    let store = Arc::new(MemoryStore::default());
+    store.save(&expired_token()).unwrap();
+    let other = Arc::clone(&store);
+    let tokens = Server::start(move |_, r| {
+        assert_eq!(
+            field(&form(&r.body), "refresh_token").as_deref(),
+            Some("refresh-old")
+        );
+        // While this refresh token was on its way, another process signed in again, which
+        // revoked it.
+        other
+            .save(&signed_in("theirs", an_hour_later() + 3_600))
+            .unwrap();
+        json(
+            400,
+            json!({"error": "invalid_grant", "error_description": "the refresh token was revoked"}),
+        )
+    });
+    let auth = person(&tokens, &store, an_hour_later);
+    assert_eq!(auth.authorization().unwrap(), "Bearer theirs");
+    assert_eq!(tokens.seen().len(), 1);
+    assert_eq!(
+        store.load().unwrap().unwrap().access_token,
+        "theirs",
+        "the other process's token is left as it kept it"
+    );
+
+    // With nothing newer kept, the refusal is the answer.
+    let store = Arc::new(MemoryStore::default());
+    store.save(&expired_token()).unwrap();
+    let refusing = Server::start(|_, _| json(400, json!({"error": "invalid_grant"})));
+    let error = person(&refusing, &store, an_hour_later)
+        .authorization()
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the sign-in has expired or was revoked; sign in again"
+    );
+}

@@ -11,7 +11,9 @@
 //!   (Box rotates the refresh token each time: the new one is kept).
 //!
 //! A [`Session`] is built once and again after a sign-in or a sign-out, so a token kept or
-//! forgotten is what the next call uses.
+//! forgotten is what the next call uses: the session's `TokenAuth` reads the keyring again
+//! only before it renews, so without the rebuild a sign-in as another person, or a sign-out,
+//! would take effect only when the token held expires or is refused.
 
 use std::fmt;
 use std::sync::Arc;
