@@ -24,8 +24,9 @@ use switchboard_plugin_http::{Auth, Client, HttpError};
 
 use crate::config::Config;
 
-/// The plugin's kept secret holding a signed-in person's tokens (keyring entry
-/// `switchboard-plugin/box/token`).
+/// The plugin's kept secret holding a signed-in person's tokens: the host keeps it in the OS
+/// keyring as `switchboard-plugin/<home>/box/token` (`<home>`, eight hex digits, names the
+/// switchboard home), the entry `switchboard secrets list` shows.
 pub const KEPT_TOKEN: &str = "token";
 
 /// The secret holding the app's client secret.

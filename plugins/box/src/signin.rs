@@ -142,8 +142,9 @@ fn in_browser(source: &BoxSource, call: &Call) -> Result<ToolResult, PluginError
     let session = source.session();
     match whoami(&source.api(&session), call) {
         Ok(user) => Ok(ToolResult::text(format!(
-            "Signed in to Box as {} ({}). The sign-in is kept in the OS keyring \
-             (switchboard-plugin/box/{KEPT_TOKEN}).",
+            "Signed in to Box as {} ({}). The sign-in is kept in the OS keyring as \
+             switchboard-plugin/<home>/box/{KEPT_TOKEN} (<home> names this switchboard home); \
+             `switchboard secrets list` shows the entry.",
             user.name, user.login
         ))),
         Err(failure) => told(failure),

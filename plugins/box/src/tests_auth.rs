@@ -113,7 +113,14 @@ fn the_browser_sign_in_keeps_its_token_in_the_keyring_and_asks_least_privilege()
         said.starts_with("Signed in to Box as Ada Lovelace (ada@example.com)."),
         "{said}"
     );
-    assert!(said.contains("switchboard-plugin/box/token"));
+    assert!(
+        said.contains("switchboard-plugin/<home>/box/token"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`switchboard secrets list` shows the entry"),
+        "{said}"
+    );
     let authorize = w.mock.seen_at("/api/oauth2/authorize");
     assert_eq!(authorize.len(), 1);
     let asked = &authorize[0].target;
