@@ -2,11 +2,13 @@
 //! loopback redirect (RFC 8252 §7.3), for a person at a desktop whose service has no device
 //! sign-in (Box).
 //!
-//! A listener on `127.0.0.1` at a port the system picks is the redirect; the browser is sent
-//! to the authorization endpoint with a fresh `state` and an S256 code challenge. Only a
-//! redirect to `/callback` carrying that `state` ends the wait: anything else that reaches
-//! the port (another local page, a stale tab) is answered and ignored, so it cannot sign the
-//! person in to someone else's account. The code is exchanged with its verifier.
+//! A listener on `127.0.0.1` is the redirect, at a port the system picks or, for a service
+//! that matches the registered redirect URI exactly, the one the caller asks for; the
+//! browser is sent to the authorization endpoint with a fresh `state` and an S256 code
+//! challenge. Only a redirect to `/callback` carrying that `state` ends the wait: anything
+//! else that reaches the port (another local page, a stale tab) is answered and ignored, so
+//! it cannot sign the person in to someone else's account. The code is exchanged with its
+//! verifier.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -29,12 +31,16 @@ enum Redirect {
     Refused { error: String, description: String },
 }
 
-/// Sign in in the browser: `open` opens the URL it is given (see [`open_in_browser`]); the
-/// wait for the person ends after `patience`, or when `stopped` says so.
+/// Sign in in the browser: the redirect listens on `port` of 127.0.0.1, for a service that
+/// wants the redirect URI registered exactly (`http://127.0.0.1:<port>/callback`), or on a
+/// port the system picks when `None`; `open` opens the URL it is given (see
+/// [`open_in_browser`]); the wait for the person ends after `patience`, or when `stopped`
+/// says so.
 pub fn sign_in(
     client: &Client,
     endpoints: &Endpoints,
     app: &App,
+    port: Option<u16>,
     open: &dyn Fn(&str) -> Result<(), HttpError>,
     patience: Duration,
     stopped: &dyn Fn() -> bool,
@@ -44,9 +50,7 @@ pub fn sign_in(
             "this service has no browser sign-in; use another sign-in method".to_string(),
         ));
     };
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| HttpError::Auth(format!("cannot listen for the sign-in's redirect: {e}")))?;
+    let listener = listen(port)?;
     let port = listener
         .local_addr()
         .map_err(|e| HttpError::Auth(format!("cannot listen for the sign-in's redirect: {e}")))?
@@ -97,6 +101,24 @@ pub fn sign_in(
             Err(refused("the sign-in", &error, &description))
         }
     }
+}
+
+/// The redirect's listener on 127.0.0.1, at `port` or one the system picks.
+fn listen(port: Option<u16>) -> Result<TcpListener, HttpError> {
+    let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l));
+    listener.map_err(|e| match port {
+        Some(port) if e.kind() == std::io::ErrorKind::AddrInUse => HttpError::Auth(format!(
+            "cannot listen for the sign-in's redirect on 127.0.0.1:{port}: another program \
+             holds port {port}; close it and sign in again, or choose another port and \
+             register http://127.0.0.1:<that port>/callback with the app"
+        )),
+        Some(port) => HttpError::Auth(format!(
+            "cannot listen for the sign-in's redirect on 127.0.0.1:{port} ({e}); choose \
+             another port and register http://127.0.0.1:<that port>/callback with the app"
+        )),
+        None => HttpError::Auth(format!("cannot listen for the sign-in's redirect: {e}")),
+    })
 }
 
 /// `bytes` random bytes as URL-safe text (43 characters for 32 bytes: a PKCE verifier).

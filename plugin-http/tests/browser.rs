@@ -144,6 +144,7 @@ fn the_redirect_with_the_right_state_signs_in_and_everything_else_is_turned_away
         &client,
         &endpoints(&setup.tokens),
         &app(),
+        None,
         &open,
         Duration::from_secs(30),
         &never,
@@ -190,6 +191,7 @@ fn a_declined_sign_in_a_bad_code_a_cancelled_wait_and_no_answer_each_end_with_a_
         &client,
         &endpoints(&setup.tokens),
         &app(),
+        None,
         &visit_with("error=access_denied&error_description=The+user+denied+access"),
         Duration::from_secs(30),
         &never,
@@ -204,6 +206,7 @@ fn a_declined_sign_in_a_bad_code_a_cancelled_wait_and_no_answer_each_end_with_a_
         &client,
         &endpoints(&setup.tokens),
         &app(),
+        None,
         &visit_with("code=stale-code"),
         Duration::from_secs(30),
         &never,
@@ -219,6 +222,7 @@ fn a_declined_sign_in_a_bad_code_a_cancelled_wait_and_no_answer_each_end_with_a_
         &client,
         &endpoints(&setup.tokens),
         &app(),
+        None,
         &nobody,
         Duration::from_secs(30),
         &|| true,
@@ -229,6 +233,7 @@ fn a_declined_sign_in_a_bad_code_a_cancelled_wait_and_no_answer_each_end_with_a_
         &client,
         &endpoints(&setup.tokens),
         &app(),
+        None,
         &nobody,
         Duration::ZERO,
         &never,
@@ -242,4 +247,73 @@ fn a_declined_sign_in_a_bad_code_a_cancelled_wait_and_no_answer_each_end_with_a_
         setup.tokens.seen().len() == 1,
         "only the stale code was sent to the token endpoint"
     );
+}
+
+/// A port free a moment ago on 127.0.0.1.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn a_fixed_port_is_the_redirect_s_and_a_port_taken_is_named_in_the_error() {
+    let setup = token_endpoint();
+    let port = free_port();
+    let challenge = Arc::clone(&setup.challenge);
+    let open = move |url: &str| -> Result<(), HttpError> {
+        let fields = query(url);
+        *challenge.lock().unwrap() = get(&fields, "code_challenge");
+        let (redirect, state) = (get(&fields, "redirect_uri"), get(&fields, "state"));
+        assert_eq!(redirect, format!("http://127.0.0.1:{port}/callback"));
+        std::thread::spawn(move || visit(&format!("{redirect}?code=good-code&state={state}")));
+        Ok(())
+    };
+    let client = Client::new("t").retry(Retry::never());
+    let token = browser::sign_in(
+        &client,
+        &endpoints(&setup.tokens),
+        &app(),
+        Some(port),
+        &open,
+        Duration::from_secs(30),
+        &never,
+    )
+    .unwrap();
+    assert_eq!(token.access_token, "box-token");
+    let exchanged = form(&setup.tokens.seen()[0].body);
+    assert_eq!(
+        get(&exchanged, "redirect_uri"),
+        format!("http://127.0.0.1:{port}/callback"),
+        "the same redirect URI in the exchange"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let opened = Arc::new(Mutex::new(false));
+    let was_opened = Arc::clone(&opened);
+    let open = move |_: &str| -> Result<(), HttpError> {
+        *was_opened.lock().unwrap() = true;
+        Ok(())
+    };
+    let error = browser::sign_in(
+        &client,
+        &endpoints(&setup.tokens),
+        &app(),
+        Some(port),
+        &open,
+        Duration::from_secs(30),
+        &never,
+    )
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}"))
+            && text.contains(&format!("another program holds port {port}")),
+        "{text}"
+    );
+    assert!(
+        !*opened.lock().unwrap(),
+        "no browser opened for a redirect that cannot arrive"
+    );
+    assert_eq!(setup.tokens.seen().len(), 1, "nothing more exchanged");
 }

@@ -83,6 +83,12 @@ pub struct Config {
     #[serde(default = "default_sign_in_minutes")]
     #[schemars(range(min = 1))]
     pub sign_in_minutes: u64,
+    /// The port of the browser sign-in's redirect on 127.0.0.1, for a Box app that wants its
+    /// redirect URI exactly: register `http://127.0.0.1:<port>/callback` in the app (Developer
+    /// Console → your app → Configuration → Redirect URIs). Unset, the system picks a port.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub redirect_port: Option<u16>,
 }
 
 fn default_api_url() -> String {
@@ -134,6 +140,7 @@ impl Default for Config {
             download_wait_seconds: default_download_wait(),
             open_browser: true,
             sign_in_minutes: default_sign_in_minutes(),
+            redirect_port: None,
         }
     }
 }
@@ -214,6 +221,13 @@ impl Settings for Config {
         }
         if self.client_id.as_deref().is_some_and(str::is_empty) {
             return Err("client_id is empty".to_string());
+        }
+        if self.redirect_port == Some(0) {
+            return Err(
+                "redirect_port is 0: give the port of the redirect URI registered in your Box \
+                 app (http://127.0.0.1:<port>/callback), or leave it unset"
+                    .to_string(),
+            );
         }
         Ok(())
     }
@@ -330,6 +344,8 @@ mod tests {
             (json!({"subject_type": "admin", "subject_id": "1"}), "admin"),
             (json!({"page_size": "many"}), "page_size"),
             (json!({"page_size": 201}), "between 1 and 200"),
+            (json!({"redirect_port": 0}), "redirect_port is 0"),
+            (json!({"redirect_port": 70000}), "redirect_port"),
             (json!({"apiurl": "https://x"}), "unknown field"),
         ] {
             let error = Config::from_value(value.clone()).unwrap_err();

@@ -125,6 +125,7 @@ fn in_browser(source: &BoxSource, call: &Call) -> Result<ToolResult, PluginError
         &auth::plain_client(&source.host),
         &auth::endpoints(config),
         &app,
+        config.redirect_port,
         &open,
         patience,
         &stopped,

@@ -379,3 +379,19 @@ fn a_developer_token_is_used_as_is_and_its_expiry_says_to_make_a_new_one() {
     assert_eq!(w.mock.seen_at("/2.0/search").len(), 1);
     assert_clean_logs(&w);
 }
+
+#[test]
+fn the_browser_sign_in_redirects_to_the_port_set_in_redirect_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let w = person(json!({"redirect_port": port}));
+    let (said, failed) = sign_in_in_browser(&w);
+    assert!(!failed, "{said}");
+    let authorize = w.mock.seen_at("/api/oauth2/authorize");
+    assert_eq!(
+        field(&authorize[0].target, "redirect_uri"),
+        Some(format!("http://127.0.0.1:{port}/callback"))
+    );
+}
