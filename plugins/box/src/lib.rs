@@ -28,10 +28,8 @@ pub mod wire;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
-use switchboard_plugin_api::model::{Catalog, Document, JsonObject, SearchHit, SearchRequest};
-use switchboard_plugin_api::{
-    Call, Connector, Host, Manifest, PluginError, Settings, ToolResult, Tools,
-};
+use switchboard_plugin_api::model::{Document, SearchHit, SearchRequest};
+use switchboard_plugin_api::{Call, Connector, Host, Manifest, PluginError, Settings, Tools};
 
 use crate::api::Api;
 use crate::auth::Session;
@@ -102,20 +100,8 @@ impl Connector for BoxSource {
         })
     }
 
-    fn catalog(&self) -> Catalog {
-        Catalog {
-            tools: self.tools.definitions(),
-            ..Catalog::default()
-        }
-    }
-
-    fn call_tool(
-        &self,
-        name: &str,
-        args: JsonObject,
-        call: &Call,
-    ) -> Result<ToolResult, PluginError> {
-        self.tools.call(self, name, args, call)
+    fn tools(&self) -> Option<&Tools<Self>> {
+        Some(&self.tools)
     }
 
     fn search(&self, request: SearchRequest, call: &Call) -> Result<Vec<SearchHit>, PluginError> {
