@@ -109,7 +109,14 @@ pub fn argument(name: &str, value: &Value, indent: &str) -> Vec<String> {
             // serde_json escapes control characters in strings but not the deceptive ones.
             let text = other.to_string();
             let (shown, hidden) = cut(&text, MAX_VALUE);
-            let mut row = format!("{indent}{shown_key} = {}", escape(&shown, false));
+            // How many items a list holds is said before it is cut: a bulk write's row count
+            // is part of what the person approves.
+            let count = match other {
+                Value::Array(items) if items.len() == 1 => "1 item: ".to_string(),
+                Value::Array(items) => format!("{} items: ", items.len()),
+                _ => String::new(),
+            };
+            let mut row = format!("{indent}{shown_key} = {count}{}", escape(&shown, false));
             if hidden > 0 {
                 row.push_str(&cut_note(hidden, "characters"));
             }
@@ -176,6 +183,19 @@ mod tests {
         // Inside JSON values too, and in keys.
         let nested = argument("x\ny", &json!({"a": "\u{2066}b"}), "");
         assert_eq!(nested, [r#""x\ny" = {"a":"\u{2066}b"}"#]);
+    }
+
+    #[test]
+    fn a_list_says_how_many_items_it_holds_even_when_cut() {
+        let rows: Vec<Value> = (0..500).map(|n| serde_json::json!({"id": n})).collect();
+        let lines = argument("rows", &Value::Array(rows), "");
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("rows = 500 items: [{\"id\":0}"), "{}", lines[0]);
+        assert!(lines[0].contains("more characters"), "{}", lines[0]);
+        let one = argument("ids", &serde_json::json!([7]), "");
+        assert_eq!(one, ["ids = 1 item: [7]"]);
+        let number = argument("limit", &serde_json::json!(5), "");
+        assert_eq!(number, ["limit = 5"]);
     }
 
     #[test]
