@@ -17,6 +17,9 @@ command -v dbus-monitor > /dev/null || need+=(dbus-bin)
 command -v keyctl > /dev/null || need+=(keyutils)
 command -v gnome-keyring-daemon > /dev/null || need+=(gnome-keyring)
 command -v secret-tool > /dev/null || need+=(libsecret-tools)
+# A real PostgreSQL server for the database connector's tests: Debian's postgresql package
+# (its initdb and pg_ctl; tests/postgres starts a throwaway cluster from them).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' > /dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -31,6 +34,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # The keyring tests fail, instead of skipping, when a store they need is missing.
 export SWITCHBOARD_TEST_REQUIRE_KEYRINGS=1
+# Likewise the PostgreSQL tests when the server binaries are missing.
+export SWITCHBOARD_TEST_REQUIRE_POSTGRES=1
 # Plugin panics in the tests are expected; keep their output to the message.
 RUST_BACKTRACE=0 cargo test --workspace --locked
 
