@@ -190,7 +190,11 @@ mod tests {
         let rows: Vec<Value> = (0..500).map(|n| serde_json::json!({"id": n})).collect();
         let lines = argument("rows", &Value::Array(rows), "");
         assert_eq!(lines.len(), 1);
-        assert!(lines[0].starts_with("rows = 500 items: [{\"id\":0}"), "{}", lines[0]);
+        assert!(
+            lines[0].starts_with("rows = 500 items: [{\"id\":0}"),
+            "{}",
+            lines[0]
+        );
         assert!(lines[0].contains("more characters"), "{}", lines[0]);
         let one = argument("ids", &serde_json::json!([7]), "");
         assert_eq!(one, ["ids = 1 item: [7]"]);
