@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod config;
 
 use serde_json::Value;
 use switchboard_plugin_api::{Connector, Host, Manifest, PluginError};
